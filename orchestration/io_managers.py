@@ -1,0 +1,173 @@
+"""IO managers on universal-pathlib: local folders and ``s3://`` through the same code.
+
+One manager stores each asset value in the format that suits its type:
+
+=================  ==========  ==========================
+value              suffix      format
+=================  ==========  ==========================
+pandas DataFrame   .parquet    Apache Parquet (pyarrow)
+xarray Dataset     .nc         NetCDF-4 (h5netcdf)
+dict / list        .json       JSON
+bytes              .bin        raw bytes
+=================  ==========  ==========================
+
+Paths are ``<base>/<asset key parts>/<partition key>.<suffix>``. Writes are atomic: the value goes to a
+temporary name beside the final one and is moved into place only when complete, so a failed step
+never leaves a half-written output. A multi-partition run (backfill policy with several partitions per
+run) may return a ``dict`` keyed by partition key; each value is stored under its own partition.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import uuid
+from typing import Any
+
+import pandas as pd
+import xarray as xr
+from dagster import (
+    ConfigurableIOManagerFactory,
+    InputContext,
+    MetadataValue,
+    OutputContext,
+    UPathIOManager,
+)
+from pydantic import Field
+from upath import UPath
+
+from orchestration.config import resolve_env
+
+SUFFIXES = (".parquet", ".nc", ".json", ".bin")
+
+
+def _suffix_for(obj: Any) -> str:
+    if isinstance(obj, pd.DataFrame):
+        return ".parquet"
+    if isinstance(obj, xr.Dataset):
+        return ".nc"
+    if isinstance(obj, dict | list):
+        return ".json"
+    if isinstance(obj, bytes):
+        return ".bin"
+    raise TypeError(
+        f"cannot store a {type(obj).__name__}: return a pandas DataFrame, xarray Dataset, "
+        "JSON-compatible dict/list or bytes"
+    )
+
+
+def _is_local(path: UPath) -> bool:
+    return path.protocol in ("", "file", "local")
+
+
+def _serialise(obj: Any, suffix: str, local_file: str) -> None:
+    if suffix == ".parquet":
+        obj.to_parquet(local_file, index=True)
+    elif suffix == ".nc":
+        obj.to_netcdf(local_file, engine="h5netcdf")
+    elif suffix == ".json":
+        with open(local_file, "w") as handle:
+            json.dump(obj, handle, indent=1, sort_keys=True, default=str)
+    else:
+        with open(local_file, "wb") as handle:
+            handle.write(obj)
+
+
+def atomic_write(obj: Any, final: UPath) -> UPath:
+    """Serialise ``obj`` to ``final`` (suffix chosen by type) through a temporary name."""
+    suffix = _suffix_for(obj)
+    target = final.with_name(final.name + suffix)
+    fs = target.fs
+    if _is_local(target):
+        os.makedirs(os.path.dirname(target.path), exist_ok=True)
+        tmp = os.path.join(os.path.dirname(target.path), f".{target.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            _serialise(obj, suffix, tmp)
+            os.replace(tmp, target.path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    else:
+        with tempfile.TemporaryDirectory() as scratch:
+            local = os.path.join(scratch, "value" + suffix)
+            _serialise(obj, suffix, local)
+            # An object PUT is atomic on S3: readers see the previous object or the whole new one.
+            fs.put_file(local, target.path)
+    # A value whose type changed must not leave its previous format behind to be loaded instead.
+    for other in SUFFIXES:
+        if other != suffix:
+            stale = final.with_name(final.name + other)
+            if stale.fs.exists(stale.path):
+                stale.fs.rm(stale.path)
+    return target
+
+
+def read_value(final: UPath) -> Any:
+    """Load what :func:`atomic_write` stored at ``final`` (whatever its suffix)."""
+    for suffix in SUFFIXES:
+        path = final.with_name(final.name + suffix)
+        fs = path.fs
+        if not fs.exists(path.path):
+            continue
+        if suffix == ".parquet":
+            with fs.open(path.path, "rb") as handle:
+                return pd.read_parquet(handle)
+        if suffix == ".nc":
+            data = fs.cat_file(path.path)
+            with xr.open_dataset(io.BytesIO(data), engine="h5netcdf") as ds:
+                return ds.load()
+        if suffix == ".json":
+            return json.loads(fs.cat_file(path.path))
+        return fs.cat_file(path.path)
+    raise FileNotFoundError(f"no stored value at {final} (looked for {', '.join(SUFFIXES)})")
+
+
+class _TypedUPathIOManager(UPathIOManager):
+    extension = None  # the suffix follows the value's type
+
+    def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
+        target = atomic_write(obj, path)
+        context.add_output_metadata({"stored_at": MetadataValue.path(str(target))})
+
+    def load_from_path(self, context: InputContext, path: UPath) -> Any:
+        return read_value(path)
+
+    def get_metadata(self, context: OutputContext, obj: Any) -> dict[str, Any]:
+        if isinstance(obj, pd.DataFrame):
+            return {"rows": MetadataValue.int(len(obj))}
+        if isinstance(obj, xr.Dataset):
+            return {"dims": MetadataValue.json({k: int(v) for k, v in obj.sizes.items()})}
+        return {}
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        if obj is None:
+            return
+        if context.has_asset_partitions and len(context.asset_partition_keys) > 1:
+            keys = list(context.asset_partition_keys)
+            if not (isinstance(obj, dict) and set(obj) == set(keys)):
+                raise TypeError(
+                    f"{context.asset_key.to_user_string()}: a run over {len(keys)} partitions must "
+                    "return a dict keyed by partition key"
+                )
+            base = self._get_path_without_extension(context)
+            for key in keys:
+                if obj[key] is not None:
+                    atomic_write(obj[key], base / key)
+            context.add_output_metadata({"partitions_written": MetadataValue.int(len(keys))})
+            return
+        super().handle_output(context, obj)
+
+
+class UniversalIOManager(ConfigurableIOManagerFactory):
+    """Stores asset values under ``base_url`` (folder or ``s3://``) in a format chosen by type."""
+
+    base_url: str = Field(description="Folder or fsspec URL under which asset values are stored")
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict, description="fsspec options; ${ENV} references resolved at use"
+    )
+
+    def create_io_manager(self, context: Any) -> _TypedUPathIOManager:
+        base = UPath(self.base_url, **resolve_env(self.storage_options))
+        return _TypedUPathIOManager(base_path=base)

@@ -1,0 +1,212 @@
+"""Dagster resources built from the configuration: archives, product store, domain grid, compute device."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any
+
+import fsspec
+import numpy as np
+from dagster import ConfigurableResource
+from pydantic import Field
+from upath import UPath
+
+from orchestration.config import RainfuseConfig, SourceConfig, resolve_env
+
+if TYPE_CHECKING:
+    import torch
+
+
+class ArchiveResource(ConfigurableResource):
+    """Read access to one source archive: a local folder or any fsspec URL (``s3://...``).
+
+    ``storage_options`` may hold ``${ENV_VAR}`` references; they are resolved only when the
+    filesystem is opened, so the UI and logs never show a secret.
+    """
+
+    url: str = Field(
+        description="Root of the archive: a folder or an fsspec URL such as s3://bucket/prefix"
+    )
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="fsspec options (anon, endpoint_url via client_kwargs, ${ENV} references for secrets)",
+    )
+
+    def filesystem(self) -> tuple[fsspec.AbstractFileSystem, str]:
+        """The fsspec filesystem and the root path inside it."""
+        fs, root = fsspec.core.url_to_fs(self.url, **resolve_env(self.storage_options))
+        return fs, root.rstrip("/")
+
+    def upath(self, *parts: str) -> UPath:
+        """A universal path below the root (``path.fs`` is the configured filesystem)."""
+        path = UPath(self.url, **resolve_env(self.storage_options))
+        return path.joinpath(*parts) if parts else path
+
+    def full_path(self, relative: str) -> str:
+        """Path of ``relative`` inside the filesystem (no protocol)."""
+        _, root = self.filesystem()
+        return f"{root}/{relative.lstrip('/')}" if relative else root
+
+    def url_of(self, relative: str) -> str:
+        """A URL for ``relative`` that readers taking URLs (Py-ART, satpy via fsspec) accept."""
+        return f"{self.url.rstrip('/')}/{relative.lstrip('/')}"
+
+    def exists(self, relative: str) -> bool:
+        fs, _ = self.filesystem()
+        return fs.exists(self.full_path(relative))
+
+    def glob(self, pattern: str) -> list[str]:
+        """Paths (relative to the root) matching a glob pattern, sorted."""
+        fs, root = self.filesystem()
+        prefix = f"{root}/"
+        return sorted(
+            p[len(prefix) :] if p.startswith(prefix) else p for p in fs.glob(prefix + pattern)
+        )
+
+    def open(self, relative: str, mode: str = "rb") -> IO[Any]:
+        fs, _ = self.filesystem()
+        return fs.open(self.full_path(relative), mode)
+
+    def read_bytes(self, relative: str) -> bytes:
+        fs, _ = self.filesystem()
+        return fs.cat_file(self.full_path(relative))
+
+
+class RadarArchiveResource(ArchiveResource):
+    """A ground-radar archive (NEXRAD Level II key layout) and the sites to ingest from it."""
+
+    sites: list[str] = Field(default_factory=lambda: ["KMLB"], description="ICAO site identifiers")
+
+
+class SatelliteArchiveResource(ArchiveResource):
+    """A GOES ABI L1b archive (``ABI-L1b-RadM/YYYY/DDD/HH/...`` key layout)."""
+
+    platform: str = Field("G16", description="G16, G17, G18 or G19")
+
+
+class ProductStoreResource(ArchiveResource):
+    """Where finished products go; every write is atomic (temporary name, then move)."""
+
+    def write_bytes(self, relative: str, data: bytes) -> str:
+        """Write ``data`` atomically and return the final URL."""
+        with self.atomic_local_file(relative) as local_path, open(local_path, "wb") as handle:
+            handle.write(data)
+        return self.url_of(relative)
+
+    @contextlib.contextmanager
+    def atomic_local_file(self, relative: str) -> Iterator[str]:
+        """Yield a local path to write; on success it is moved to ``relative`` in one step.
+
+        Writers that need a real file (netCDF4, rasterio) write there; a failure removes it and
+        leaves any previous product untouched.
+        """
+        import tempfile
+
+        fs, _ = self.filesystem()
+        final = self.full_path(relative)
+        suffix = os.path.splitext(relative)[1]
+        if _is_local(fs):
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            tmp = os.path.join(
+                os.path.dirname(final), f".{os.path.basename(final)}.{uuid.uuid4().hex}.tmp"
+            )
+            try:
+                yield tmp
+                os.replace(tmp, final)
+            finally:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
+        else:
+            with tempfile.TemporaryDirectory() as scratch:
+                local = os.path.join(scratch, f"product{suffix}")
+                yield local
+                # An object PUT is atomic: readers see the old object or the new one, never a part.
+                fs.put_file(local, final)
+
+
+def _is_local(fs: fsspec.AbstractFileSystem) -> bool:
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    return protocol in ("file", "local")
+
+
+class DomainResource(ConfigurableResource):
+    """The product grid: a regular latitude/longitude grid (cell centres)."""
+
+    name: str = "kmlb"
+    lat_min_deg: float
+    lat_max_deg: float
+    lon_min_deg: float
+    lon_max_deg: float
+    grid_spacing_deg: float
+
+    def latitudes_deg(self) -> np.ndarray:
+        n = int(round((self.lat_max_deg - self.lat_min_deg) / self.grid_spacing_deg))
+        return self.lat_min_deg + (np.arange(n) + 0.5) * self.grid_spacing_deg
+
+    def longitudes_deg(self) -> np.ndarray:
+        n = int(round((self.lon_max_deg - self.lon_min_deg) / self.grid_spacing_deg))
+        return self.lon_min_deg + (np.arange(n) + 0.5) * self.grid_spacing_deg
+
+    def bbox(self) -> tuple[float, float, float, float]:
+        """(lon_min, lat_min, lon_max, lat_max) in degrees."""
+        return (self.lon_min_deg, self.lat_min_deg, self.lon_max_deg, self.lat_max_deg)
+
+
+class ComputeResource(ConfigurableResource):
+    """The torch device for training and inference. ``auto`` picks CUDA when present.
+
+    CUDA is probed only when :meth:`torch_device` is called inside a step, never at import: the
+    multiprocess executor spawns workers and an early CUDA context would break them.
+    """
+
+    device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
+    torch_threads: int = Field(0, description="CPU threads for torch; 0 keeps torch's default")
+
+    def torch_device(self) -> torch.device:
+        import torch
+
+        if self.torch_threads > 0:
+            torch.set_num_threads(self.torch_threads)
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise RuntimeError(
+                f"compute.device is {self.device!r} but no CUDA device is available on this worker"
+            )
+        return torch.device(self.device)
+
+
+def _archive(spec: SourceConfig, cls: type[ArchiveResource] = ArchiveResource) -> ArchiveResource:
+    return cls(url=spec.url, storage_options=dict(spec.storage_options))
+
+
+def build_resources(config: RainfuseConfig) -> dict[str, Any]:
+    """Every resource the assets use, keyed as the assets ask for them."""
+    from orchestration.io_managers import UniversalIOManager
+
+    sources = config.sources
+    return {
+        "gauge_archive": _archive(sources.gauges),
+        "radar_archive": RadarArchiveResource(
+            url=sources.ground_radar.url,
+            storage_options=dict(sources.ground_radar.storage_options),
+            sites=list(sources.ground_radar.sites),
+        ),
+        "spaceborne_archive": _archive(sources.spaceborne),
+        "satellite_archive": SatelliteArchiveResource(
+            url=sources.satellite.url,
+            storage_options=dict(sources.satellite.storage_options),
+            platform=sources.satellite.platform,
+        ),
+        "imagery_archive": _archive(sources.imagery),
+        "truth_archive": _archive(sources.truth),
+        "product_store": _archive(config.product_store, ProductStoreResource),
+        "domain": DomainResource(**config.domain.model_dump()),
+        "compute": ComputeResource(device=config.compute.device),
+        "io_manager": UniversalIOManager(
+            base_url=config.storage.url, storage_options=dict(config.storage.storage_options)
+        ),
+    }

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYART_QUIET := 1
-export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
 .PHONY: install test lint format demo ui bench clean
 
@@ -35,11 +35,12 @@ test: lint
 	$(BIN)/pytest -q --durations=15
 
 demo: $(STAMP)
-	$(BIN)/rainfuse demo
+	mkdir -p $(DAGSTER_HOME)
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/rainfuse demo
 
 ui: $(STAMP)
 	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster dev -w workspace.yaml
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -w workspace.yaml
 
 bench: $(STAMP)
 	$(BIN)/rainfuse bench all

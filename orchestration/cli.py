@@ -65,6 +65,12 @@ def materialize_days(days: Sequence[str], job_name: str = "daily_job") -> bool:
 
     ensure_dagster_home()
     instance = DagsterInstance.get()
+    graph = defs.resolve_asset_graph()
+    if not any(
+        graph.get(key).partitions_def is not None for key in graph.materializable_asset_keys
+    ):
+        print("[rainfuse] no daily-partitioned assets are defined yet", file=sys.stderr)
+        return True
     job = defs.resolve_job_def(job_name)
     ok = True
     for day in days:

@@ -159,6 +159,39 @@ def test_raw_codes_threshold_and_range_folded(synthetic):
     assert nfile.radial_records[0]["RAD"]["lrtup"] == 28
 
 
+def test_xradar_reads_the_same_values(synthetic, tmp_path):
+    xd = pytest.importorskip("xradar")
+    vol, data, _ = synthetic
+    path = tmp_path / level2_filename(vol.site, vol.start_time)
+    path.write_bytes(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree = xd.io.open_nexradlevel2_datatree(str(path))
+    assert len([k for k in tree.children if k.startswith("sweep_")]) == 4
+    assert float(tree.ds["latitude"]) == pytest.approx(28.113, abs=1e-5)
+    sw = vol.sweeps[2]
+    ds = tree["sweep_2"].ds
+    assert float(ds["sweep_fixed_angle"]) == pytest.approx(2.4, abs=0.0221)
+    assert ds.sizes["azimuth"] == 360 and ds.sizes["range"] == 150
+    order = np.argsort(sw.azimuth_deg)  # xradar sorts rays by azimuth
+    np.testing.assert_allclose(ds["azimuth"].values, sw.azimuth_deg[order], atol=1e-4)
+    for m, name in (("REF", "DBZH"), ("PHI", "PHIDP"), ("RHO", "RHOHV")):
+        want = sw.fields[m][order]
+        ok = np.isfinite(want)
+        got = ds[name].values
+        assert np.abs(got[ok] - want[ok]).max() <= 0.5 / MOMENT_CODING[m][0] + 1e-4
+
+
+def test_phi_stays_within_ten_bits():
+    vol = _synthetic_volume()
+    vol.sweeps[2].fields["PHI"][:] = 400.0  # beyond 360: clipped to the top code 1023
+    from pyart.io.nexrad_level2 import NEXRADLevel2File
+
+    nfile = NEXRADLevel2File(io.BytesIO(encode_level2(vol)))
+    raw = nfile.get_data("PHI", 150, scans=[2], raw_data=True)
+    assert raw.max() == 1023
+
+
 def test_own_parse_of_framing(synthetic):
     vol, data, _ = synthetic
     assert data[:9] == b"AR2V0006."

@@ -19,7 +19,7 @@ import os
 import tempfile
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
@@ -304,6 +304,7 @@ def write_abi_l1b(
     start: datetime,
     end: datetime,
     platform: str = "G16",
+    created: datetime | None = None,
 ) -> None:
     """Write one band of one scene as an ABI L1b ``Rad`` netCDF-4 file.
 
@@ -315,6 +316,13 @@ def write_abi_l1b(
         bands 1-6); NaN = no value (fill, DQF 3).
     grid : the sector (``abi_sector_grid``); start/end: scan times (timezone-aware).
     platform : ``G16``, ``G17``, ``G18`` or ``G19``.
+    created : product creation time (``date_created``); default ``end`` + 6 s, so that the
+        same inputs give the same file.
+
+    Raises
+    ------
+    AbiWriteError
+        Unknown band or platform, band/grid mismatch, wrong shape, naive or reversed times.
     """
     name = (
         str(target)
@@ -345,10 +353,11 @@ def write_abi_l1b(
     counts = np.where(nodata, top + 1, np.clip(np.nan_to_num(counts_f), 0, top)).astype(np.int16)
     dqf = np.where(nodata, 3, np.where(clipped, 2, 0)).astype(np.int8)
 
-    created = datetime.now(UTC)
+    created = end + timedelta(seconds=6) if created is None else created
     fname = abi_filename(band, start, end, created, platform)
     if isinstance(target, str | os.PathLike):
         path = Path(target)
+        fname = path.name
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".nc", dir=path.parent)
         os.close(fd)

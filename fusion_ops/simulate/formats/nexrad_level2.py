@@ -54,6 +54,8 @@ MOMENT_CODING: dict[str, tuple[float, float, int]] = {
     "PHI": (2.8361, 2.0, 16),
     "RHO": (300.0, -60.5, 8),
 }
+# PHI uses 10 of its 16 bits (ICD Table XVII-I); readers such as xradar mask the rest off.
+_MAX_CODE = {"PHI": 1023}
 _MOMENT_ORDER = ("REF", "VEL", "SW", "ZDR", "PHI", "RHO")
 _DUAL_POL = {"ZDR", "PHI", "RHO"}
 
@@ -255,7 +257,7 @@ def _validate(volume: RadarVolume) -> None:
 def _encode_moment(values: np.ndarray, moment: str) -> np.ndarray:
     """Physical values -> raw codes (0 below threshold, 1 range folded, 2.. valid)."""
     scale, offset, bits = MOMENT_CODING[moment]
-    top = (1 << bits) - 1
+    top = _MAX_CODE.get(moment, (1 << bits) - 1)
     v = np.asarray(values, dtype=np.float32)
     raw = np.rint(v * np.float32(scale) + np.float32(offset))
     valid = np.isfinite(raw)

@@ -1,0 +1,167 @@
+"""One product day end to end: merge every hour, accumulate, adjust to gauges, verify.
+
+:func:`fuse_day` is what the Dagster assets call; it only strings together the single-purpose
+modules (:mod:`merge`, :mod:`accumulate`, :mod:`adjust`, :mod:`verify`) so a notebook gets exactly
+the product the pipeline makes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from fusion_ops.products import SOURCES
+from fusion_ops.products.accumulate import daily_total_mm
+from fusion_ops.products.adjust import (
+    AdjustConfig,
+    adjust_daily,
+    apply_daily_factor,
+    withheld_gauges,
+)
+from fusion_ops.products.errors import ProductInputError
+from fusion_ops.products.merge import merge
+from fusion_ops.products.verify import GaugeSet, verify_day
+
+
+@dataclass
+class FusedDay:
+    """Everything one day of fusion produces, on the product grid.
+
+    Hourly arrays are ``(24, lat, lon)``; daily arrays ``(lat, lon)``. ``source_daily_mm`` holds the
+    single-source daily estimates (``None`` when a source is absent that day) for verification.
+    ``withheld`` is aligned with the rows of the gauge table that was given.
+    """
+
+    day: str
+    lat_deg: np.ndarray
+    lon_deg: np.ndarray
+    hourly_mm_h: np.ndarray
+    hourly_std_mm_h: np.ndarray
+    hourly_flag: np.ndarray
+    daily_mm: np.ndarray
+    daily_std_mm: np.ndarray
+    daily_flag: np.ndarray
+    hours_observed: np.ndarray
+    merged_daily_mm: np.ndarray
+    adjust_factor: np.ndarray
+    adjusted: bool
+    n_adjusting_gauges: int
+    withheld: np.ndarray
+    source_daily_mm: dict[str, np.ndarray | None] = field(default_factory=dict)
+
+
+def _check_source(name: str, values: np.ndarray | None, shape: tuple[int, ...]) -> None:
+    if values is None:
+        return
+    if np.shape(values) != shape:
+        raise ProductInputError(
+            f"{name} hourly rain", f"shape {np.shape(values)} differs from the product {shape}"
+        )
+    finite = np.asarray(values)[np.isfinite(values)]
+    if finite.size and finite.min() < 0:
+        raise ProductInputError(f"{name} hourly rain", f"negative rain rate {finite.min():.3f}")
+
+
+def fuse_day(
+    day: str,
+    lat_deg: np.ndarray,
+    lon_deg: np.ndarray,
+    sources_mm_h: Mapping[str, np.ndarray | None],
+    error_std_mm_h: Mapping[str, np.ndarray | float],
+    gauges: pd.DataFrame | None,
+    withheld_fraction: float = 0.2,
+    adjust_config: AdjustConfig | None = None,
+) -> FusedDay:
+    """Merge, accumulate and gauge-adjust one UTC day.
+
+    Parameters
+    ----------
+    day : ISO date of the UTC day.
+    lat_deg, lon_deg : 1-D product grid.
+    sources_mm_h : ``gr``/``sr``/``sat`` -> ``(24, lat, lon)`` hourly rain (mm/h), NaN where the
+        source has no estimate; ``None`` when the source is absent all day.
+    error_std_mm_h : per-source hourly error standard deviation (see :func:`merge.merge`).
+    gauges : daily gauge totals indexed by station id with ``lat_deg``, ``lon_deg``, ``daily_mm``
+        (NaN for an incomplete day); ``None`` or empty: no adjustment.
+    withheld_fraction : share of gauges kept out of the adjustment for verification.
+    adjust_config : wradlib adjustment parameters.
+    """
+    lat = np.asarray(lat_deg, float)
+    lon = np.asarray(lon_deg, float)
+    shape = (24, lat.size, lon.size)
+    for name, values in sources_mm_h.items():
+        _check_source(name, values, shape)
+    if all(v is None for v in sources_mm_h.values()):
+        raise ProductInputError(day, "no source has any rain estimate this day")
+    merged = merge(sources_mm_h, error_std_mm_h)
+    merged_daily, n_hours = daily_total_mm(merged.rain_mm_h)
+
+    if gauges is None or gauges.empty:
+        gauges = pd.DataFrame({"lat_deg": [], "lon_deg": [], "daily_mm": []})
+    withheld = withheld_gauges(list(gauges.index.astype(str)), day, withheld_fraction)
+    adjusting = gauges.loc[~withheld]
+    result = adjust_daily(
+        np.where(np.isfinite(merged_daily), merged_daily, np.nan),
+        lat,
+        lon,
+        adjusting["lat_deg"].to_numpy(float),
+        adjusting["lon_deg"].to_numpy(float),
+        adjusting["daily_mm"].to_numpy(float),
+        adjust_config,
+    )
+    hourly = apply_daily_factor(merged.rain_mm_h, result.factor)
+    hourly_std = apply_daily_factor(merged.std_mm_h, result.factor)
+    daily, _ = daily_total_mm(hourly)
+    # Hourly errors taken as independent: the daily variance is the sum of hourly variances (mm^2).
+    daily_std = np.sqrt(np.nansum(hourly_std**2, axis=0))
+    daily_std = np.where(n_hours > 0, daily_std, np.nan)
+    daily_flag = np.bitwise_or.reduce(merged.source_flag, axis=0)
+
+    source_daily: dict[str, np.ndarray | None] = {}
+    for name in SOURCES:
+        values = sources_mm_h.get(name)
+        source_daily[name] = None if values is None else daily_total_mm(values)[0]
+        if source_daily[name] is not None and not np.isfinite(source_daily[name]).any():
+            source_daily[name] = None
+    return FusedDay(
+        day=day,
+        lat_deg=lat,
+        lon_deg=lon,
+        hourly_mm_h=hourly,
+        hourly_std_mm_h=hourly_std,
+        hourly_flag=merged.source_flag,
+        daily_mm=daily,
+        daily_std_mm=daily_std,
+        daily_flag=daily_flag,
+        hours_observed=n_hours,
+        merged_daily_mm=merged_daily,
+        adjust_factor=result.factor,
+        adjusted=result.applied,
+        n_adjusting_gauges=result.n_gauges,
+        withheld=withheld,
+        source_daily_mm=source_daily,
+    )
+
+
+def verify_fused_day(
+    fused: FusedDay,
+    gauges: pd.DataFrame | None,
+    truth_daily_mm: np.ndarray | None,
+    threshold_mm: float = 1.0,
+) -> dict[str, dict[str, dict[str, float | int | None]] | None]:
+    """Scores of the fused product and every single source against withheld gauges and truth."""
+    withheld_set = None
+    if gauges is not None and not gauges.empty and fused.withheld.any():
+        kept = gauges.loc[fused.withheld]
+        withheld_set = GaugeSet(
+            kept["lat_deg"].to_numpy(float),
+            kept["lon_deg"].to_numpy(float),
+            kept["daily_mm"].to_numpy(float),
+        )
+    estimates = {"fused": fused.daily_mm, **fused.source_daily_mm}
+    return verify_day(
+        estimates, fused.lat_deg, fused.lon_deg, withheld_set, truth_daily_mm, threshold_mm
+    )

@@ -1,0 +1,223 @@
+"""Verification of daily totals against withheld gauges and truth.
+
+Continuous scores (RMSE, bias = mean(estimate - reference), Pearson correlation) and categorical
+scores at a rain/no-rain threshold (1 mm/day by default): probability of detection
+``POD = hits / (hits + misses)``, false-alarm ratio ``FAR = false alarms / (hits + false alarms)``
+and critical success index ``CSI = hits / (hits + misses + false alarms)``. A score that is
+undefined (no pairs, no observed rain, constant field) is ``None``, never a made-up number.
+
+Each estimate is scored on the pixels/gauges where it has a value; a source that saw only part of
+the domain (the spaceborne swath) is scored there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from fusion_ops.products.errors import ProductInputError
+
+DEFAULT_THRESHOLD_MM = 1.0
+
+
+def _none_if_nan(value: float) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def scores(
+    estimate: np.ndarray, reference: np.ndarray, threshold_mm: float = DEFAULT_THRESHOLD_MM
+) -> dict[str, float | int | None]:
+    """RMSE, bias, correlation, POD, FAR, CSI and the pair count ``n`` (NaN pairs ignored)."""
+    est = np.asarray(estimate, dtype=float).ravel()
+    ref = np.asarray(reference, dtype=float).ravel()
+    if est.shape != ref.shape:
+        raise ProductInputError("verification", f"shapes differ: {est.shape} vs {ref.shape}")
+    ok = np.isfinite(est) & np.isfinite(ref)
+    est, ref = est[ok], ref[ok]
+    n = int(ok.sum())
+    out: dict[str, float | int | None] = {
+        "n": n,
+        "rmse": None,
+        "bias": None,
+        "corr": None,
+        "pod": None,
+        "far": None,
+        "csi": None,
+    }
+    if n == 0:
+        return out
+    diff = est - ref
+    out["rmse"] = float(np.sqrt(np.mean(diff**2)))
+    out["bias"] = float(np.mean(diff))
+    if n > 1 and np.std(est) > 0 and np.std(ref) > 0:
+        out["corr"] = _none_if_nan(float(np.corrcoef(est, ref)[0, 1]))
+    wet_est = est >= threshold_mm
+    wet_ref = ref >= threshold_mm
+    hits = int(np.sum(wet_est & wet_ref))
+    misses = int(np.sum(~wet_est & wet_ref))
+    false_alarms = int(np.sum(wet_est & ~wet_ref))
+    out["pod"] = hits / (hits + misses) if hits + misses else None
+    out["far"] = false_alarms / (hits + false_alarms) if hits + false_alarms else None
+    out["csi"] = hits / (hits + misses + false_alarms) if hits + misses + false_alarms else None
+    return out
+
+
+def nearest_cell_values(
+    field: np.ndarray,
+    grid_lat_deg: np.ndarray,
+    grid_lon_deg: np.ndarray,
+    point_lat_deg: np.ndarray,
+    point_lon_deg: np.ndarray,
+) -> np.ndarray:
+    """Values of a ``(lat, lon)`` field in the cells containing each point (NaN outside)."""
+    lat = np.asarray(grid_lat_deg, float)
+    lon = np.asarray(grid_lon_deg, float)
+    plat = np.asarray(point_lat_deg, float).ravel()
+    plon = np.asarray(point_lon_deg, float).ravel()
+    dlat = abs(float(lat[1] - lat[0]))
+    dlon = abs(float(lon[1] - lon[0]))
+    i = np.rint((plat - lat[0]) / (lat[1] - lat[0])).astype(int)
+    j = np.rint((plon - lon[0]) / (lon[1] - lon[0])).astype(int)
+    inside = (i >= 0) & (i < lat.size) & (j >= 0) & (j < lon.size)
+    inside &= (np.abs(plat - lat[np.clip(i, 0, lat.size - 1)]) <= dlat / 2 + 1e-9) & (
+        np.abs(plon - lon[np.clip(j, 0, lon.size - 1)]) <= dlon / 2 + 1e-9
+    )
+    out = np.full(plat.size, np.nan)
+    out[inside] = np.asarray(field, float)[i[inside], j[inside]]
+    return out
+
+
+@dataclass(frozen=True)
+class GaugeSet:
+    """Point references: gauge positions and daily totals (mm)."""
+
+    lat_deg: np.ndarray
+    lon_deg: np.ndarray
+    daily_mm: np.ndarray
+
+
+def verify_day(
+    estimates_mm: Mapping[str, np.ndarray | None],
+    grid_lat_deg: np.ndarray,
+    grid_lon_deg: np.ndarray,
+    gauges: GaugeSet | None,
+    truth_mm: np.ndarray | None,
+    threshold_mm: float = DEFAULT_THRESHOLD_MM,
+) -> dict[str, dict[str, dict[str, float | int | None]] | None]:
+    """Scores of each daily estimate against the withheld gauges and against truth.
+
+    Returns ``{estimate: {"gauges": scores, "truth": scores | None}}``, ``None`` for an absent
+    estimate.
+    """
+    result: dict[str, dict[str, dict[str, float | int | None]] | None] = {}
+    for name, field in estimates_mm.items():
+        if field is None or not np.isfinite(field).any():
+            result[name] = None
+            continue
+        entry: dict[str, dict[str, float | int | None]] = {}
+        if gauges is not None:
+            at_gauges = nearest_cell_values(
+                field, grid_lat_deg, grid_lon_deg, gauges.lat_deg, gauges.lon_deg
+            )
+            entry["gauges"] = scores(at_gauges, gauges.daily_mm, threshold_mm)
+        if truth_mm is not None:
+            if np.shape(truth_mm) != np.shape(field):
+                raise ProductInputError(
+                    "truth",
+                    f"shape {np.shape(truth_mm)} differs from the product {np.shape(field)}",
+                )
+            entry["truth"] = scores(field, truth_mm, threshold_mm)
+        result[name] = entry
+    return result
+
+
+def summary(
+    verification: Mapping[str, Mapping[str, Mapping[str, float | int | None]] | None],
+) -> dict[str, dict[str, float | None] | None]:
+    """The compact per-estimate record of ``rainfuse verify``'s JSON line.
+
+    ``{"rmse_truth", "rmse_gauges", "bias_gauges", "corr_gauges", "csi_1mm"}``; ``csi_1mm`` is
+    against truth where truth exists, else against the gauges; ``rmse_truth`` is omitted when no
+    truth exists.
+    """
+    out: dict[str, dict[str, float | None] | None] = {}
+    for name, entry in verification.items():
+        if entry is None:
+            out[name] = None
+            continue
+        gauges = entry.get("gauges") or {}
+        truth = entry.get("truth")
+        record: dict[str, float | None] = {}
+        if truth is not None:
+            record["rmse_truth"] = truth.get("rmse")
+        record["rmse_gauges"] = gauges.get("rmse")
+        record["bias_gauges"] = gauges.get("bias")
+        record["corr_gauges"] = gauges.get("corr")
+        record["csi_1mm"] = (truth or gauges).get("csi")
+        out[name] = record
+    return out
+
+
+@dataclass(frozen=True)
+class SkillThresholds:
+    """Minimum skill of the fused daily product; a check fails below any of them.
+
+    ``max_rmse_gauges_mm`` / ``max_rmse_truth_mm``: upper bounds on RMSE (mm/day);
+    ``min_corr_gauges``, ``min_csi``: lower bounds; ``must_beat_sources``: the fused RMSE must be
+    lower than every single source's (against gauges and truth) on the same day.
+    """
+
+    max_rmse_gauges_mm: float = 10.0
+    max_rmse_truth_mm: float = 10.0
+    min_corr_gauges: float = 0.7
+    min_csi: float = 0.5
+    must_beat_sources: bool = True
+
+
+def skill_failures(
+    verification: Mapping[str, Mapping[str, Mapping[str, float | int | None]] | None],
+    thresholds: SkillThresholds,
+    fused: str = "fused",
+) -> list[str]:
+    """Human-readable reasons why the fused product misses the thresholds (empty: it passes)."""
+    entry = verification.get(fused)
+    if entry is None:
+        return [f"no {fused} product to verify"]
+    failures: list[str] = []
+    gauges = entry.get("gauges") or {}
+    truth = entry.get("truth") or {}
+
+    def above(value: float | int | None, limit: float, what: str) -> None:
+        if value is None:
+            failures.append(f"{what} undefined")
+        elif value > limit:
+            failures.append(f"{what} {value:.3f} > {limit}")
+
+    def below(value: float | int | None, limit: float, what: str) -> None:
+        if value is None:
+            failures.append(f"{what} undefined")
+        elif value < limit:
+            failures.append(f"{what} {value:.3f} < {limit}")
+
+    above(gauges.get("rmse"), thresholds.max_rmse_gauges_mm, "RMSE vs gauges (mm)")
+    below(gauges.get("corr"), thresholds.min_corr_gauges, "correlation vs gauges")
+    if truth:
+        above(truth.get("rmse"), thresholds.max_rmse_truth_mm, "RMSE vs truth (mm)")
+        below(truth.get("csi"), thresholds.min_csi, "CSI at 1 mm vs truth")
+    else:
+        below(gauges.get("csi"), thresholds.min_csi, "CSI at 1 mm vs gauges")
+    if thresholds.must_beat_sources:
+        for name, other in verification.items():
+            if name == fused or other is None:
+                continue
+            for ref in ("gauges", "truth"):
+                mine = (entry.get(ref) or {}).get("rmse")
+                theirs = (other.get(ref) or {}).get("rmse")
+                if mine is not None and theirs is not None and mine >= theirs:
+                    failures.append(
+                        f"fused RMSE vs {ref} {mine:.3f} does not beat {name} ({theirs:.3f})"
+                    )
+    return failures

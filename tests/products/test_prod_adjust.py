@@ -1,0 +1,90 @@
+"""Gauge adjustment with wradlib and the reproducible, rotating withheld gauges."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from fusion_ops.products import ProductInputError
+from fusion_ops.products.adjust import (
+    AdjustConfig,
+    adjust_daily,
+    apply_daily_factor,
+    withheld_gauges,
+)
+from fusion_ops.products.verify import nearest_cell_values, scores
+
+IDS = [f"72{k:04d}99999" for k in range(178)]
+
+
+def test_withheld_fraction_is_reproducible_and_rotates_by_day():
+    day = dt.date(2009, 5, 20)
+    first = withheld_gauges(IDS, day, 0.2)
+    assert first.sum() == round(0.2 * len(IDS))
+    assert np.array_equal(first, withheld_gauges(IDS, "2009-05-20", 0.2))
+    # Order of the table does not change which stations are withheld.
+    reversed_mask = withheld_gauges(IDS[::-1], day, 0.2)[::-1]
+    assert np.array_equal(first, reversed_mask)
+    nxt = withheld_gauges(IDS, day + dt.timedelta(days=1), 0.2)
+    assert not (first & nxt).any()
+    # Over five days (1/fraction) every gauge but the remainder is withheld exactly once.
+    total = sum(withheld_gauges(IDS, day + dt.timedelta(days=k), 0.2).astype(int) for k in range(5))
+    assert total.max() <= 2 and (total >= 1).sum() >= len(IDS) - 2
+    assert withheld_gauges(IDS, day, 0.0).sum() == 0
+    with pytest.raises(ProductInputError, match="fraction"):
+        withheld_gauges(IDS, day, 1.0)
+    with pytest.raises(ProductInputError, match="unique"):
+        withheld_gauges(["A", "A"], day)
+
+
+def _biased_field():
+    lat = 27.5 + 0.02 * np.arange(40)
+    lon = -81.0 + 0.02 * np.arange(45)
+    lon2d, lat2d = np.meshgrid(lon, lat)
+    truth = 20 + 15 * np.sin(lon2d * 9) * np.cos(lat2d * 7)
+    bias = 0.6 + 0.2 * (lon2d - lon.min()) / np.ptp(lon)  # smooth multiplicative radar bias
+    rng = np.random.default_rng(3)
+    glat = rng.uniform(lat[1], lat[-2], 60)
+    glon = rng.uniform(lon[1], lon[-2], 60)
+    g = nearest_cell_values(truth, lat, lon, glat, glon)
+    return lat, lon, truth, truth * bias, glat, glon, g
+
+
+@pytest.mark.parametrize("method", ["mixed", "multiply", "add"])
+def test_adjustment_removes_most_of_a_smooth_bias(method):
+    lat, lon, truth, raw, glat, glon, g = _biased_field()
+    use = np.arange(g.size) % 5 != 0
+    out = adjust_daily(raw, lat, lon, glat[use], glon[use], g[use], AdjustConfig(method=method))
+    assert out.applied and out.n_gauges == use.sum()
+    before = scores(raw, truth)["rmse"]
+    after = scores(out.daily_mm, truth)["rmse"]
+    assert after < 0.4 * before
+    at_withheld = nearest_cell_values(out.daily_mm, lat, lon, glat[~use], glon[~use])
+    raw_withheld = nearest_cell_values(raw, lat, lon, glat[~use], glon[~use])
+    assert scores(at_withheld, g[~use])["rmse"] < 0.4 * scores(raw_withheld, g[~use])["rmse"]
+    assert out.daily_mm == pytest.approx(raw * out.factor)
+
+
+def test_too_few_gauges_leave_the_field_unadjusted():
+    lat, lon, _, raw, glat, glon, g = _biased_field()
+    out = adjust_daily(raw, lat, lon, glat[:3], glon[:3], g[:3])
+    assert not out.applied and out.n_gauges == 3
+    assert np.array_equal(out.daily_mm, raw) and (out.factor == 1).all()
+
+
+def test_factor_is_bounded_and_spread_over_hours():
+    lat, lon, _, raw, glat, glon, g = _biased_field()
+    config = AdjustConfig(factor_bounds=(0.9, 1.1))
+    out = adjust_daily(raw, lat, lon, glat, glon, g * 10, config)
+    assert out.factor.max() <= 1.1 + 1e-12 and out.factor.min() >= 0.9 - 1e-12
+    hourly = np.repeat(raw[None] / 24, 24, axis=0)
+    spread = apply_daily_factor(hourly, out.factor)
+    assert spread.sum(axis=0) == pytest.approx(out.daily_mm)
+
+
+def test_adjust_rejects_mismatched_grid():
+    lat, lon, _, raw, glat, glon, g = _biased_field()
+    with pytest.raises(ProductInputError, match="does not match grid"):
+        adjust_daily(raw[:-1], lat, lon, glat, glon, g)
+    with pytest.raises(ProductInputError, match="unknown method"):
+        adjust_daily(raw, lat, lon, glat, glon, g, AdjustConfig(method="kriging"))  # type: ignore[arg-type]

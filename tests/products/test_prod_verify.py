@@ -1,0 +1,95 @@
+"""Verification scores, skill checks and the synthetic day end to end."""
+
+import numpy as np
+import pytest
+
+from fusion_ops.products.pipeline import fuse_day, verify_fused_day
+from fusion_ops.products.verify import (
+    SkillThresholds,
+    nearest_cell_values,
+    scores,
+    skill_failures,
+    summary,
+)
+
+
+def test_scores_known_values():
+    est = np.array([0.0, 2.0, 5.0, 0.5, np.nan])
+    ref = np.array([0.0, 1.0, 4.0, 3.0, 9.0])
+    s = scores(est, ref, threshold_mm=1.0)
+    assert s["n"] == 4
+    assert s["rmse"] == pytest.approx(np.sqrt((0 + 1 + 1 + 6.25) / 4))
+    assert s["bias"] == pytest.approx((0 + 1 + 1 - 2.5) / 4)
+    assert s["corr"] == pytest.approx(np.corrcoef(est[:4], ref[:4])[0, 1])
+    # wet ref: 1, 4, 3 -> hits at 2 and 5, miss at 0.5; no false alarm
+    assert s["pod"] == pytest.approx(2 / 3) and s["far"] == 0.0 and s["csi"] == pytest.approx(2 / 3)
+
+
+def test_undefined_scores_are_none():
+    s = scores(np.zeros(3), np.zeros(3))
+    assert s["rmse"] == 0.0 and s["corr"] is None and s["pod"] is None and s["csi"] is None
+    assert scores(np.array([np.nan]), np.array([1.0]))["rmse"] is None
+
+
+def test_nearest_cell_values_outside_grid_is_nan():
+    lat = np.array([28.0, 28.1, 28.2])
+    lon = np.array([-81.0, -80.9])
+    field = np.arange(6.0).reshape(3, 2)
+    v = nearest_cell_values(field, lat, lon, [28.11, 28.0, 29.0], [-80.91, -81.04, -81.0])
+    assert v[0] == 3.0 and v[1] == 0.0 and np.isnan(v[2])
+
+
+@pytest.fixture(scope="module")
+def verified(synthetic_day):
+    s = synthetic_day
+    fused = fuse_day(s.day, s.lat, s.lon, s.sources, s.error_std, s.gauges)
+    return fused, verify_fused_day(fused, s.gauges, s.truth_daily_mm)
+
+
+def test_fused_beats_every_single_source_on_the_synthetic_day(verified, synthetic_day):
+    fused, v = verified
+    assert fused.adjusted and fused.withheld.sum() == 18
+    assert fused.n_adjusting_gauges == 72
+    for source in ("gr", "sr", "sat"):
+        for ref in ("truth", "gauges"):
+            assert v["fused"][ref]["rmse"] < v[source][ref]["rmse"], (source, ref)
+    # Gauge adjustment itself helps against truth.
+    assert (
+        v["fused"]["truth"]["rmse"]
+        < 0.7 * scores(fused.merged_daily_mm, synthetic_day.truth_daily_mm)["rmse"]
+    )
+    # Withheld gauges only: the verification sample is the withheld set.
+    assert v["fused"]["gauges"]["n"] == 18
+    assert v["fused"]["gauges"]["corr"] > 0.9
+
+
+def test_daily_product_is_the_sum_of_hourly_and_flags_cover_sources(verified):
+    fused, _ = verified
+    assert fused.daily_mm == pytest.approx(fused.hourly_mm_h.sum(axis=0))
+    assert (fused.daily_flag & 1).all()  # the radar covers the small synthetic domain
+    assert (fused.daily_flag & 2).any() and not (fused.daily_flag & 2).all()  # swath only
+    assert np.isfinite(fused.daily_std_mm).all() and (fused.daily_std_mm > 0).all()
+
+
+def test_summary_and_skill_check(verified):
+    _, v = verified
+    s = summary(v)
+    assert set(s) == {"fused", "gr", "sr", "sat"}
+    assert set(s["fused"]) == {"rmse_truth", "rmse_gauges", "bias_gauges", "corr_gauges", "csi_1mm"}
+    assert skill_failures(v, SkillThresholds(max_rmse_gauges_mm=20, max_rmse_truth_mm=20)) == []
+    failures = skill_failures(v, SkillThresholds(max_rmse_truth_mm=0.1, min_corr_gauges=0.9999))
+    assert any("RMSE vs truth" in f for f in failures)
+    assert any("correlation" in f for f in failures)
+    worse = {**v, "gr": {"truth": {"rmse": 0.01}, "gauges": {"rmse": 0.01}}}
+    assert any(
+        "does not beat gr" in f for f in skill_failures(worse, SkillThresholds(20, 20, 0, 0))
+    )
+
+
+def test_absent_source_is_none_in_summary(synthetic_day):
+    s = synthetic_day
+    sources = {**s.sources, "sr": None}
+    fused = fuse_day(s.day, s.lat, s.lon, sources, s.error_std, s.gauges)
+    summ = summary(verify_fused_day(fused, s.gauges, None))
+    assert summ["sr"] is None
+    assert "rmse_truth" not in summ["fused"] and summ["fused"]["rmse_gauges"] > 0

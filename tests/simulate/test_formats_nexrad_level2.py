@@ -17,6 +17,7 @@ os.environ.setdefault("PYART_QUIET", "1")
 from fusion_ops.simulate.formats.nexrad_level2 import (  # noqa: E402
     MOMENT_CODING,
     RANGE_FOLDED,
+    VCP_ELEVATIONS_DEG,
     Level2EncodeError,
     RadarVolume,
     Sweep,
@@ -217,6 +218,16 @@ def test_own_parse_of_framing(synthetic):
     types = [meta[k * 2432 + 15] for k in range(134)]
     assert types[0] == 15 and types[77] == 13 and types[126] == 18
     assert types[131:] == [3, 5, 2]
+
+
+def test_vcp_table_matches_real_vcp21(shared_data):
+    from pyart.io.nexrad_level2 import NEXRADLevel2File
+
+    nfile = NEXRADLevel2File(str(shared_data / "radar" / "KLBB20160601_150025_V06"))
+    assert nfile.get_vcp_pattern() == 21
+    angles = sorted(set(np.round(nfile.get_target_angles(), 1)))
+    np.testing.assert_allclose(angles, VCP_ELEVATIONS_DEG[21], atol=0.11)
+    assert all(9 <= len(v) <= 15 for k, v in VCP_ELEVATIONS_DEG.items() if k not in (31, 32))
 
 
 def test_filename_and_errors():

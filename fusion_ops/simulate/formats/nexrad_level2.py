@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 __all__ = [
+    "VCP_ELEVATIONS_DEG",
     "MOMENT_CODING",
     "RANGE_FOLDED",
     "Level2EncodeError",
@@ -56,6 +57,18 @@ MOMENT_CODING: dict[str, tuple[float, float, int]] = {
 }
 # PHI uses 10 of its 16 bits (ICD Table XVII-I); readers such as xradar mask the rest off.
 _MAX_CODE = {"PHI": 1023}
+#: Target elevation angles (degrees) of the common WSR-88D volume coverage patterns. The lowest
+#: one or two (VCP 11/21) or three (VCP 12/212/215) angles are split cuts in the real RDA: one
+#: surveillance sweep (REF + dual-pol) and one Doppler sweep (VEL, SW) at the same angle.
+VCP_ELEVATIONS_DEG: dict[int, tuple[float, ...]] = {
+    11: (0.5, 1.45, 2.4, 3.35, 4.3, 5.25, 6.2, 7.5, 8.7, 10.0, 12.0, 14.0, 16.7, 19.5),
+    12: (0.5, 0.9, 1.3, 1.8, 2.4, 3.1, 4.0, 5.1, 6.4, 8.0, 10.0, 12.5, 15.6, 19.5),
+    21: (0.5, 1.45, 2.4, 3.35, 4.3, 6.0, 9.9, 14.6, 19.5),
+    31: (0.5, 1.5, 2.5, 3.5, 4.5),
+    32: (0.5, 1.5, 2.5, 3.5, 4.5),
+    212: (0.5, 0.9, 1.3, 1.8, 2.4, 3.1, 4.0, 5.1, 6.4, 8.0, 10.0, 12.5, 15.6, 19.5),
+    215: (0.5, 0.9, 1.3, 1.8, 2.4, 3.1, 4.0, 5.1, 6.4, 8.0, 10.0, 12.0, 14.0, 16.7, 19.5),
+}
 _MOMENT_ORDER = ("REF", "VEL", "SW", "ZDR", "PHI", "RHO")
 _DUAL_POL = {"ZDR", "PHI", "RHO"}
 

@@ -1,0 +1,285 @@
+"""GOES ABI L1b through satpy: calibrated bands, product-grid features, native-resolution bands.
+
+* calibration: satpy's ``abi_l1b`` reader (reflectance % for C01-C06, brightness temperature K
+  for C07-C16);
+* remote files: ``fsspec`` -> ``satpy.readers.core.remote.FSFile`` (same code for s3 and local);
+* product grid: a regular lat/lon ``pyresample`` area (cell centres as
+  :class:`~fusion_ops.radar.gridding.LatLonGrid`), nearest-neighbour resampling within 5 km;
+* hourly features: mean of each band per hour and cell, plus the coldest C13 and two brightness
+  temperature differences used for rain screening (C08-C13 water vapour minus window, C14-C15
+  split window);
+* native-resolution bands: :func:`read_abi_native` keeps the 0.5/1/2 km bands as they are.
+
+Each file is opened (header and ``Rad`` variable) before satpy sees it, so a truncated, corrupt
+or empty file becomes a quarantine record and the other bands still load.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import warnings
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+import fsspec
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from fusion_ops.radar.gridding import LatLonGrid
+from fusion_ops.readers.errors import QuarantineRecord, UnreadableFileError, describe_exception
+
+ABI_NAME = re.compile(
+    r"OR_ABI-L1b-Rad(?P<sector>[FCM]\d?)-M\d(?P<channel>C\d{2})_G(?P<sat>\d{2})_"
+    r"s(?P<start>\d{14})_e\d{14}_c\d{14}\.nc$"
+)
+REFLECTIVE = tuple(f"C{i:02d}" for i in range(1, 7))
+EMISSIVE = tuple(f"C{i:02d}" for i in range(7, 17))
+READER = "abi_l1b"
+
+
+def parse_abi_name(url: str) -> dict[str, str] | None:
+    m = ABI_NAME.search(os.path.basename(str(url)))
+    return m.groupdict() if m else None
+
+
+def scan_start(url: str) -> pd.Timestamp | None:
+    """Scan start time of an ABI file from its name (``sYYYYJJJHHMMSSs``)."""
+    info = parse_abi_name(url)
+    if not info:
+        return None
+    s = info["start"]
+    return pd.Timestamp(pd.to_datetime(s[:13], format="%Y%j%H%M%S"), tz="UTC")
+
+
+def list_abi_files(
+    root_url: str,
+    day,
+    product: str = "ABI-L1b-RadC",
+    hours: Iterable[int] = range(24),
+    channels: Sequence[str] | None = None,
+    storage_options: dict | None = None,
+) -> list[str]:
+    """ABI files of a day under the NOAA key layout ``{root}/{product}/YYYY/JJJ/HH/OR_...nc``."""
+    day = pd.Timestamp(day)
+    opts = dict(storage_options or {})
+    if str(root_url).startswith("s3://"):
+        opts.setdefault("anon", True)
+    fs, root = fsspec.core.url_to_fs(str(root_url), **opts)
+    proto = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    prefix = "" if proto in ("file", "local") else f"{proto}://"
+    out = []
+    for h in hours:
+        folder = f"{root.rstrip('/')}/{product}/{day:%Y}/{day.dayofyear:03d}/{h:02d}"
+        try:
+            names = fs.ls(folder, detail=False)
+        except (FileNotFoundError, OSError):
+            continue
+        for n in names:
+            info = parse_abi_name(n)
+            if info and (channels is None or info["channel"] in channels):
+                out.append(prefix + n)
+    return sorted(out)
+
+
+def _check_file(url: str, storage_options: dict | None) -> None:
+    """Open the file and read its ``Rad`` variable header; raise UnreadableFileError if bad."""
+    if parse_abi_name(url) is None:
+        raise UnreadableFileError(url, "file name does not follow the ABI L1b pattern", READER)
+    opts = dict(storage_options or {})
+    if str(url).startswith("s3://"):
+        opts.setdefault("anon", True)
+    try:
+        with fsspec.open(str(url), "rb", **opts) as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise UnreadableFileError(url, describe_exception(exc), READER) from exc
+    if not data:
+        raise UnreadableFileError(url, "empty file", READER)
+    if data[:8] != b"\x89HDF\r\n\x1a\n":
+        raise UnreadableFileError(url, f"not a netCDF-4 file (first bytes {data[:8]!r})", READER)
+    try:
+        with xr.open_dataset(io.BytesIO(data), engine="h5netcdf", mask_and_scale=False) as ds:
+            if "Rad" not in ds:
+                raise UnreadableFileError(url, "no Rad variable", READER)
+            rad = np.asarray(ds["Rad"].values)
+            if rad.ndim != 2 or rad.size == 0:
+                raise UnreadableFileError(url, f"Rad has shape {rad.shape}", READER)
+    except UnreadableFileError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - h5py/h5netcdf raise many types on bad bytes
+        raise UnreadableFileError(
+            url, f"corrupt or truncated: {describe_exception(exc)}", READER
+        ) from exc
+
+
+def _satpy_inputs(urls: Sequence[str], storage_options: dict | None) -> list:
+    local = [u for u in urls if "://" not in str(u) or str(u).startswith("file://")]
+    if len(local) == len(urls):
+        return [str(u).removeprefix("file://") for u in urls]
+    from satpy.readers.core.remote import FSFile
+
+    opts = dict(storage_options or {})
+    if any(str(u).startswith("s3://") for u in urls):
+        opts.setdefault("anon", True)
+    return [FSFile(f) for f in fsspec.open_files(list(urls), **opts)]
+
+
+def load_scene(
+    urls: Sequence[str],
+    channels: Sequence[str] | None = None,
+    storage_options: dict | None = None,
+):
+    """Validated files of one scan -> (satpy Scene with calibrated channels, quarantine)."""
+    from satpy import Scene
+
+    quarantine: list[QuarantineRecord] = []
+    good = []
+    for u in urls:
+        try:
+            _check_file(u, storage_options)
+            good.append(u)
+        except UnreadableFileError as err:
+            quarantine.append(QuarantineRecord.from_error(err))
+    if not good:
+        return None, quarantine
+    chans = sorted({parse_abi_name(u)["channel"] for u in good})
+    if channels is not None:
+        chans = [c for c in chans if c in channels]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scn = Scene(reader="abi_l1b", filenames=_satpy_inputs(good, storage_options))
+        scn.load(chans)
+    return scn, quarantine
+
+
+def read_abi_native(
+    urls: Sequence[str],
+    channels: Sequence[str] | None = None,
+    storage_options: dict | None = None,
+) -> tuple[dict[str, xr.DataArray], list[QuarantineRecord]]:
+    """Calibrated bands at native resolution (dims ``y, x``), for the imagery fusion products."""
+    scn, quarantine = load_scene(urls, channels, storage_options)
+    if scn is None:
+        return {}, quarantine
+    out = {}
+    for did in scn.keys():
+        da = scn[did]
+        arr = xr.DataArray(
+            np.asarray(da.values, dtype=np.float32),
+            dims=("y", "x"),
+            coords={"y": da["y"].values, "x": da["x"].values},
+            attrs={
+                "units": str(da.attrs.get("units", "")),
+                "calibration": str(did["calibration"]),
+                "resolution_m": float(did["resolution"]),
+                "start_time": str(da.attrs.get("start_time", "")),
+            },
+        )
+        out[did["name"]] = arr
+    return out, quarantine
+
+
+def grid_area(grid: LatLonGrid):
+    """pyresample area of the product grid (cell centres = ``grid.lat``/``grid.lon``)."""
+    from pyresample import create_area_def
+
+    d = grid.spacing_deg
+    lat, lon = grid.lat, grid.lon
+    return create_area_def(
+        "rainfuse_grid",
+        {"proj": "longlat", "datum": "WGS84"},
+        area_extent=(lon[0] - d / 2, lat[0] - d / 2, lon[-1] + d / 2, lat[-1] + d / 2),
+        shape=(lat.size, lon.size),
+    )
+
+
+def scene_on_grid(scn, grid: LatLonGrid, radius_of_influence_m: float = 5000.0) -> xr.Dataset:
+    """Resample a loaded scene to the product grid (rows south -> north as ``grid.lat``)."""
+    area = grid_area(grid)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = scn.resample(area, resampler="nearest", radius_of_influence=radius_of_influence_m)
+    data_vars = {}
+    for did in res.keys():
+        arr = np.asarray(res[did].values, dtype=np.float32)[::-1]  # area rows run north->south
+        kind = "refl" if did["name"] in REFLECTIVE else "bt"
+        unit = "%" if kind == "refl" else "K"
+        data_vars[f"{kind}_{did['name'].lower()}"] = (("lat", "lon"), arr, {"units": unit})
+    return xr.Dataset(data_vars, coords={"lat": grid.lat, "lon": grid.lon})
+
+
+def hourly_features(
+    urls: Sequence[str],
+    grid: LatLonGrid,
+    channels: Sequence[str] | None = None,
+    storage_options: dict | None = None,
+) -> tuple[xr.Dataset, list[QuarantineRecord]]:
+    """Hourly features on the product grid from every scan in ``urls``.
+
+    Returns
+    -------
+    features : xarray.Dataset
+        Dims ``(time, lat, lon)`` (``time`` = hour start, UTC); per band the hourly mean
+        (``bt_cNN`` K, ``refl_cNN`` %), plus ``bt_c13_min`` (coldest window BT in the hour),
+        ``btd_c08_c13`` and ``btd_c14_c15`` (K), and ``n_scenes``.  Empty ``time`` when no scan.
+    quarantine : list of QuarantineRecord
+    """
+    by_scan: dict[pd.Timestamp, list[str]] = defaultdict(list)
+    quarantine: list[QuarantineRecord] = []
+    for u in urls:
+        t = scan_start(u)
+        if t is None:
+            quarantine.append(
+                QuarantineRecord(str(u), "file name does not follow the ABI L1b pattern", READER)
+            )
+            continue
+        by_scan[t].append(u)
+    per_hour: dict[pd.Timestamp, list[xr.Dataset]] = defaultdict(list)
+    for t in sorted(by_scan):
+        try:
+            scn, q = load_scene(by_scan[t], channels, storage_options)
+        except Exception as exc:  # noqa: BLE001 - satpy failure on a whole scan
+            quarantine.extend(
+                QuarantineRecord(str(u), describe_exception(exc), READER) for u in by_scan[t]
+            )
+            continue
+        quarantine.extend(q)
+        if scn is None:
+            continue
+        per_hour[t.floor("h")].append(scene_on_grid(scn, grid))
+    hours = sorted(per_hour)
+    if not hours:
+        return empty_features(grid), quarantine
+    frames = []
+    for h in hours:
+        stack = xr.concat(per_hour[h], dim="scene", join="outer")
+        mean = stack.mean("scene", skipna=True)
+        if "bt_c13" in stack:
+            mean["bt_c13_min"] = stack["bt_c13"].min("scene", skipna=True)
+        mean["n_scenes"] = xr.DataArray(np.int16(len(per_hour[h])))
+        frames.append(mean.expand_dims(time=[h.tz_localize(None).to_datetime64()]))
+    feats = xr.concat(frames, dim="time", join="outer")
+    if "bt_c08" in feats and "bt_c13" in feats:
+        feats["btd_c08_c13"] = feats["bt_c08"] - feats["bt_c13"]
+    if "bt_c14" in feats and "bt_c15" in feats:
+        feats["btd_c14_c15"] = feats["bt_c14"] - feats["bt_c15"]
+    for v in feats.data_vars:
+        if v.startswith(("bt", "btd")):
+            feats[v].attrs["units"] = "K"
+        elif v.startswith("refl"):
+            feats[v].attrs["units"] = "%"
+    for v in list(feats.data_vars):
+        if v != "n_scenes":
+            feats[v] = feats[v].astype(np.float32)
+    return feats, quarantine
+
+
+def empty_features(grid: LatLonGrid) -> xr.Dataset:
+    """Feature dataset with zero hours (a day without imagery)."""
+    return xr.Dataset(
+        {"n_scenes": (("time",), np.zeros(0, np.int16))},
+        coords={"time": np.zeros(0, "datetime64[ns]"), "lat": grid.lat, "lon": grid.lon},
+    )

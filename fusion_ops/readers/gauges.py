@@ -172,8 +172,8 @@ def read_isd_csv(url: str, storage_options: dict | None = None) -> pd.DataFrame:
             "precip_mm": precip,
             "lat": df["LATITUDE"],
             "lon": df["LONGITUDE"],
-            "elevation_m": df["ELEVATION"] if "ELEVATION" in df else np.nan,
-            "station_name": df["NAME"] if "NAME" in df else "",
+            "elevation_m": df.get("ELEVATION", np.nan),
+            "station_name": df.get("NAME", ""),
             "source_quality": (~quality.isin(_ISD_GOOD_QUALITY) | bad_period).astype("int64"),
             "source_file": str(url),
         }
@@ -212,10 +212,10 @@ def read_ghcnd_csv(
                 "day": pd.to_datetime(df["DATE"], format="ISO8601", utc=True),
                 "value": pd.to_numeric(df["PRCP"], errors="coerce"),
                 "qflag": qflag.str.strip(),
-                "lat": df["LATITUDE"] if "LATITUDE" in df else np.nan,
-                "lon": df["LONGITUDE"] if "LONGITUDE" in df else np.nan,
-                "elevation_m": df["ELEVATION"] if "ELEVATION" in df else np.nan,
-                "station_name": df["NAME"] if "NAME" in df else "",
+                "lat": df.get("LATITUDE", np.nan),
+                "lon": df.get("LONGITUDE", np.nan),
+                "elevation_m": df.get("ELEVATION", np.nan),
+                "station_name": df.get("NAME", ""),
             }
         )
     else:
@@ -362,8 +362,8 @@ def read_plain_csv(url: str, storage_options: dict | None = None) -> pd.DataFram
             "precip_mm": precip,
             "lat": df["lat"],
             "lon": df["lon"],
-            "elevation_m": df["elevation_m"] if "elevation_m" in df else np.nan,
-            "station_name": df["station_name"] if "station_name" in df else "",
+            "elevation_m": df.get("elevation_m", np.nan),
+            "station_name": df.get("station_name", ""),
             "source_quality": 0,
             "source_file": str(url),
         }

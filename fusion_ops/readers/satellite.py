@@ -165,7 +165,8 @@ def read_abi_native(
     if scn is None:
         return {}, quarantine
     out = {}
-    for did in scn.keys():
+    dataset_ids = scn.keys()  # iterating a Scene yields arrays, not ids
+    for did in dataset_ids:
         da = scn[did]
         arr = xr.DataArray(
             np.asarray(da.values, dtype=np.float32),
@@ -203,7 +204,8 @@ def scene_on_grid(scn, grid: LatLonGrid, radius_of_influence_m: float = 5000.0) 
         warnings.simplefilter("ignore")
         res = scn.resample(area, resampler="nearest", radius_of_influence=radius_of_influence_m)
     data_vars = {}
-    for did in res.keys():
+    dataset_ids = res.keys()
+    for did in dataset_ids:
         arr = np.asarray(res[did].values, dtype=np.float32)[::-1]  # area rows run north->south
         kind = "refl" if did["name"] in REFLECTIVE else "bt"
         unit = "%" if kind == "refl" else "K"

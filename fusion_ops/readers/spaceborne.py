@@ -71,7 +71,7 @@ def _opt(g: h5py.Group, path: str, url: str, reader: str, dtype=np.float64):
 
 
 def _scan_times(g: h5py.Group, url: str, reader: str) -> np.ndarray:
-    st = g["ScanTime"] if "ScanTime" in g else None
+    st = g.get("ScanTime", None)
     if st is None:
         raise UnreadableFileError(url, f"missing {g.name}/ScanTime", reader)
     parts = {
@@ -158,7 +158,7 @@ def read_2a(
         lat = _get(g, "Latitude", url, reader)
         lon = _get(g, "Longitude", url, reader)
         zname = "SLV/zFactorFinal" if "SLV/zFactorFinal" in g else "SLV/zFactorCorrected"
-        zds = g[zname] if zname in g else None
+        zds = g.get(zname, None)
         if zds is None:
             raise UnreadableFileError(url, f"no reflectivity in {swath}/SLV", reader)
         inside = np.isfinite(lat) & np.isfinite(lon)

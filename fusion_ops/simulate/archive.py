@@ -1,0 +1,367 @@
+"""Write one or more simulated days as archives under one root URL (local folder or s3://).
+
+Key layout under the root (each observer in its real format):
+
+* ``gauges/isd-history.csv`` and ``gauges/YYYY/<USAF><WBAN>.csv`` (ISD global-hourly, AA1)
+* ``nexrad/YYYY/MM/DD/KMLB/KMLBYYYYMMDD_HHMMSS_V06`` (Level II, message 31)
+* ``spaceborne/YYYY/MM/DD/2A.TRMM.PR.V9-...V07A.HDF5`` (or ``2A.GPM.Ku...``)
+* ``goes/ABI-L1b-RadM/YYYY/DDD/HH/OR_ABI-L1b-RadM1-M6Cnn_G16_s..._e..._c....nc``
+* ``truth/YYYY/MM/DD/truth_rain_YYYYMMDD.nc`` and ``truth/YYYY/MM/DD/gauges_truth_YYYYMMDD.csv``
+  (for scoring only)
+* ``manifest/YYYY/MM/DD/manifest.json`` (what was written, with sizes and summaries)
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import fsspec
+import numpy as np
+import xarray as xr
+
+from fusion_ops.simulate.domain import Domain, Grid
+from fusion_ops.simulate.formats.abi_l1b import abi_filename, write_abi_l1b
+from fusion_ops.simulate.formats.nexrad_level2 import encode_level2, level2_filename
+from fusion_ops.simulate.gauges import (
+    isd_history_csv,
+    make_stations,
+    simulate_gauge_day,
+    station_csv,
+)
+from fusion_ops.simulate.geostationary import DEFAULT_ABI_BANDS, GeoImager
+from fusion_ops.simulate.ground_radar import RadarObserver, ScanStrategy
+from fusion_ops.simulate.spaceborne import SpaceborneConfig, find_overpasses, write_gpm_2a
+from fusion_ops.simulate.truth import TruthConfig, TruthModel
+
+__all__ = ["SimulationConfig", "SimulationError", "simulate", "simulate_day"]
+
+
+class SimulationError(RuntimeError):
+    """A simulated archive could not be written (names the key and the reason)."""
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """Everything that defines a simulated archive (same config + seed = same data).
+
+    Parameters
+    ----------
+    out_url : root URL (local path or ``s3://bucket/prefix``).
+    start : first UTC day; days : number of days.
+    radar_cadence_min, abi_cadence_min : volume and image cadence.
+    gate_spacing_m, super_res_lowest : radar range/azimuth sampling (coarser = faster).
+    platform : spaceborne radar, ``TRMM`` (35 deg) or ``GPM`` (65 deg).
+    abi_bands : ABI bands written.
+    truth_step_min : step of the surface-rain integration for the truth product and gauges.
+    storage_options : passed to fsspec (e.g. an S3 endpoint).
+    """
+
+    out_url: str
+    start: date = date(2009, 5, 20)
+    days: int = 1
+    seed: int = 0
+    radar_cadence_min: float = 5.0
+    abi_cadence_min: float = 60.0
+    gate_spacing_m: float = 500.0
+    super_res_lowest: bool = False
+    platform: str = "TRMM"
+    abi_bands: tuple[int, ...] = DEFAULT_ABI_BANDS
+    truth_step_min: float = 1.0
+    domain: Domain = field(default_factory=Domain)
+    storage_options: dict = field(default_factory=dict)
+    write_imagery: bool = True
+
+
+Progress = Callable[[str], None]
+
+
+def _stderr_progress(msg: str) -> None:
+    print(f"[simulate {datetime.now(UTC):%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
+
+
+class _Writer:
+    """Atomic writes under the root; records every key for the manifest."""
+
+    def __init__(self, url: str, storage_options: dict) -> None:
+        self.fs, root = fsspec.core.url_to_fs(url, **storage_options)
+        self.root = root.rstrip("/")
+        self.local = "file" in (
+            self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
+        )
+        self.written: list[dict] = []
+
+    def path(self, key: str) -> str:
+        return f"{self.root}/{key}"
+
+    def put(self, key: str, data: bytes, kind: str, **meta) -> None:
+        path = self.path(key)
+        try:
+            if self.local:
+                parent = path.rsplit("/", 1)[0]
+                self.fs.makedirs(parent, exist_ok=True)
+                tmp = f"{parent}/.tmp-{path.rsplit('/', 1)[1]}"
+                self.fs.pipe_file(tmp, data)
+                self.fs.mv(tmp, path)
+            else:
+                self.fs.pipe_file(path, data)
+        except OSError as err:
+            raise SimulationError(f"cannot write {path}: {err}") from err
+        self.written.append({"key": key, "kind": kind, "bytes": len(data), **meta})
+
+    def read_text(self, key: str) -> str | None:
+        path = self.path(key)
+        if not self.fs.exists(path):
+            return None
+        return self.fs.cat_file(path).decode()
+
+
+def _truth_day(truth: TruthModel, day: date, step_min: float) -> xr.Dataset:
+    """Hourly and daily surface rain (and rain-weighted Z-R) on the lat/lon product grid."""
+    dom = truth.domain
+    lat, lon = dom.product_grid()
+    glat, glon = np.meshgrid(lat, lon, indexing="ij")
+    px, py = dom.to_xy_km(glat, glon)
+    half = max(np.abs(px).max(), np.abs(py).max()) + 2 * dom.grid_km
+    g = Grid.centred(half, dom.grid_km)
+    day0 = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    n_per_hour = int(round(60 / step_min))
+    hourly = np.zeros((24, lat.size, lon.size), np.float32)
+    zr_a = np.zeros_like(hourly)
+    zr_b = np.zeros_like(hourly)
+    for h in range(24):
+        acc = np.zeros((g.ny, g.nx))
+        acc_a = np.zeros_like(acc)
+        acc_b = np.zeros_like(acc)
+        for m in range(n_per_hour):
+            t = day0 + timedelta(hours=h, minutes=(m + 0.5) * step_min)
+            st = truth.state(t, grid=g, rain_only=True)
+            r = st.rain_mm_h.astype(np.float64)
+            acc += r
+            acc_a += r * st.zr_a
+            acc_b += r * st.zr_b
+        mm = acc * step_min / 60.0
+        hourly[h] = g.bilinear(mm, px, py)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            zr_a[h] = g.bilinear(np.where(acc > 0, acc_a / acc, np.nan), px, py)
+            zr_b[h] = g.bilinear(np.where(acc > 0, acc_b / acc, np.nan), px, py)
+    times = np.array(
+        [np.datetime64(day0.replace(tzinfo=None) + timedelta(hours=h + 1), "ns") for h in range(24)]
+    )
+    ds = xr.Dataset(
+        {
+            "rain_hourly_mm": (
+                ("time", "lat", "lon"),
+                hourly,
+                {
+                    "units": "mm",
+                    "long_name": "true surface rain accumulated over the hour ending at time",
+                    "cell_methods": "time: sum",
+                },
+            ),
+            "rain_daily_mm": (
+                ("lat", "lon"),
+                hourly.sum(axis=0),
+                {"units": "mm", "long_name": "true surface rain accumulated over the UTC day"},
+            ),
+            "zr_a": (
+                ("time", "lat", "lon"),
+                zr_a,
+                {
+                    "units": "mm6 m-3 (mm h-1)^-b",
+                    "long_name": "rain-weighted truth Z-R coefficient a (Z = a R^b)",
+                },
+            ),
+            "zr_b": (
+                ("time", "lat", "lon"),
+                zr_b,
+                {"units": "1", "long_name": "rain-weighted truth Z-R exponent b"},
+            ),
+        },
+        coords={
+            "time": ("time", times),
+            "lat": ("lat", lat, {"units": "degrees_north", "standard_name": "latitude"}),
+            "lon": ("lon", lon, {"units": "degrees_east", "standard_name": "longitude"}),
+        },
+        attrs={
+            "Conventions": "CF-1.8",
+            "title": "rainfuse synthetic truth (for scoring only)",
+            "day": day.isoformat(),
+        },
+    )
+    return ds
+
+
+def simulate_day(
+    cfg: SimulationConfig,
+    day: date,
+    truth: TruthModel | None = None,
+    progress: Progress | None = _stderr_progress,
+) -> dict:
+    """Simulate and write one UTC day; returns the manifest (also written as JSON)."""
+    say = progress or (lambda _m: None)
+    truth = truth or TruthModel(TruthConfig(seed=cfg.seed, domain=cfg.domain))
+    w = _Writer(cfg.out_url, cfg.storage_options)
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    day0 = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    ymd = f"{day:%Y/%m/%d}"
+
+    # Gauges ------------------------------------------------------------------------------
+    t0 = time.perf_counter()
+    stations = make_stations(truth, cfg.seed)
+    gd = simulate_gauge_day(truth, stations, day, cfg.seed)
+    last = cfg.start + timedelta(days=cfg.days - 1)
+    w.put(
+        "gauges/isd-history.csv",
+        isd_history_csv(stations, cfg.start, last).encode(),
+        "gauge_station_list",
+    )
+    for k, s in enumerate(stations):
+        key = f"gauges/{day:%Y}/{s.station_id}.csv"
+        text = station_csv(s, {day: gd.reported_hourly_mm[k]}, w.read_text(key))
+        w.put(key, text.encode(), "gauge_isd")
+    rows = ["station,network,latitude,longitude,hour_end_utc,true_mm,reported_mm"]
+    for k, s in enumerate(stations):
+        for h in range(24):
+            end = day0 + timedelta(hours=h + 1)
+            rep = gd.reported_hourly_mm[k, h]
+            rows.append(
+                f"{s.station_id},{s.network},{s.latitude_deg},{s.longitude_deg},{end:%Y-%m-%dT%H:%M:%SZ},"
+                f"{gd.true_hourly_mm[k, h]:.3f},{'' if not np.isfinite(rep) else f'{rep:.3f}'}"
+            )
+    w.put(
+        f"truth/{ymd}/gauges_truth_{day:%Y%m%d}.csv",
+        ("\n".join(rows) + "\n").encode(),
+        "truth_gauges",
+    )
+    timings["gauges_s"] = time.perf_counter() - t0
+    say(
+        f"{day} gauges: {len(stations)} stations, max hourly {np.nanmax(gd.reported_hourly_mm):.1f} mm"
+    )
+
+    # Ground radar ------------------------------------------------------------------------
+    t0 = time.perf_counter()
+    strategy = ScanStrategy(
+        gate_spacing_m=cfg.gate_spacing_m, super_res_lowest=cfg.super_res_lowest
+    )
+    radar = RadarObserver(truth, strategy, seed=cfg.seed)
+    cadence_s = cfg.radar_cadence_min * 60.0
+    times = radar.scan_times(day0, cfg.radar_cadence_min)
+    for n, t in enumerate(times):
+        vol = radar.volume(t, duration_s=min(cadence_s - 10.0, 290.0))
+        data = encode_level2(vol)
+        name = level2_filename(cfg.domain.site, t)
+        w.put(f"nexrad/{ymd}/{cfg.domain.site}/{name}", data, "nexrad_level2", time=t.isoformat())
+        if n % 24 == 0:
+            say(f"{day} radar {n + 1}/{len(times)} volumes")
+    timings["radar_s"] = time.perf_counter() - t0
+
+    # Spaceborne radar --------------------------------------------------------------------
+    t0 = time.perf_counter()
+    sb_cfg = SpaceborneConfig(platform=cfg.platform)
+    for ov in find_overpasses(truth, day, sb_cfg, cfg.seed, first_day=cfg.start):
+        buf = io.BytesIO()
+        summary = write_gpm_2a(buf, truth, ov, sb_cfg, cfg.seed)
+        w.put(f"spaceborne/{ymd}/{summary['name']}", buf.getvalue(), "spaceborne_2a", **summary)
+        say(f"{day} spaceborne {summary['name']} ({summary['rain_footprints']} rain footprints)")
+    timings["spaceborne_s"] = time.perf_counter() - t0
+
+    # Geostationary -----------------------------------------------------------------------
+    t0 = time.perf_counter()
+    imager = GeoImager(
+        truth, bands=cfg.abi_bands, width_km=max(cfg.domain.width_km, cfg.domain.height_km)
+    )
+    n_img = int(round(24 * 60 / cfg.abi_cadence_min))
+    for k in range(n_img):
+        start = day0 + timedelta(minutes=k * cfg.abi_cadence_min)
+        end = start + timedelta(seconds=28.7)
+        created = end + timedelta(seconds=4.3)  # deterministic creation stamp -> stable keys
+        for band, (grid, values) in imager.scene(start + timedelta(seconds=14)).items():
+            buf = io.BytesIO()
+            write_abi_l1b(buf, band, values, grid, start, end, platform=imager.platform)
+            name = abi_filename(band, start, end, created, imager.platform, "M1")
+            key = f"goes/ABI-L1b-RadM/{start:%Y/%j/%H}/{name}"
+            w.put(key, buf.getvalue(), "abi_l1b", band=band, time=start.isoformat())
+    say(f"{day} geostationary: {n_img} scenes x {len(cfg.abi_bands)} bands")
+    timings["geostationary_s"] = time.perf_counter() - t0
+
+    # Imagery scenes ------------------------------------------------------------------------
+    t0 = time.perf_counter()
+    if cfg.write_imagery:
+        _write_imagery(w, truth, day, cfg, say)
+    timings["imagery_s"] = time.perf_counter() - t0
+
+    # Truth ---------------------------------------------------------------------------------
+    t0 = time.perf_counter()
+    ds = _truth_day(truth, day, cfg.truth_step_min)
+    w.put(f"truth/{ymd}/truth_rain_{day:%Y%m%d}.nc", ds.to_netcdf(), "truth_rain")
+    timings["truth_s"] = time.perf_counter() - t0
+    say(
+        f"{day} truth: domain mean {float(ds.rain_daily_mm.mean()):.2f} mm, max {float(ds.rain_daily_mm.max()):.1f} mm"
+    )
+
+    timings["total_s"] = time.perf_counter() - t_start
+    reg = truth.regime(day)
+    manifest = {
+        "day": day.isoformat(),
+        "seed": cfg.seed,
+        "root": cfg.out_url,
+        "config": {
+            k: (v if isinstance(v, int | float | str | bool) else str(v))
+            for k, v in asdict(cfg).items()
+            if k not in ("storage_options",)
+        },
+        "regime": {
+            k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(reg).items()
+        },
+        "timings": {k: round(v, 2) for k, v in timings.items()},
+        "counts": _count(w.written),
+        "files": w.written,
+    }
+    w.put(f"manifest/{ymd}/manifest.json", json.dumps(manifest, indent=1).encode(), "manifest")
+    say(f"{day} done in {timings['total_s']:.0f} s ({len(w.written)} files)")
+    return manifest
+
+
+def _count(files: list[dict]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for f in files:
+        out[f["kind"]] = out.get(f["kind"], 0) + 1
+    return out
+
+
+def _write_imagery(
+    w: _Writer, truth: TruthModel, day: date, cfg: SimulationConfig, say: Progress
+) -> None:
+    """Daily HS/MS/PAN/RGB scenes through the imagery engineer's ``fusion_ops.imagery.scenes``."""
+    try:
+        from fusion_ops.imagery import scenes  # noqa: PLC0415 - optional until that module lands
+    except ImportError:
+        say(f"{day} imagery: fusion_ops.imagery.scenes not available yet, skipped (TODO)")
+        return
+    writer = getattr(scenes, "write_daily_scenes", None)
+    if writer is None:
+        say(f"{day} imagery: scenes.write_daily_scenes missing, skipped (TODO)")
+        return
+    noon = datetime(day.year, day.month, day.day, 16, tzinfo=UTC)  # local noon in Florida
+    st = truth.state(noon)
+    for key, data in writer(day=day, cloud_optical_depth=st.cloud_optical_depth, seed=cfg.seed):
+        w.put(f"imagery/{day:%Y/%m/%d}/{key}", data, "imagery_scene")
+
+
+def simulate(cfg: SimulationConfig, progress: Progress | None = _stderr_progress) -> list[dict]:
+    """Simulate ``cfg.days`` days from ``cfg.start``; returns the manifests."""
+    truth = TruthModel(TruthConfig(seed=cfg.seed, domain=cfg.domain))
+    out = []
+    for k in range(cfg.days):
+        day = cfg.start + timedelta(days=k)
+        if progress:
+            progress(f"day {k + 1}/{cfg.days}: {day}")
+        out.append(simulate_day(cfg, day, truth, progress))
+    return out

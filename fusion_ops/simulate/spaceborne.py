@@ -1,0 +1,494 @@
+"""Spaceborne precipitation radar observer (TRMM PR / GPM Ku-like), written as GPM 2A V07 HDF5.
+
+Orbit: circular, spherical earth, J2 nodal precession; the first overpass is placed over the
+domain on the first simulated day at a seeded time, later ones follow from the orbit. Scan:
+cross-track +-17 deg, 49 rays, 176 range bins of 125 m, ~5 km footprints.
+
+Measured profile: every footprint is the Gaussian-weighted sum of 9 sub-beams (non-uniform
+beam filling), each sampling the 3-D truth along its slanted path (parallax), attenuated by a
+Ku-band k-Z relation (two-way path-integrated attenuation), plus the surface echo spreading
+above the surface up to ``binClutterFreeBottom`` and receiver noise. The "standard product"
+(``SLV``) is deliberately imperfect: Hitschfeld-Bordan attenuation correction with a biased
+coefficient, fixed Z-R relations per rain type and the near-surface rain taken at the
+clutter-free bottom (so evaporation below it is missed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import h5py
+import numpy as np
+
+from fusion_ops.simulate.truth import ColumnState, TruthModel, column_profile
+
+__all__ = ["Overpass", "SpaceborneConfig", "find_overpasses", "observe_overpass", "write_gpm_2a"]
+
+EARTH_RADIUS_KM = 6371.0
+MU_KM3_S2 = 398600.4418
+OMEGA_EARTH = 7.2921159e-5
+J2 = 1.08263e-3
+N_RAY = 49
+N_BIN = 176
+BIN_M = 125.0
+F_FILL = np.float32(-9999.9)
+I_FILL = -9999
+B_FILL = -99
+NOISE_CODE = np.float32(-28888.0)
+
+
+@dataclass(frozen=True)
+class SpaceborneConfig:
+    """Platform: ``"TRMM"`` (35 deg, 402.5 km) or ``"GPM"`` (65 deg, 407 km)."""
+
+    platform: str = "TRMM"
+    scan_angle_max_deg: float = 17.0
+    scan_period_s: float = 0.6
+    footprint_km: float = 5.0
+    min_detectable_dbz: float = 15.0
+
+    @property
+    def inclination_deg(self) -> float:
+        return 35.0 if self.platform.upper() == "TRMM" else 65.0
+
+    @property
+    def altitude_km(self) -> float:
+        return 402.5 if self.platform.upper() == "TRMM" else 407.0
+
+    @property
+    def epoch(self) -> datetime:
+        """Launch epoch used to count orbit numbers."""
+        if self.platform.upper() == "TRMM":
+            return datetime(1997, 11, 27, 21, 27, tzinfo=UTC)
+        return datetime(2014, 2, 27, 18, 37, tzinfo=UTC)
+
+
+@dataclass
+class Overpass:
+    """Scans of one pass over the domain."""
+
+    times: np.ndarray  # (nscan,) POSIX seconds
+    latitude_deg: np.ndarray  # (nscan, 49)
+    longitude_deg: np.ndarray
+    sc_lat_deg: np.ndarray  # (nscan,)
+    sc_lon_deg: np.ndarray
+    scan_angle_deg: np.ndarray  # (49,)
+    zenith_deg: np.ndarray  # (49,)
+    heading_rad: np.ndarray  # (nscan,)
+    orbit_number: int
+
+
+class _Orbit:
+    def __init__(
+        self, truth: TruthModel, cfg: SpaceborneConfig, seed: int, first_day: date
+    ) -> None:
+        dom = truth.domain
+        self.cfg = cfg
+        self.a = EARTH_RADIUS_KM + cfg.altitude_km
+        self.n = np.sqrt(MU_KM3_S2 / self.a**3)
+        inc = np.deg2rad(cfg.inclination_deg)
+        self.inc = inc
+        self.raan_rate = -1.5 * self.n * J2 * (EARTH_RADIUS_KM / self.a) ** 2 * np.cos(inc)
+        rng = np.random.default_rng([seed, 31337])
+        self.t_ref = (
+            datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC).timestamp()
+            + rng.uniform(15, 22) * 3600
+        )
+        lat_c = np.deg2rad(dom.center_lat_deg + rng.uniform(-0.4, 0.4))
+        u0 = np.arcsin(np.clip(np.sin(lat_c) / np.sin(inc), -1, 1))
+        if rng.random() < 0.5:
+            u0 = np.pi - u0  # descending pass
+        self.u0 = u0
+        lon_c = np.deg2rad(dom.center_lon_deg + rng.uniform(-0.6, 0.6))
+        self.raan0 = lon_c - np.arctan2(np.cos(inc) * np.sin(u0), np.cos(u0))
+
+    def subpoint(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        dt = np.asarray(t_s) - self.t_ref
+        u = self.u0 + self.n * dt
+        raan = self.raan0 + self.raan_rate * dt
+        lat = np.arcsin(np.sin(self.inc) * np.sin(u))
+        lon = raan + np.arctan2(np.cos(self.inc) * np.sin(u), np.cos(u)) - OMEGA_EARTH * dt
+        return np.rad2deg(lat), np.rad2deg(np.angle(np.exp(1j * lon)))
+
+    def orbit_number(self, t_s: float) -> int:
+        return int((t_s - self.cfg.epoch.timestamp()) * self.n / (2 * np.pi)) + 1
+
+
+def _destination(lat, lon, bearing, dist_km):
+    p1, l1, b = np.deg2rad(lat), np.deg2rad(lon), bearing
+    d = np.asarray(dist_km) / EARTH_RADIUS_KM
+    p2 = np.arcsin(np.sin(p1) * np.cos(d) + np.cos(p1) * np.sin(d) * np.cos(b))
+    l2 = l1 + np.arctan2(np.sin(b) * np.sin(d) * np.cos(p1), np.cos(d) - np.sin(p1) * np.sin(p2))
+    return np.rad2deg(p2), np.rad2deg(np.angle(np.exp(1j * l2)))
+
+
+def _bearing(lat1, lon1, lat2, lon2):
+    p1, p2 = np.deg2rad(lat1), np.deg2rad(lat2)
+    dl = np.deg2rad(lon2 - lon1)
+    return np.arctan2(
+        np.sin(dl) * np.cos(p2), np.cos(p1) * np.sin(p2) - np.sin(p1) * np.cos(p2) * np.cos(dl)
+    )
+
+
+def find_overpasses(
+    truth: TruthModel,
+    day: date,
+    cfg: SpaceborneConfig | None = None,
+    seed: int = 0,
+    first_day: date | None = None,
+) -> list[Overpass]:
+    """Passes whose swath touches the scored domain during a UTC day."""
+    cfg = cfg or SpaceborneConfig()
+    orbit = _Orbit(truth, cfg, seed, first_day or day)
+    dom = truth.domain
+    day0 = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+    coarse = day0 + np.arange(0, 86400, 5.0)
+    lat, lon = orbit.subpoint(coarse)
+    x, y = dom.to_xy_km(lat, lon)
+    half = max(dom.width_km, dom.height_km) / 2
+    near = (np.abs(x) < half + 160) & (np.abs(y) < half + 160)
+    passes = []
+    idx = np.nonzero(near)[0]
+    if idx.size == 0:
+        return passes
+    groups = np.split(idx, np.nonzero(np.diff(idx) > 1)[0] + 1)
+    alpha = np.linspace(-cfg.scan_angle_max_deg, cfg.scan_angle_max_deg, N_RAY)
+    ratio = (EARTH_RADIUS_KM + cfg.altitude_km) / EARTH_RADIUS_KM
+    zen = np.rad2deg(np.arcsin(ratio * np.sin(np.deg2rad(np.abs(alpha)))))
+    ground = EARTH_RADIUS_KM * np.deg2rad(zen - np.abs(alpha)) * np.sign(alpha)
+    for g in groups:
+        t = np.arange(coarse[g[0]] - 5, coarse[g[-1]] + 5, cfg.scan_period_s)
+        slat, slon = orbit.subpoint(t)
+        nlat, nlon = orbit.subpoint(t + 1.0)
+        head = _bearing(slat, slon, nlat, nlon)
+        flat, flon = _destination(
+            slat[:, None], slon[:, None], head[:, None] + np.pi / 2, ground[None, :]
+        )
+        fx, fy = dom.to_xy_km(flat, flon)
+        inside = ((np.abs(fx) < dom.width_km / 2) & (np.abs(fy) < dom.height_km / 2)).any(axis=1)
+        if not inside.any():
+            continue
+        k = np.nonzero(inside)[0]
+        sl = slice(k[0], k[-1] + 1)
+        passes.append(
+            Overpass(
+                t[sl],
+                flat[sl],
+                flon[sl],
+                slat[sl],
+                slon[sl],
+                alpha,
+                zen,
+                head[sl],
+                orbit.orbit_number(float(t[k[0]])),
+            )
+        )
+    return passes
+
+
+@dataclass
+class _Profiles:
+    z_measured: np.ndarray  # dBZ with -28888 below noise
+    z_true_ku: np.ndarray  # unattenuated, footprint averaged (linear)
+    pia_db: np.ndarray  # (nscan, nray) true two-way PIA at the surface
+    bin_clutter_free_bottom: np.ndarray  # 1-based
+    bin_real_surface: np.ndarray  # 1-based
+    height_m: np.ndarray
+    cols: ColumnState  # footprint-centre columns
+
+
+def observe_overpass(
+    truth: TruthModel, ov: Overpass, cfg: SpaceborneConfig | None = None, seed: int = 0
+) -> _Profiles:
+    """Simulate the measured Ku profiles of a pass."""
+    cfg = cfg or SpaceborneConfig()
+    dom = truth.domain
+    t_mid = datetime.fromtimestamp(float(ov.times[len(ov.times) // 2]), UTC)
+    state = truth.state(t_mid)
+    grid = truth.grid
+    flat_state = ColumnState(**{k: v.reshape(-1) for k, v in state.__dict__.items()})
+    ns = ov.times.size
+    cosz = np.cos(np.deg2rad(ov.zenith_deg))  # (49,)
+    k_bins = np.arange(N_BIN)
+    height = ((N_BIN - 1 - k_bins)[None, :] * BIN_M * cosz[:, None]).astype(np.float32)  # (49,176)
+    fx, fy = dom.to_xy_km(ov.latitude_deg, ov.longitude_deg)
+    # Cross-track unit vector in the local frame (toward increasing ray index).
+    hd = ov.heading_rad[:, None] + np.pi / 2
+    ex, ey = np.sin(hd), np.cos(hd)
+    ax_, ay_ = np.sin(ov.heading_rad)[:, None], np.cos(ov.heading_rad)[:, None]
+    sigma = cfg.footprint_km / 2.355
+    offs = np.array([-1.0, 0.0, 1.0]) * 1.2 * sigma
+    rng = np.random.default_rng([seed, int(ov.times[0])])
+    z_meas_lin = np.zeros((ns, N_RAY, N_BIN), np.float64)
+    z_true_lin = np.zeros_like(z_meas_lin)
+    pia_lin = np.zeros((ns, N_RAY))
+    wsum = 0.0
+    # Parallax: a bin at height h is displaced toward the satellite by h tan(zenith).
+    sgn = np.sign(ov.scan_angle_deg)[None, :, None]
+    shift = height[None, :, :] / 1000.0 * np.tan(np.deg2rad(ov.zenith_deg))[None, :, None] * -sgn
+    for oa in offs:
+        for oc in offs:
+            w = np.exp(-0.5 * (oa / sigma) ** 2) * np.exp(-0.5 * (oc / sigma) ** 2)
+            bx = fx[:, :, None] + (oc + shift) * ex[:, :, None] + oa * ax_[:, :, None]
+            by = fy[:, :, None] + (oc + shift) * ey[:, :, None] + oa * ay_[:, :, None]
+            j, i, inside = grid.index(bx, by)
+            idx = np.where(inside, j * grid.nx + i, 0)
+            c = flat_state.take(idx)
+            c.rain_mm_h = np.where(inside, c.rain_mm_h, 0.0)
+            p = column_profile(c, np.broadcast_to(height[None], idx.shape))
+            zs = p["z_lin"].astype(np.float64)
+            dbz = 10 * np.log10(np.maximum(zs, 1e-10))
+            # Ku sees less than S band in heavy rain (Mie effect of large drops).
+            mie = np.where(p["phase"] == 0, 0.06 * np.clip(dbz - 30.0, 0, None), 0.0)
+            zku = np.where(zs > 0, 10 ** ((dbz - mie) / 10), 0.0)
+            k_db = (
+                2.8e-4 * zku**0.78 * np.select([p["phase"] == 0, p["phase"] == 1], [1.0, 3.0], 0.08)
+            )
+            pia = 2.0 * np.cumsum(k_db, axis=2) * (BIN_M / 1000.0)
+            z_meas_lin += w * zku * 10 ** (-pia / 10)
+            z_true_lin += w * zku
+            pia_lin += w * 10 ** (-pia[:, :, -1] / 10)
+            wsum += w
+    z_meas_lin /= wsum
+    z_true_lin /= wsum
+    pia_db = -10 * np.log10(np.maximum(pia_lin / wsum, 1e-10))
+    surf = np.full((ns, N_RAY), N_BIN, np.int16)  # 1-based, flat sea-level world
+    n_clutter = (
+        4 + np.round(14 * (np.abs(ov.scan_angle_deg) / cfg.scan_angle_max_deg) ** 1.5)
+    ).astype(np.int16)
+    cfb = (surf - n_clutter[None, :]).astype(np.int16)
+    # Surface echo: strong at the surface bin (attenuated by the rain above: the SRT signal),
+    # spreading upward over the clutter region and below noise above the clutter-free bottom.
+    z_surf_db = 58.0 - 0.6 * np.abs(ov.scan_angle_deg)[None, :] - pia_db
+    above = (surf[:, :, None] - 1) - k_bins[None, None, :]  # bins above the surface bin
+    clut_db = z_surf_db[:, :, None] - 65.0 * above / (n_clutter[None, :, None] + 1.0)
+    clutter = np.where(above >= 0, 10 ** (clut_db / 10), 0.0)
+    noise = 10 ** (9.0 / 10) * rng.gamma(8.0, 1 / 8.0, z_meas_lin.shape)
+    total = z_meas_lin + clutter + noise
+    zm = 10 * np.log10(total) + rng.normal(0, 0.4, total.shape)
+    zm = np.where(zm > 7.5, zm, NOISE_CODE).astype(np.float32)
+    j, i, _ = grid.index(fx, fy)
+    return _Profiles(
+        z_measured=zm,
+        z_true_ku=z_true_lin.astype(np.float32),
+        pia_db=pia_db.astype(np.float32),
+        bin_clutter_free_bottom=cfb,
+        bin_real_surface=surf,
+        height_m=np.broadcast_to(height[None], (ns, N_RAY, N_BIN)).astype(np.float32),
+        cols=state.take((j, i)),
+    )
+
+
+def _standard_product(
+    prof: _Profiles, cfg: SpaceborneConfig, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """A deliberately imperfect level-2 retrieval from the measured profile."""
+    zm = prof.z_measured
+    ns = zm.shape[0]
+    cfb0 = prof.bin_clutter_free_bottom.astype(int) - 1  # 0-based
+    kb = np.arange(N_BIN)[None, None, :]
+    usable = kb <= cfb0[:, :, None]
+    signal = np.where((zm > cfg.min_detectable_dbz) & usable, zm, np.nan)
+    precip = np.isfinite(signal).any(axis=2)
+    # Hitschfeld-Bordan with an underestimated coefficient; PIA capped where it diverges.
+    zlin = np.where(np.isfinite(signal), 10 ** (signal / 10), 0.0)
+    alpha, beta = 2.8e-4 * 0.8, 0.78
+    q = 0.2 * np.log(10) * beta
+    integral = np.cumsum(alpha * zlin**beta, axis=2) * (BIN_M / 1000.0)
+    denom = np.clip(1 - q * integral, 10 ** (-1.0 * beta), None)  # caps PIA near 10 dB
+    zc = zlin / denom ** (1 / beta)
+    pia_est = -10 / beta * np.log10(denom[:, :, -1])
+    zf_db = np.where(zc > 0, 10 * np.log10(np.maximum(zc, 1e-10)), np.nan)
+    # Below the clutter-free bottom the product extends the last clean value to the surface.
+    near = np.take_along_axis(zf_db, cfb0[:, :, None], axis=2)[:, :, 0]
+    zf_db = np.where(kb > cfb0[:, :, None], near[:, :, None], zf_db)
+    cf = prof.cols.convective_fraction
+    conv = (cf + rng.normal(0, 0.15, cf.shape)) > 0.5
+    a = np.where(conv, 300.0, 200.0)[:, :, None]
+    b = np.where(conv, 1.4, 1.6)[:, :, None]
+    rate = np.where(np.isfinite(zf_db), (10 ** (zf_db / 10) / a) ** (1 / b), 0.0)
+    rate = np.where(precip[:, :, None], rate, 0.0)
+    zf_out = np.where(np.isfinite(zf_db) & precip[:, :, None], zf_db, F_FILL)
+    zf_out[:, :, -1] = F_FILL
+    rate_out = rate.astype(np.float32)
+    rate_out[:, :, -1] = F_FILL
+    rns = np.where(precip, np.take_along_axis(rate, cfb0[:, :, None], axis=2)[:, :, 0], 0.0)
+    zns = np.where(precip, near, F_FILL)
+    zns = np.where(np.isfinite(zns), zns, F_FILL)
+    top_bin = np.where(precip, np.argmax(np.isfinite(signal), axis=2), -1)
+    h = prof.height_m
+    storm_top = np.where(
+        precip,
+        np.take_along_axis(h, np.clip(top_bin, 0, None)[:, :, None], axis=2)[:, :, 0],
+        F_FILL,
+    )
+    fl = prof.cols.freezing_level_m
+    bb = precip & ~conv & (cf < 0.3)
+    hbb = np.where(bb, fl - 200.0 + rng.normal(0, 120.0, fl.shape), 0.0)
+    hbb = np.where(precip, hbb, -1111.1)
+    typ = np.where(precip, np.where(conv, 20000000, np.where(bb, 10100000, 10000000)), -1111)
+    return {
+        "SLV/zFactorFinal": zf_out.astype(np.float32),
+        "SLV/precipRate": rate_out,
+        "SLV/precipRateNearSurface": rns.astype(np.float32),
+        "SLV/zFactorFinalNearSurface": zns.astype(np.float32),
+        "SLV/piaFinal": np.where(precip, pia_est, 0.0).astype(np.float32),
+        "SLV/binEchoBottom": np.where(precip, cfb0 + 1, I_FILL).astype(np.int16),
+        "PRE/flagPrecip": precip.astype(np.int32),
+        "PRE/heightStormTop": storm_top.astype(np.float32),
+        "PRE/binStormTop": np.where(precip, top_bin + 1, I_FILL).astype(np.int16),
+        "CSF/typePrecip": typ.astype(np.int32),
+        "CSF/heightBB": hbb.astype(np.float32),
+        "CSF/flagBB": np.where(precip, bb.astype(np.int32), -1111).astype(np.int32),
+        "VER/heightZeroDeg": fl.astype(np.float32),
+        "_ns": np.array(ns),
+    }
+
+
+_UNITS = {
+    "Latitude": "degrees",
+    "Longitude": "degrees",
+    "PRE/zFactorMeasured": "dBZ",
+    "PRE/height": "m",
+    "PRE/elevation": "m",
+    "PRE/localZenithAngle": "degree",
+    "PRE/heightStormTop": "m",
+    "SLV/zFactorFinal": "dBZ",
+    "SLV/zFactorFinalNearSurface": "dBZ",
+    "SLV/precipRate": "mm/hr",
+    "SLV/precipRateNearSurface": "mm/hr",
+    "SLV/piaFinal": "dB",
+    "CSF/heightBB": "m",
+    "VER/heightZeroDeg": "m",
+    "ScanTime/Year": "years",
+    "ScanTime/Month": "months",
+    "ScanTime/DayOfMonth": "days",
+    "ScanTime/DayOfYear": "days",
+    "ScanTime/Hour": "hours",
+    "ScanTime/Minute": "minutes",
+    "ScanTime/Second": "s",
+    "ScanTime/MilliSecond": "ms",
+    "ScanTime/SecondOfDay": "s",
+    "navigation/scLat": "degrees",
+    "navigation/scLon": "degrees",
+    "navigation/dprAlt": "m",
+}
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    names = {1: "nscan", 2: "nscan,nray", 3: "nscan,nray,nbin"}
+    return names[len(shape)]
+
+
+def _put(grp: h5py.Group, name: str, data: np.ndarray) -> None:
+    data = np.asarray(data)
+    if data.dtype.kind == "f":
+        fill: float | int = np.asarray(-9999.9, data.dtype)
+    elif data.dtype.itemsize == 1:
+        fill = np.asarray(B_FILL, data.dtype)
+    else:
+        fill = np.asarray(I_FILL, data.dtype)
+    ds = grp.create_dataset(name, data=data, fillvalue=fill)
+    ds.attrs["DimensionNames"] = np.bytes_(_dims(data.shape))
+    if name in _UNITS:
+        ds.attrs["Units"] = np.bytes_(_UNITS[name])
+        ds.attrs["units"] = np.bytes_(_UNITS[name])
+    ds.attrs["_FillValue"] = fill
+    ds.attrs["CodeMissingValue"] = np.bytes_(str(-9999.9 if data.dtype.kind == "f" else int(fill)))
+
+
+def gpm_2a_filename(cfg: SpaceborneConfig, start: datetime, end: datetime, orbit: int) -> str:
+    """Real 2A naming: ``2A.GPM.Ku.V9-20211125.YYYYMMDD-SHHMMSS-EHHMMSS.NNNNNN.V07A.HDF5``."""
+    head = "2A.TRMM.PR.V9-20220125" if cfg.platform.upper() == "TRMM" else "2A.GPM.Ku.V9-20211125"
+    return f"{head}.{start:%Y%m%d}-S{start:%H%M%S}-E{end:%H%M%S}.{orbit:06d}.V07A.HDF5"
+
+
+def write_gpm_2a(
+    fobj, truth: TruthModel, ov: Overpass, cfg: SpaceborneConfig | None = None, seed: int = 0
+) -> dict[str, float]:
+    """Simulate a pass and write it as a 2A V07 file (``FS`` swath) to a binary file object.
+
+    Returns a small summary (scans, rain footprints, max near-surface rain, max true PIA).
+    """
+    cfg = cfg or SpaceborneConfig()
+    prof = observe_overpass(truth, ov, cfg, seed)
+    rng = np.random.default_rng([seed, int(ov.times[0]), 9])
+    slv = _standard_product(prof, cfg, rng)
+    ns = int(slv.pop("_ns"))
+    times = [datetime.fromtimestamp(float(t), UTC) for t in ov.times]
+    start, end = times[0], times[-1]
+    name = gpm_2a_filename(cfg, start, end, ov.orbit_number)
+    inst = "PR" if cfg.platform.upper() == "TRMM" else "Ku"
+    with h5py.File(fobj, "w", libver="earliest") as f:
+        f.attrs["FileHeader"] = np.bytes_(
+            f"DOI=10.5067/GPM/{'PR/TRMM' if inst == 'PR' else 'DPR/Ku'}/2A/07;\nAlgorithmID=2A{inst};\n"
+            f"AlgorithmVersion={'9.20220125' if inst == 'PR' else '9.20211125'};\nFileName={name};\n"
+            f"SatelliteName={cfg.platform.upper()};\nInstrumentName={'PR' if inst == 'PR' else 'DPR'};\n"
+            f"GenerationDateTime={datetime.now(UTC):%Y-%m-%dT%H:%M:%S.000Z};\n"
+            f"StartGranuleDateTime={start:%Y-%m-%dT%H:%M:%S.000Z};\nStopGranuleDateTime={end:%Y-%m-%dT%H:%M:%S.000Z};\n"
+            f"GranuleNumber={ov.orbit_number};\nNumberOfSwaths=1;\nNumberOfGrids=0;\nGranuleStart=SOUTHERNMOST_LATITUDE;\n"
+            "TimeInterval=ORBIT;\nProcessingSystem=rainfuse-simulator;\nProductVersion=V07A;\nEmptyGranule=NOT_EMPTY;\nMissingData=0;\n"
+        )
+        f.attrs["FileInfo"] = np.bytes_(
+            "DataFormatVersion=7g;\nMetadataStyle=PVL;\nEndianType=LITTLE_ENDIAN;\n"
+        )
+        f.attrs["JAXAInfo"] = np.bytes_(
+            f"GranuleFirstScanUTCDateTime={start:%Y-%m-%dT%H:%M:%S.000Z};\nGranuleLastScanUTCDateTime={end:%Y-%m-%dT%H:%M:%S.000Z};\n"
+            f"NumberOfRainPixelsFS={int(slv['PRE/flagPrecip'].sum())};\nDielectricFactorKu=0.925500;\n"
+        )
+        g = f.create_group("FS")
+        g.attrs["SwathHeader"] = np.bytes_(
+            f"NumberScansInSet=1;\nMaximumNumberScansTotal=10000;\nNumberScansBeforeGranule=0;\nNumberScansGranule={ns};\n"
+            "NumberScansAfterGranule=0;\nNumberPixels=49;\nScanType=CROSSTRACK;\n"
+        )
+        _put(g, "Latitude", ov.latitude_deg.astype(np.float32))
+        _put(g, "Longitude", ov.longitude_deg.astype(np.float32))
+        st = g.create_group("ScanTime")
+        ms = np.array([t.microsecond // 1000 for t in times], np.int16)
+        _put(st, "Year", np.array([t.year for t in times], np.int16))
+        _put(st, "Month", np.array([t.month for t in times], np.int8))
+        _put(st, "DayOfMonth", np.array([t.day for t in times], np.int8))
+        _put(st, "Hour", np.array([t.hour for t in times], np.int8))
+        _put(st, "Minute", np.array([t.minute for t in times], np.int8))
+        _put(st, "Second", np.array([t.second for t in times], np.int8))
+        _put(st, "MilliSecond", ms)
+        _put(st, "DayOfYear", np.array([t.timetuple().tm_yday for t in times], np.int16))
+        _put(
+            st,
+            "SecondOfDay",
+            np.array(
+                [t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6 for t in times]
+            ),
+        )
+        for grp in ("PRE", "SLV", "CSF", "VER", "navigation"):
+            g.create_group(grp)
+        _put(g, "PRE/zFactorMeasured", prof.z_measured)
+        _put(g, "PRE/height", prof.height_m)
+        _put(g, "PRE/binClutterFreeBottom", prof.bin_clutter_free_bottom)
+        _put(g, "PRE/binRealSurface", prof.bin_real_surface)
+        _put(g, "PRE/elevation", np.zeros((ns, N_RAY), np.float32))
+        _put(
+            g,
+            "PRE/localZenithAngle",
+            np.broadcast_to(ov.zenith_deg.astype(np.float32), (ns, N_RAY)).copy(),
+        )
+        _put(g, "PRE/landSurfaceType", np.zeros((ns, N_RAY), np.int32))
+        for k, v in slv.items():
+            _put(g, k, v)
+        _put(g, "navigation/scLat", ov.sc_lat_deg.astype(np.float32))
+        _put(g, "navigation/scLon", ov.sc_lon_deg.astype(np.float32))
+        _put(g, "navigation/dprAlt", np.full(ns, cfg.altitude_km * 1000.0, np.float32))
+    rns = slv["SLV/precipRateNearSurface"]
+    return {
+        "name": name,
+        "n_scans": ns,
+        "rain_footprints": int((rns > 0).sum()),
+        "max_precip_rate_near_surface_mm_h": float(rns.max()),
+        "max_true_pia_db": float(prof.pia_db.max()),
+    }
+
+
+def overpass_time(ov: Overpass) -> datetime:
+    """Start time of a pass (UTC)."""
+    return datetime.fromtimestamp(float(ov.times[0]), UTC) + timedelta(0)

@@ -6,14 +6,25 @@ from dagster import Definitions, load_asset_checks_from_modules, load_assets_fro
 
 from assets import reference
 from orchestration.config import load_config
-from orchestration.jobs import all_jobs
+from orchestration.executors import executor_for_profile
+from orchestration.jobs import all_jobs, daily_job
+from orchestration.partitions import daily_partitions
 from orchestration.resources import build_resources
+from orchestration.schedules import build_daily_schedule, build_retraining_automation
+from orchestration.sensors import build_archive_sensor, run_failure_alert
 
 ASSET_MODULES = [reference]
 
+ASSETS = load_assets_from_modules(ASSET_MODULES)
+# Model retraining: a job over the training assets of ASSETS and its schedule (empty until they land).
+RETRAINING = build_retraining_automation(ASSETS)
+
 defs = Definitions(
-    assets=load_assets_from_modules(ASSET_MODULES),
+    assets=ASSETS,
     asset_checks=load_asset_checks_from_modules(ASSET_MODULES),
-    jobs=all_jobs,
+    jobs=[*all_jobs, *RETRAINING.jobs],
+    schedules=[build_daily_schedule(daily_job), *RETRAINING.schedules],
+    sensors=[build_archive_sensor(daily_job, daily_partitions), run_failure_alert],
     resources=build_resources(load_config()),
+    executor=executor_for_profile(),
 )

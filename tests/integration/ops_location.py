@@ -12,7 +12,6 @@ Environment read at load time:
 - ``RAINFUSE_OPS_GPU_SECONDS``: how long the GPU step holds its slot (to expose overlaps).
 """
 
-
 import os
 import time
 from typing import Any

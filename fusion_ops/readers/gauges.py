@@ -38,6 +38,7 @@ import fsspec
 import numpy as np
 import pandas as pd
 
+from fusion_ops.readers.remote import fs_options
 from fusion_ops.readers.errors import UnreadableFileError, describe_exception
 
 NATIVE_COLUMNS: tuple[str, ...] = (
@@ -93,14 +94,13 @@ def _finish(df: pd.DataFrame) -> pd.DataFrame:
     df["source_quality"] = df["source_quality"].fillna(0).astype("int64")
     for c in ("precip_mm", "lat", "lon", "elevation_m"):
         df[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
-    df["station_name"] = df["station_name"].fillna("").astype(str)
+    names = df["station_name"].astype(object)
+    df["station_name"] = names.where(names.notna(), "").astype(str)
     return df.reset_index(drop=True)
 
 
 def _read_bytes(url: str, reader: str, storage_options: dict | None = None) -> bytes:
-    opts = dict(storage_options or {})
-    if str(url).startswith("s3://"):
-        opts.setdefault("anon", True)
+    opts = fs_options(url, storage_options)
     try:
         with fsspec.open(str(url), "rb", compression="infer", **opts) as fh:
             data = fh.read()

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from fusion_ops.radar.geometry import RadarVolume, Sweep, nominal_azimuth_res, to_nominal_azimuths
+from fusion_ops.readers.remote import fs_options
 from fusion_ops.readers.errors import UnreadableFileError, describe_exception
 
 os.environ.setdefault("PYART_QUIET", "1")
@@ -53,9 +54,7 @@ _VOLUME_NAME = re.compile(
 
 
 def _fs_and_path(url: str, storage_options: dict | None) -> tuple[fsspec.AbstractFileSystem, str]:
-    opts = dict(storage_options or {})
-    if str(url).startswith("s3://"):
-        opts.setdefault("anon", True)
+    opts = fs_options(url, storage_options)
     fs, path = fsspec.core.url_to_fs(str(url), **opts)
     return fs, path
 

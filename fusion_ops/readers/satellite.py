@@ -29,6 +29,7 @@ import pandas as pd
 import xarray as xr
 
 from fusion_ops.radar.gridding import LatLonGrid
+from fusion_ops.readers.remote import fs_options
 from fusion_ops.readers.errors import QuarantineRecord, UnreadableFileError, describe_exception
 
 ABI_NAME = re.compile(
@@ -64,9 +65,7 @@ def list_abi_files(
 ) -> list[str]:
     """ABI files of a day under the NOAA key layout ``{root}/{product}/YYYY/JJJ/HH/OR_...nc``."""
     day = pd.Timestamp(day)
-    opts = dict(storage_options or {})
-    if str(root_url).startswith("s3://"):
-        opts.setdefault("anon", True)
+    opts = fs_options(root_url, storage_options)
     fs, root = fsspec.core.url_to_fs(str(root_url), **opts)
     proto = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
     prefix = "" if proto in ("file", "local") else f"{proto}://"
@@ -88,9 +87,7 @@ def _check_file(url: str, storage_options: dict | None) -> None:
     """Open the file and read its ``Rad`` variable header; raise UnreadableFileError if bad."""
     if parse_abi_name(url) is None:
         raise UnreadableFileError(url, "file name does not follow the ABI L1b pattern", READER)
-    opts = dict(storage_options or {})
-    if str(url).startswith("s3://"):
-        opts.setdefault("anon", True)
+    opts = fs_options(url, storage_options)
     try:
         with fsspec.open(str(url), "rb", **opts) as fh:
             data = fh.read()
@@ -121,9 +118,7 @@ def _satpy_inputs(urls: Sequence[str], storage_options: dict | None) -> list:
         return [str(u).removeprefix("file://") for u in urls]
     from satpy.readers.core.remote import FSFile
 
-    opts = dict(storage_options or {})
-    if any(str(u).startswith("s3://") for u in urls):
-        opts.setdefault("anon", True)
+    opts = fs_options(str(urls[0]), storage_options)
     return [FSFile(f) for f in fsspec.open_files(list(urls), **opts)]
 
 
@@ -174,7 +169,7 @@ def read_abi_native(
             coords={"y": da["y"].values, "x": da["x"].values},
             attrs={
                 "units": str(da.attrs.get("units", "")),
-                "calibration": str(did["calibration"]),
+                "calibration": getattr(did["calibration"], "name", str(did["calibration"])),
                 "resolution_m": float(did["resolution"]),
                 "start_time": str(da.attrs.get("start_time", "")),
             },

@@ -27,6 +27,7 @@ import pandas as pd
 import xarray as xr
 
 from fusion_ops.radar.gridding import DEFAULT_HEIGHTS_M
+from fusion_ops.readers.remote import fs_options
 from fusion_ops.readers.errors import UnreadableFileError, describe_exception
 
 BIN_SPACING_M = 125.0
@@ -34,9 +35,7 @@ PRECIP_TYPES = {0: "none", 1: "stratiform", 2: "convective", 3: "other"}
 
 
 def _open_h5(url: str, reader: str, storage_options: dict | None) -> h5py.File:
-    opts = dict(storage_options or {})
-    if str(url).startswith("s3://"):
-        opts.setdefault("anon", True)
+    opts = fs_options(url, storage_options)
     try:
         with fsspec.open(str(url), "rb", **opts) as fh:
             data = fh.read()

@@ -38,8 +38,8 @@ import fsspec
 import numpy as np
 import pandas as pd
 
-from fusion_ops.readers.remote import fs_options
 from fusion_ops.readers.errors import UnreadableFileError, describe_exception
+from fusion_ops.readers.remote import fs_options
 
 NATIVE_COLUMNS: tuple[str, ...] = (
     "station_id",

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from fusion_ops.radar.geometry import RadarVolume, Sweep, nominal_azimuth_res, to_nominal_azimuths
-from fusion_ops.readers.remote import fs_options
 from fusion_ops.readers.errors import UnreadableFileError, describe_exception
+from fusion_ops.readers.remote import fs_options
 
 os.environ.setdefault("PYART_QUIET", "1")
 

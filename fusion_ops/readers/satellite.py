@@ -29,8 +29,8 @@ import pandas as pd
 import xarray as xr
 
 from fusion_ops.radar.gridding import LatLonGrid
-from fusion_ops.readers.remote import fs_options
 from fusion_ops.readers.errors import QuarantineRecord, UnreadableFileError, describe_exception
+from fusion_ops.readers.remote import fs_options
 
 ABI_NAME = re.compile(
     r"OR_ABI-L1b-Rad(?P<sector>[FCM]\d?)-M\d(?P<channel>C\d{2})_G(?P<sat>\d{2})_"

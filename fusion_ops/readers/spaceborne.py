@@ -27,8 +27,8 @@ import pandas as pd
 import xarray as xr
 
 from fusion_ops.radar.gridding import DEFAULT_HEIGHTS_M
-from fusion_ops.readers.remote import fs_options
 from fusion_ops.readers.errors import UnreadableFileError, describe_exception
+from fusion_ops.readers.remote import fs_options
 
 BIN_SPACING_M = 125.0
 PRECIP_TYPES = {0: "none", 1: "stratiform", 2: "convective", 3: "other"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,7 +43,7 @@ def test_scan_time_from_name(shared_data):
 
 def test_hourly_features_and_bad_files(shared_data, tmp_path):
     c13 = _band(shared_data, "C13")
-    data = open(c13, "rb").read()
+    data = Path(c13).read_bytes()
     name13 = c13.rsplit("/", 1)[-1]
     # bad copies of C13 with names of a different scan time, so they form their own scans
     trunc = tmp_path / name13.replace("s20193351027275", "s20193351028275")
@@ -60,7 +61,7 @@ def test_hourly_features_and_bad_files(shared_data, tmp_path):
     assert str(feats.time.values[0]).startswith("2019-12-01T10:00")
     bt = feats["bt_c13"].values
     assert np.isfinite(bt).all()
-    assert 217.0 <= float(bt.min()) and float(bt.max()) <= 286.5
+    assert float(bt.min()) >= 217.0 and float(bt.max()) <= 286.5
     assert int(feats["n_scenes"].values[0]) == 1
     # the split-window difference of a real night scene is small
     assert float(np.abs(feats["bt_c13"] - feats["bt_c14"]).median()) < 5.0

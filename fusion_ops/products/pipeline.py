@@ -7,11 +7,13 @@ the product the pipeline makes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from fusion_ops.products import SOURCES
 from fusion_ops.products.accumulate import daily_total_mm
@@ -164,4 +166,39 @@ def verify_fused_day(
     estimates = {"fused": fused.daily_mm, **fused.source_daily_mm}
     return verify_day(
         estimates, fused.lat_deg, fused.lon_deg, withheld_set, truth_daily_mm, threshold_mm
+    )
+
+
+def daily_dataset_from_hourly(hourly: xr.Dataset) -> xr.Dataset:
+    """The daily product of an hourly product dataset (sum, root-sum-square std, OR of flags).
+
+    Provenance attributes are carried over, so both files of a day say what they were made from.
+    """
+    from fusion_ops.products.writers import Provenance, daily_product_dataset
+
+    rate = hourly["rainfall_rate"].transpose("time", "lat", "lon").values.astype(float)
+    std = hourly["rainfall_rate_stddev"].transpose("time", "lat", "lon").values.astype(float)
+    flag = hourly["source_flag"].transpose("time", "lat", "lon").values
+    daily, n_hours = daily_total_mm(rate)
+    daily_std = np.where(n_hours > 0, np.sqrt(np.nansum(std**2, axis=0)), np.nan)
+    provenance = Provenance(
+        model_versions=json.loads(hourly.attrs.get("model_versions", "{}")),
+        input_files=json.loads(hourly.attrs.get("input_files", "[]")),
+        software_version=str(hourly.attrs.get("software_version", "")),
+        configuration_hash=str(hourly.attrs.get("configuration_hash", "")),
+        extra={
+            k: v
+            for k, v in hourly.attrs.items()
+            if k.startswith("rainfuse_") and isinstance(v, str)
+        },
+    )
+    return daily_product_dataset(
+        str(hourly.attrs["product_day"]),
+        hourly["lat"].values,
+        hourly["lon"].values,
+        daily,
+        daily_std,
+        np.bitwise_or.reduce(flag, axis=0),
+        n_hours,
+        provenance,
     )

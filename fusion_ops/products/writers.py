@@ -202,6 +202,7 @@ def hourly_product_dataset(
         },
         attrs=_global_attrs("rainfuse hourly fused rainfall", day, provenance),
     )
+    _encode_time(ds)
     return ds
 
 
@@ -282,7 +283,17 @@ def daily_product_dataset(
         },
         attrs=_global_attrs("rainfuse daily fused rainfall", day, provenance),
     )
+    _encode_time(ds)
     return ds
+
+
+TIME_ENCODING = {"units": "minutes since 1970-01-01 00:00:00", "calendar": "standard"}
+
+
+def _encode_time(ds: xr.Dataset) -> None:
+    """One time unit for ``time`` and ``time_bnds`` (CF), whoever writes the dataset."""
+    for name in ("time", "time_bnds"):
+        ds[name].encoding.update({**TIME_ENCODING, "dtype": "int64"})
 
 
 def write_netcdf(ds: xr.Dataset, local_path: str) -> None:
@@ -299,9 +310,8 @@ def write_netcdf(ds: xr.Dataset, local_path: str) -> None:
                 encoding[name]["_FillValue"] = np.float32(np.nan)
             else:
                 encoding[name]["_FillValue"] = None
-    units = {"units": "minutes since 1970-01-01 00:00:00", "calendar": "standard"}
-    encoding["time"] = {**units, "dtype": "int64"}
-    encoding["time_bnds"] = {**units, "dtype": "int64"}
+    encoding["time"] = {**TIME_ENCODING, "dtype": "int64"}
+    encoding["time_bnds"] = {**TIME_ENCODING, "dtype": "int64"}
     for coord in ("lat", "lon"):
         encoding[coord] = {"_FillValue": None}
     ds.to_netcdf(local_path, engine="netcdf4", format="NETCDF4", encoding=encoding)

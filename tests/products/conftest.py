@@ -30,6 +30,8 @@ class SyntheticDay:
     sources: dict[str, np.ndarray | None]
     error_std: dict[str, np.ndarray | float]
     gauges: pd.DataFrame
+    gauge_hourly: pd.DataFrame
+    footprints: pd.DataFrame
     range_km: np.ndarray
 
 
@@ -70,8 +72,6 @@ def make_synthetic_day(seed: int = 7, day: str = DAY) -> SyntheticDay:
     in_swath = np.abs(fx + 0.4 * fy) < 40
     flat = SITE[0] + fy[in_swath] / 111.2
     flon = SITE[1] + fx[in_swath] / (111.2 * np.cos(np.deg2rad(SITE[0])))
-    f_truth = footprints_to_grid(lat2d.ravel(), lon2d.ravel(), truth[14].ravel(), lat, lon, 3.0)
-    del f_truth  # the grid itself; footprint values are sampled from the truth below
     fi = np.clip(np.rint((flat - lat[0]) / 0.02).astype(int), 0, lat.size - 1)
     fj = np.clip(np.rint((flon - lon[0]) / 0.02).astype(int), 0, lon.size - 1)
     f_rain = np.clip(truth[14][fi, fj] * 1.1 + rng.normal(0, 1.5, fi.size), 0, None)
@@ -86,10 +86,29 @@ def make_synthetic_day(seed: int = 7, day: str = DAY) -> SyntheticDay:
     gi = np.rint((glat - lat[0]) / 0.02).astype(int)
     gj = np.rint((glon - lon[0]) / 0.02).astype(int)
     truth_daily = truth.sum(axis=0)
-    g_mm = np.floor(truth_daily[gi, gj] * 0.96 / 0.254) * 0.254
+    g_hourly = np.floor(truth[:, gi, gj] * 0.96 / 0.254) * 0.254  # (24, n) undercatch, tips
+    ids = [f"G{k:03d}" for k in range(n)]
     gauges = pd.DataFrame(
-        {"lat_deg": glat, "lon_deg": glon, "daily_mm": g_mm},
-        index=pd.Index([f"G{k:03d}" for k in range(n)], name="station_id"),
+        {"lat_deg": glat, "lon_deg": glon, "daily_mm": g_hourly.sum(axis=0)},
+        index=pd.Index(ids, name="station_id"),
+    )
+    ends = pd.Timestamp(day, tz="UTC") + pd.to_timedelta(np.arange(1, 25), unit="h")
+    gauge_hourly = pd.DataFrame(
+        {
+            "station_id": np.tile(ids, 24),
+            "time_end": np.repeat(ends, n),
+            "precip_mm": g_hourly.ravel(),
+            "lat": np.tile(glat, 24),
+            "lon": np.tile(glon, 24),
+        }
+    )
+    footprints = pd.DataFrame(
+        {
+            "time": pd.Timestamp(day, tz="UTC") + pd.Timedelta(hours=14, minutes=20),
+            "lat": flat,
+            "lon": flon,
+            "rain_mm_h": f_rain,
+        }
     )
     return SyntheticDay(
         day=day,
@@ -100,6 +119,8 @@ def make_synthetic_day(seed: int = 7, day: str = DAY) -> SyntheticDay:
         sources={"gr": gr, "sr": sr, "sat": sat},
         error_std={"gr": gr_std, "sr": 3.0, "sat": 2.5},
         gauges=gauges,
+        gauge_hourly=gauge_hourly,
+        footprints=footprints,
         range_km=rng_km,
     )
 

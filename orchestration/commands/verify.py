@@ -1,0 +1,169 @@
+"""``rainfuse verify [--start D1 --end D2]``: verification of the daily fused products.
+
+Reads the ``product_verification`` value of each day from the asset storage (what the daily job
+materialized), prints a table of the scores of the fused product and of each single source, and
+ends with one JSON line::
+
+    {"YYYY-MM-DD": {"fused": V, "gr": V, "sr": V, "sat": V}, ...}
+
+with ``V = {"rmse_truth": mm, "rmse_gauges": mm, "bias_gauges": mm, "corr_gauges": r,
+"csi_1mm": x}`` on daily totals (``rmse_truth`` only where truth exists; ``null`` for a source
+absent that day). Without ``--start/--end`` it reads the days of the demo scenario (``make demo``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from orchestration.cli import day_range, parse_day
+
+VERIFICATION_ASSET = "product_verification"
+ESTIMATES = ("fused", "gr", "sr", "sat")
+SCORE_KEYS = ("rmse_truth", "rmse_gauges", "bias_gauges", "corr_gauges", "csi_1mm")
+SOURCE_NAMES = {
+    "fused": "fused (gauge-adjusted)",
+    "gr": "ground radar MLP-1",
+    "sr": "spaceborne MLP-2",
+    "sat": "satellite MLP-3",
+}
+
+
+class VerificationMissingError(RuntimeError):
+    """No stored verification for a requested day (the message names the day and the path)."""
+
+
+def load_summaries(days: Sequence[str]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Compact scores per day from the asset storage; also the days that have none."""
+    from upath import UPath
+
+    from orchestration.config import load_config, resolve_env
+    from orchestration.io_managers import read_value
+
+    config = load_config()
+    base = UPath(config.storage.url, **resolve_env(dict(config.storage.storage_options)))
+    found: dict[str, dict[str, Any]] = {}
+    missing: list[str] = []
+    for day in days:
+        try:
+            record = read_value(base / VERIFICATION_ASSET / day)
+        except FileNotFoundError:
+            missing.append(day)
+            continue
+        summary = record.get("summary") if isinstance(record, dict) else None
+        if not isinstance(summary, dict):
+            raise VerificationMissingError(
+                f"{base / VERIFICATION_ASSET / day}: not a product verification record"
+            )
+        found[day] = {name: summary.get(name) for name in ESTIMATES}
+    return found, missing
+
+
+def json_line(summaries: Mapping[str, Mapping[str, Any]]) -> str:
+    """The last line of ``rainfuse verify``: keys exactly as issue 6 specifies."""
+    out: dict[str, dict[str, Any]] = {}
+    for day in sorted(summaries):
+        out[day] = {}
+        for name in ESTIMATES:
+            entry = summaries[day].get(name)
+            out[day][name] = (
+                None if entry is None else {k: entry[k] for k in SCORE_KEYS if k in entry}
+            )
+    return json.dumps(out, sort_keys=False)
+
+
+def _cell(value: Any, width: int) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}.3f}"
+
+
+def format_score_table(summaries: Mapping[str, Mapping[str, Any]]) -> str:
+    """A plain-text table: one block per day, one row per estimate, the best RMSE marked ``*``.
+
+    This is what ``make demo`` prints at its end.
+    """
+    header = f"{'day':<11} {'estimate':<23}" + "".join(f"{k:>13}" for k in SCORE_KEYS)
+    lines = [header, "-" * len(header)]
+    for day in sorted(summaries):
+        entries = summaries[day]
+        best = {
+            key: min(
+                (e[key] for e in entries.values() if e and e.get(key) is not None),
+                default=None,
+            )
+            for key in ("rmse_truth", "rmse_gauges")
+        }
+        for name in ESTIMATES:
+            entry = entries.get(name)
+            label = SOURCE_NAMES.get(name, name)
+            if entry is None:
+                lines.append(f"{day:<11} {label:<23}" + f"{'(absent this day)':>26}")
+                continue
+            cells = []
+            for key in SCORE_KEYS:
+                text = _cell(entry.get(key), 12)
+                is_best = best.get(key) is not None and entry.get(key) == best[key]
+                mark = "*" if is_best else " "
+                cells.append(text + mark)
+            lines.append(f"{day:<11} {label:<23}" + "".join(cells))
+        lines.append("")
+    lines.append(
+        "daily totals (mm): RMSE against truth and against the gauges withheld from the "
+        "adjustment; bias and correlation at those gauges; CSI at 1 mm/day; * lowest RMSE"
+    )
+    return "\n".join(lines)
+
+
+def demo_days() -> list[str]:
+    """The product days ``make demo`` materializes."""
+    from orchestration.config import load_config
+    from orchestration.demo import DEFAULT_DEMO_DAYS
+
+    start = load_config().partitions.start_date
+    return day_range(start, start + dt.timedelta(days=DEFAULT_DEMO_DAYS - 1))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rainfuse verify",
+        description="Verification of the daily fused products against withheld gauges and truth.",
+    )
+    parser.add_argument("--start", type=parse_day, help="first day (UTC, YYYY-MM-DD)")
+    parser.add_argument("--end", type=parse_day, help="last day (inclusive)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(list(argv or []))
+    if (args.start is None) != (args.end is None):
+        print("rainfuse verify: give both --start and --end, or neither", file=sys.stderr)
+        return 2
+    try:
+        days = day_range(args.start, args.end) if args.start else demo_days()
+    except ValueError as error:
+        print(f"rainfuse verify: {error}", file=sys.stderr)
+        return 2
+    try:
+        summaries, missing = load_summaries(days)
+    except VerificationMissingError as error:
+        print(f"rainfuse verify: {error}", file=sys.stderr)
+        return 1
+    for day in missing:
+        print(
+            f"rainfuse verify: no verification stored for {day} "
+            f"(materialize it: rainfuse materialize --date {day})",
+            file=sys.stderr,
+        )
+    if not summaries:
+        print("rainfuse verify: nothing to verify", file=sys.stderr)
+        return 1
+    print(format_score_table(summaries))
+    print(json_line(summaries), flush=True)
+    return 0 if not missing else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

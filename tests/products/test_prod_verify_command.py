@@ -1,0 +1,81 @@
+"""``rainfuse verify``: table and the exact JSON last line from stored verification records."""
+
+import json
+
+import pytest
+from upath import UPath
+
+from orchestration.cli import main as rainfuse
+from orchestration.commands.verify import format_score_table, json_line
+from orchestration.io_managers import atomic_write
+
+V_KEYS = ["rmse_truth", "rmse_gauges", "bias_gauges", "corr_gauges", "csi_1mm"]
+
+
+def _v(rmse, with_truth=True):
+    v = {"rmse_gauges": rmse + 0.5, "bias_gauges": -0.2, "corr_gauges": 0.9, "csi_1mm": 0.8}
+    return {"rmse_truth": rmse, **v} if with_truth else v
+
+
+@pytest.fixture()
+def storage(tmp_path, monkeypatch):
+    config = tmp_path / "rainfuse.yaml"
+    config.write_text(
+        f"storage: {{url: {tmp_path / 'storage'}}}\npartitions: {{start_date: '2009-05-20'}}\n"
+    )
+    monkeypatch.setenv("RAINFUSE_CONFIG", str(config))
+    base = UPath(str(tmp_path / "storage")) / "product_verification"
+    records = {
+        "2009-05-20": {"fused": _v(2.0), "gr": _v(4.0), "sr": None, "sat": _v(6.0)},
+        "2009-05-21": {"fused": _v(3.0), "gr": _v(5.0), "sr": _v(20.0), "sat": _v(7.0)},
+    }
+    for day, summary in records.items():
+        atomic_write({"day": day, "summary": summary, "failures": []}, base / day)
+    return records
+
+
+def test_verify_prints_table_and_exact_json(storage, capsys):
+    code = rainfuse(["verify", "--start", "2009-05-20", "--end", "2009-05-21"])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert code == 0
+    result = json.loads(out[-1])
+    assert list(result) == ["2009-05-20", "2009-05-21"]
+    for entry in result.values():
+        assert list(entry) == ["fused", "gr", "sr", "sat"]
+        assert list(entry["fused"]) == V_KEYS
+    assert result["2009-05-20"]["sr"] is None
+    assert result["2009-05-21"]["sr"]["rmse_truth"] == 20.0
+    table = "\n".join(out[:-1])
+    assert "fused (gauge-adjusted)" in table and "(absent this day)" in table
+    fused_rows = [line for line in out if line.startswith("2009-05-21  fused")]
+    assert "2.000" not in fused_rows[0] and "3.000*" in fused_rows[0]
+
+
+def test_verify_reports_missing_days(storage, capsys):
+    code = rainfuse(["verify", "--start", "2009-05-21", "--end", "2009-05-22"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "no verification stored for 2009-05-22" in captured.err
+    assert list(json.loads(captured.out.strip().splitlines()[-1])) == ["2009-05-21"]
+
+
+def test_verify_default_days_are_the_demo_days(storage, capsys):
+    code = rainfuse(["verify"])
+    captured = capsys.readouterr()
+    # The demo covers more days than stored here: the two present are scored, the rest named.
+    assert "2009-05-22" in captured.err and code == 1
+    assert set(json.loads(captured.out.strip().splitlines()[-1])) == set(storage)
+
+
+def test_verify_argument_errors(storage, capsys):
+    assert rainfuse(["verify", "--start", "2009-05-21"]) == 2
+    assert rainfuse(["verify", "--start", "2009-05-22", "--end", "2009-05-21"]) == 2
+
+
+def test_json_line_drops_missing_truth_and_table_marks_best():
+    summaries = {"2009-05-20": {"fused": _v(1.0, False), "gr": None, "sr": None, "sat": None}}
+    assert json.loads(json_line(summaries)) == {
+        "2009-05-20": {"fused": _v(1.0, False), "gr": None, "sr": None, "sat": None}
+    }
+    table = format_score_table(summaries)
+    assert table.count("(absent this day)") == 3

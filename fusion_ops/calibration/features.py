@@ -1,0 +1,96 @@
+"""Input features of the three networks, built the same way for training samples and for maps.
+
+Names are fixed so a trained spec can be applied to any later day:
+
+* MLP-1: ``dbz_h{height_m:05d}``, ``zdr_h...``, ``kdp_h...`` at :data:`PROFILE_HEIGHTS_M` above the
+  radar, ``range_km`` and ``beam_height_km`` (centre of the 0.5 degree beam at that range, 4/3 earth,
+  from wradlib) so that the network can learn how the profile above a point relates to the rain
+  below it at each distance;
+* MLP-2: ``zku_h...`` (SR attenuation-corrected Ku reflectivity at the same heights), one-hot
+  precipitation type, bright-band height, clutter-free bottom height, local zenith angle;
+* MLP-3: the ABI features present on the product grid (brightness temperatures, reflectances,
+  solar zenith angle), by name.
+
+NaN means "no valid echo" for reflectivity (filled with :data:`NO_ECHO_DBZ`) and "unknown" for the
+polarimetric moments (filled with 0, their rain-free value).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import wradlib
+
+from fusion_ops.calibration.models import ModelSpec
+
+PROFILE_HEIGHTS_M: tuple[int, ...] = tuple(range(500, 8001, 500))
+NO_ECHO_DBZ = -10.0
+LOWEST_ELEVATION_DEG = 0.5
+#: Ground-radar coverage used for training and maps (beyond it the lowest beam is above 3 km).
+MAX_GR_RANGE_KM = 200.0
+SR_TYPE_CODES = {1: "stratiform", 2: "convective", 3: "other"}
+
+
+def level_names(prefix: str, heights_m: tuple[int, ...] = PROFILE_HEIGHTS_M) -> list[str]:
+    return [f"{prefix}_h{int(h):05d}" for h in heights_m]
+
+
+def beam_height_km(range_km: np.ndarray, elevation_deg: float = LOWEST_ELEVATION_DEG) -> np.ndarray:
+    """Height (km above the site) of the beam centre at ground range ``range_km`` (4/3 earth)."""
+    r = np.asarray(range_km, dtype=np.float64) * 1000.0
+    return wradlib.georef.bin_altitude(r, elevation_deg, 0.0, re=6_371_000.0, ke=4.0 / 3.0) / 1e3
+
+
+def mlp1_spec(hidden: tuple[int, ...] = (64, 64)) -> ModelSpec:
+    names = level_names("dbz") + level_names("zdr") + level_names("kdp")
+    fills = [NO_ECHO_DBZ] * len(PROFILE_HEIGHTS_M) + [0.0] * (2 * len(PROFILE_HEIGHTS_M))
+    names += ["range_km", "beam_height_km"]
+    fills += [MAX_GR_RANGE_KM, 3.0]
+    return ModelSpec("mlp1", tuple(names), tuple(fills), hidden)
+
+
+def mlp2_spec(hidden: tuple[int, ...] = (64, 64)) -> ModelSpec:
+    names = level_names("zku")
+    fills = [NO_ECHO_DBZ] * len(names)
+    names += [f"type_{t}" for t in SR_TYPE_CODES.values()]
+    fills += [0.0] * len(SR_TYPE_CODES)
+    names += ["bright_band_height_km", "clutter_free_bottom_km", "local_zenith_deg"]
+    fills += [0.0, 1.0, 0.0]
+    return ModelSpec("mlp2", tuple(names), tuple(fills), hidden)
+
+
+#: ABI features MLP-3 uses when present (missing ones are NaN-filled with these values).
+ABI_FEATURE_FILLS: dict[str, float] = {
+    **{f"tb_c{b:02d}_k": 290.0 for b in range(7, 17)},
+    **{f"refl_c{b:02d}": 0.0 for b in range(1, 7)},
+    "solar_zenith_deg": 120.0,
+}
+
+
+def mlp3_spec(feature_names: list[str], hidden: tuple[int, ...] = (64, 64)) -> ModelSpec:
+    """Spec over the ABI features available (in the fixed order of :data:`ABI_FEATURE_FILLS`)."""
+    names = [n for n in ABI_FEATURE_FILLS if n in set(feature_names)]
+    if not any(n.startswith("tb_") for n in names):
+        raise ValueError(
+            f"mlp3: no ABI brightness-temperature feature among {sorted(feature_names)}; expected "
+            f"names like {list(ABI_FEATURE_FILLS)[:3]}"
+        )
+    return ModelSpec("mlp3", tuple(names), tuple(ABI_FEATURE_FILLS[n] for n in names), hidden)
+
+
+def matrix(table, spec: ModelSpec) -> np.ndarray:
+    """Feature matrix ``(n, n_features)`` from a DataFrame or mapping of columns; absent = NaN."""
+    n = len(next(iter(table.values()))) if isinstance(table, dict) else len(table)
+    out = np.full((n, len(spec.features)), np.nan, dtype=np.float32)
+    for j, name in enumerate(spec.features):
+        if name in table:
+            out[:, j] = np.asarray(table[name], dtype=np.float32)
+    return out
+
+
+def lowest_valid(values: np.ndarray) -> np.ndarray:
+    """First finite value along the last axis (NaN where none): the lowest valid level."""
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    idx = np.argmax(finite, axis=-1)
+    out = np.take_along_axis(values, idx[..., None], axis=-1)[..., 0]
+    return np.where(finite.any(axis=-1), out, np.nan)

@@ -1,0 +1,144 @@
+"""The three calibration networks (MLP-1, MLP-2, MLP-3): one small multilayer perceptron class.
+
+* MLP-1: ground-radar (GR) vertical profile (reflectivity, ZDR, KDP at fixed heights) plus range
+  and beam height -> surface rain rate at a gauge.
+* MLP-2: spaceborne-radar (SR) profile plus precipitation type, bright-band height and clutter-free
+  bottom -> GR rain rate averaged over the SR footprint.
+* MLP-3: geostationary (ABI) multispectral features -> GR rain rate in a product-grid cell.
+
+Input normalisation travels with the weights: the per-feature fill value (for NaN inputs), mean
+and standard deviation are buffers of the module, so they are in the ``state_dict`` that
+:mod:`fusion_ops.calibration.versioning` writes with safetensors.
+
+Zero rain
+---------
+The network predicts ``u = softplus(o)`` and the rain rate is ``R = exp(u) - 1`` (mm/h): the
+output is non-negative by construction, ``u`` lives in ``log1p`` space where the heavy tail of
+rain rates is tame, and zero rain is the target ``u = 0`` that ``softplus`` approaches smoothly.
+Training (:mod:`fusion_ops.calibration.training`) minimises the squared error of ``log1p(R)``
+plus a weighted squared error of ``R`` itself, which keeps the linear bias near zero (a pure
+log-space fit would underestimate the mean). Rates below :data:`NO_RAIN_MM_H` at inference are
+reported as exactly 0 mm/h.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import torch
+from torch import nn
+
+#: Predicted rates below this are reported as 0 mm/h (below a tipping-bucket's resolution per hour).
+NO_RAIN_MM_H = 0.05
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """What a network is: its name, ordered input features and their NaN fill values, layers.
+
+    Parameters
+    ----------
+    name : ``"mlp1"``, ``"mlp2"`` or ``"mlp3"``.
+    features : ordered input column names.
+    fill_values : value substituted for NaN, per feature (same order).
+    hidden : widths of the hidden layers.
+    """
+
+    name: str
+    features: tuple[str, ...]
+    fill_values: tuple[float, ...]
+    hidden: tuple[int, ...] = (64, 64)
+
+    def __post_init__(self) -> None:
+        if len(self.features) != len(self.fill_values):
+            raise ValueError(
+                f"{self.name}: {len(self.features)} features but {len(self.fill_values)} fill values"
+            )
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelSpec:
+        raw = json.loads(text)
+        return cls(
+            name=raw["name"],
+            features=tuple(raw["features"]),
+            fill_values=tuple(float(v) for v in raw["fill_values"]),
+            hidden=tuple(int(v) for v in raw["hidden"]),
+        )
+
+
+class RainMLP(nn.Module):
+    """Feature vector -> rain rate (mm/h), with its input normalisation as buffers."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__()
+        self.spec = spec
+        n = len(spec.features)
+        self.register_buffer("input_fill", torch.tensor(spec.fill_values, dtype=torch.float32))
+        self.register_buffer("input_mean", torch.zeros(n))
+        self.register_buffer("input_std", torch.ones(n))
+        layers: list[nn.Module] = []
+        width = n
+        for h in spec.hidden:
+            layers += [nn.Linear(width, h), nn.SiLU()]
+            width = h
+        layers.append(nn.Linear(width, 1))
+        self.body = nn.Sequential(*layers)
+
+    def set_normalisation(self, x: np.ndarray) -> None:
+        """Fit the input mean/std on training features (NaN filled first)."""
+        xt = self.fill(torch.as_tensor(np.asarray(x, dtype=np.float32)))
+        std = xt.std(dim=0)
+        # a constant feature (e.g. ZDR on a single-pol radar) must not divide by zero
+        std = torch.where(std > 1e-6, std, torch.ones_like(std))
+        self.input_mean.copy_(xt.mean(dim=0))
+        self.input_std.copy_(std)
+
+    def fill(self, x: torch.Tensor) -> torch.Tensor:
+        fill = self.input_fill.to(x.device)
+        return torch.where(torch.isnan(x), fill.expand_as(x), x)
+
+    def log1p_rate(self, x: torch.Tensor) -> torch.Tensor:
+        """``log1p`` of the rain rate, shape ``x.shape[:-1]``."""
+        z = (self.fill(x) - self.input_mean) / self.input_std
+        return nn.functional.softplus(self.body(z)).squeeze(-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Rain rate (mm/h), continuous (no zero threshold; used in training)."""
+        return torch.expm1(self.log1p_rate(x))
+
+
+def build_model(spec: ModelSpec) -> RainMLP:
+    """A fresh network for ``spec``."""
+    return RainMLP(spec)
+
+
+@torch.no_grad()
+def predict_rain_rate(
+    model: RainMLP,
+    x: np.ndarray,
+    device: torch.device | str = "cpu",
+    batch_size: int = 262_144,
+) -> np.ndarray:
+    """Apply a trained network to a feature matrix ``(n, n_features)``; rates in mm/h (float32).
+
+    Rates below :data:`NO_RAIN_MM_H` are returned as 0. Rows are processed in batches so a full
+    product grid fits any device.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 2 or x.shape[1] != len(model.spec.features):
+        raise ValueError(
+            f"{model.spec.name}: expected features of shape (n, {len(model.spec.features)}), "
+            f"got {x.shape}"
+        )
+    model = model.to(device).eval()
+    out = np.empty(x.shape[0], dtype=np.float32)
+    for start in range(0, x.shape[0], batch_size):
+        chunk = torch.from_numpy(x[start : start + batch_size]).to(device)
+        out[start : start + chunk.shape[0]] = model(chunk).float().cpu().numpy()
+    out[out < NO_RAIN_MM_H] = 0.0
+    return out

@@ -1,0 +1,95 @@
+"""Model files: safetensors weights with the spec and training configuration as metadata.
+
+The version of a model is the first 12 hex digits of SHA-256 over its tensors (names, dtypes,
+shapes, bytes in name order) and the JSON of its spec and training configuration; it is
+recorded in the metadata of every output made with the model. Loading never unpickles:
+safetensors holds only tensors and a string map.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from fusion_ops.calibration.models import ModelSpec, RainMLP
+
+
+class ModelFileError(ValueError):
+    """A model file is unreadable or does not describe a rainfuse calibration network."""
+
+
+def model_version(model: RainMLP, train_config: dict[str, Any]) -> str:
+    """Hash of the weights (buffers included) and of the spec + training configuration."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        digest.update(t.numpy().tobytes())
+    digest.update(model.spec.to_json().encode())
+    digest.update(json.dumps(train_config, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:12]
+
+
+def save_model_bytes(model: RainMLP, train_config: dict[str, Any], info: dict[str, Any]) -> bytes:
+    """Serialise to safetensors bytes; ``info`` (JSON-able) is kept in the file's metadata."""
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    metadata = {
+        "spec": model.spec.to_json(),
+        "train_config": json.dumps(train_config, sort_keys=True, default=str),
+        "info": json.dumps(info, sort_keys=True, default=str),
+        "version": model_version(model, train_config),
+    }
+    return st_save(state, metadata=metadata)
+
+
+def read_metadata(data: bytes, source: str = "<bytes>") -> dict[str, str]:
+    """The string metadata of a safetensors file (its 8-byte header length + JSON header)."""
+    if len(data) < 8:
+        raise ModelFileError(f"{source}: not a safetensors file (only {len(data)} bytes)")
+    n = int.from_bytes(data[:8], "little")
+    if n <= 0 or 8 + n > len(data):
+        raise ModelFileError(f"{source}: not a safetensors file (header length {n} out of range)")
+    try:
+        header = json.loads(data[8 : 8 + n])
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ModelFileError(f"{source}: safetensors header is not JSON ({err})") from None
+    meta = header.get("__metadata__") or {}
+    if "spec" not in meta:
+        raise ModelFileError(f"{source}: no model spec in the safetensors metadata")
+    return meta
+
+
+def load_model_bytes(data: bytes, source: str = "<bytes>") -> tuple[RainMLP, dict[str, Any]]:
+    """Rebuild a network from :func:`save_model_bytes` output.
+
+    Returns
+    -------
+    (model, meta) with ``meta = {"version", "train_config", "info", "spec"}`` decoded.
+    """
+    meta = read_metadata(data, source)
+    spec = ModelSpec.from_json(meta["spec"])
+    try:
+        state = st_load(data)
+    except Exception as err:  # safetensors raises its own error types
+        raise ModelFileError(f"{source}: unreadable safetensors tensors ({err})") from None
+    model = RainMLP(spec)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise ModelFileError(f"{source}: weights do not match the spec ({err})") from None
+    train_config = json.loads(meta.get("train_config", "{}"))
+    version = model_version(model, train_config)
+    if meta.get("version") and meta["version"] != version:
+        raise ModelFileError(
+            f"{source}: version in metadata {meta['version']} != hash of contents {version}"
+        )
+    return model.eval(), {
+        "version": version,
+        "train_config": train_config,
+        "info": json.loads(meta.get("info", "{}")),
+        "spec": spec,
+    }

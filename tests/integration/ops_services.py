@@ -42,10 +42,14 @@ def wait_for(predicate, timeout_s: float, what: str, interval_s: float = 0.25, p
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"{what}: process exited with code {process.returncode}")
-        with contextlib.suppress(Exception):
+        try:
             value = predicate()
-            if value:
-                return value
+        except RuntimeError:
+            raise  # a dead process: no point in waiting
+        except Exception:
+            value = None  # not up yet (connection refused, ...)
+        if value:
+            return value
         time.sleep(interval_s)
     raise TimeoutError(f"{what}: not ready after {timeout_s:.0f} s")
 

@@ -39,7 +39,7 @@ from fusion_ops.simulate.ground_radar import RadarObserver, ScanStrategy
 from fusion_ops.simulate.spaceborne import SpaceborneConfig, find_overpasses, write_gpm_2a
 from fusion_ops.simulate.truth import TruthConfig, TruthModel
 
-__all__ = ["SimulationConfig", "SimulationError", "simulate", "simulate_day"]
+__all__ = ["SimulationConfig", "SimulationError", "simulate", "simulate_day", "stderr_progress"]
 
 
 class SimulationError(RuntimeError):
@@ -58,7 +58,9 @@ class SimulationConfig:
     gate_spacing_m, super_res_lowest : radar range/azimuth sampling (coarser = faster).
     platform : spaceborne radar, ``TRMM`` (35 deg) or ``GPM`` (65 deg).
     abi_bands : ABI bands written.
-    truth_step_min : step of the surface-rain integration for the truth product and gauges.
+    truth_step_min : step of the surface-rain integration for the truth product (gauges always
+        integrate 1-min rain).
+    observers : which archives to write (all by default; tests write subsets).
     storage_options : passed to fsspec (e.g. an S3 endpoint).
     """
 
@@ -76,12 +78,13 @@ class SimulationConfig:
     domain: Domain = field(default_factory=Domain)
     storage_options: dict = field(default_factory=dict)
     write_imagery: bool = True
+    observers: tuple[str, ...] = ("gauges", "nexrad", "spaceborne", "goes", "imagery", "truth")
 
 
 Progress = Callable[[str], None]
 
 
-def _stderr_progress(msg: str) -> None:
+def stderr_progress(msg: str) -> None:
     print(f"[simulate {datetime.now(UTC):%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
 
 
@@ -201,7 +204,7 @@ def simulate_day(
     cfg: SimulationConfig,
     day: date,
     truth: TruthModel | None = None,
-    progress: Progress | None = _stderr_progress,
+    progress: Progress | None = stderr_progress,
 ) -> dict:
     """Simulate and write one UTC day; returns the manifest (also written as JSON)."""
     say = progress or (lambda _m: None)
@@ -212,99 +215,109 @@ def simulate_day(
     day0 = datetime(day.year, day.month, day.day, tzinfo=UTC)
     ymd = f"{day:%Y/%m/%d}"
 
+    on = set(cfg.observers)
     # Gauges ------------------------------------------------------------------------------
-    t0 = time.perf_counter()
-    stations = make_stations(truth, cfg.seed)
-    gd = simulate_gauge_day(truth, stations, day, cfg.seed)
-    last = cfg.start + timedelta(days=cfg.days - 1)
-    w.put(
-        "gauges/isd-history.csv",
-        isd_history_csv(stations, cfg.start, last).encode(),
-        "gauge_station_list",
-    )
-    for k, s in enumerate(stations):
-        key = f"gauges/{day:%Y}/{s.station_id}.csv"
-        text = station_csv(s, {day: gd.reported_hourly_mm[k]}, w.read_text(key))
-        w.put(key, text.encode(), "gauge_isd")
-    rows = ["station,network,latitude,longitude,hour_end_utc,true_mm,reported_mm"]
-    for k, s in enumerate(stations):
-        for h in range(24):
-            end = day0 + timedelta(hours=h + 1)
-            rep = gd.reported_hourly_mm[k, h]
-            rows.append(
-                f"{s.station_id},{s.network},{s.latitude_deg},{s.longitude_deg},{end:%Y-%m-%dT%H:%M:%SZ},"
-                f"{gd.true_hourly_mm[k, h]:.3f},{'' if not np.isfinite(rep) else f'{rep:.3f}'}"
-            )
-    w.put(
-        f"truth/{ymd}/gauges_truth_{day:%Y%m%d}.csv",
-        ("\n".join(rows) + "\n").encode(),
-        "truth_gauges",
-    )
-    timings["gauges_s"] = time.perf_counter() - t0
-    say(
-        f"{day} gauges: {len(stations)} stations, max hourly {np.nanmax(gd.reported_hourly_mm):.1f} mm"
-    )
+    if "gauges" in on:
+        t0 = time.perf_counter()
+        stations = make_stations(truth, cfg.seed)
+        gd = simulate_gauge_day(truth, stations, day, cfg.seed)
+        last = cfg.start + timedelta(days=cfg.days - 1)
+        w.put(
+            "gauges/isd-history.csv",
+            isd_history_csv(stations, cfg.start, last).encode(),
+            "gauge_station_list",
+        )
+        for k, s in enumerate(stations):
+            key = f"gauges/{day:%Y}/{s.station_id}.csv"
+            text = station_csv(s, {day: gd.reported_hourly_mm[k]}, w.read_text(key))
+            w.put(key, text.encode(), "gauge_isd")
+        rows = ["station,network,latitude,longitude,hour_end_utc,true_mm,reported_mm"]
+        for k, s in enumerate(stations):
+            for h in range(24):
+                end = day0 + timedelta(hours=h)
+                rep = gd.reported_hourly_mm[k, h]
+                rows.append(
+                    f"{s.station_id},{s.network},{s.latitude_deg},{s.longitude_deg},{end:%Y-%m-%dT%H:%M:%SZ},"
+                    f"{gd.true_hourly_mm[k, h]:.3f},{'' if not np.isfinite(rep) else f'{rep:.3f}'}"
+                )
+        w.put(
+            f"truth/{ymd}/gauges_truth_{day:%Y%m%d}.csv",
+            ("\n".join(rows) + "\n").encode(),
+            "truth_gauges",
+        )
+        timings["gauges_s"] = time.perf_counter() - t0
+        say(
+            f"{day} gauges: {len(stations)} stations, max hourly {np.nanmax(gd.reported_hourly_mm):.1f} mm"
+        )
 
     # Ground radar ------------------------------------------------------------------------
-    t0 = time.perf_counter()
-    strategy = ScanStrategy(
-        gate_spacing_m=cfg.gate_spacing_m, super_res_lowest=cfg.super_res_lowest
-    )
-    radar = RadarObserver(truth, strategy, seed=cfg.seed)
-    cadence_s = cfg.radar_cadence_min * 60.0
-    times = radar.scan_times(day0, cfg.radar_cadence_min)
-    for n, t in enumerate(times):
-        vol = radar.volume(t, duration_s=min(cadence_s - 10.0, 290.0))
-        data = encode_level2(vol)
-        name = level2_filename(cfg.domain.site, t)
-        w.put(f"nexrad/{ymd}/{cfg.domain.site}/{name}", data, "nexrad_level2", time=t.isoformat())
-        if n % 24 == 0:
-            say(f"{day} radar {n + 1}/{len(times)} volumes")
-    timings["radar_s"] = time.perf_counter() - t0
+    if "nexrad" in on:
+        t0 = time.perf_counter()
+        strategy = ScanStrategy(
+            gate_spacing_m=cfg.gate_spacing_m, super_res_lowest=cfg.super_res_lowest
+        )
+        radar = RadarObserver(truth, strategy, seed=cfg.seed)
+        cadence_s = cfg.radar_cadence_min * 60.0
+        times = radar.scan_times(day0, cfg.radar_cadence_min)
+        for n, t in enumerate(times):
+            vol = radar.volume(t, duration_s=min(cadence_s - 10.0, 290.0))
+            data = encode_level2(vol, threads=2)
+            name = level2_filename(cfg.domain.site, t)
+            w.put(
+                f"nexrad/{ymd}/{cfg.domain.site}/{name}", data, "nexrad_level2", time=t.isoformat()
+            )
+            if n % 24 == 0:
+                say(f"{day} radar {n + 1}/{len(times)} volumes")
+        timings["radar_s"] = time.perf_counter() - t0
 
     # Spaceborne radar --------------------------------------------------------------------
-    t0 = time.perf_counter()
-    sb_cfg = SpaceborneConfig(platform=cfg.platform)
-    for ov in find_overpasses(truth, day, sb_cfg, cfg.seed, first_day=cfg.start):
-        buf = io.BytesIO()
-        summary = write_gpm_2a(buf, truth, ov, sb_cfg, cfg.seed)
-        w.put(f"spaceborne/{ymd}/{summary['name']}", buf.getvalue(), "spaceborne_2a", **summary)
-        say(f"{day} spaceborne {summary['name']} ({summary['rain_footprints']} rain footprints)")
-    timings["spaceborne_s"] = time.perf_counter() - t0
+    if "spaceborne" in on:
+        t0 = time.perf_counter()
+        sb_cfg = SpaceborneConfig(platform=cfg.platform)
+        for ov in find_overpasses(truth, day, sb_cfg, cfg.seed, first_day=cfg.start):
+            buf = io.BytesIO()
+            summary = write_gpm_2a(buf, truth, ov, sb_cfg, cfg.seed)
+            w.put(f"spaceborne/{ymd}/{summary['name']}", buf.getvalue(), "spaceborne_2a", **summary)
+            say(
+                f"{day} spaceborne {summary['name']} ({summary['rain_footprints']} rain footprints)"
+            )
+        timings["spaceborne_s"] = time.perf_counter() - t0
 
     # Geostationary -----------------------------------------------------------------------
-    t0 = time.perf_counter()
-    imager = GeoImager(
-        truth, bands=cfg.abi_bands, width_km=max(cfg.domain.width_km, cfg.domain.height_km)
-    )
-    n_img = int(round(24 * 60 / cfg.abi_cadence_min))
-    for k in range(n_img):
-        start = day0 + timedelta(minutes=k * cfg.abi_cadence_min)
-        end = start + timedelta(seconds=28.7)
-        created = end + timedelta(seconds=4.3)  # deterministic creation stamp -> stable keys
-        for band, (grid, values) in imager.scene(start + timedelta(seconds=14)).items():
-            buf = io.BytesIO()
-            write_abi_l1b(buf, band, values, grid, start, end, platform=imager.platform)
-            name = abi_filename(band, start, end, created, imager.platform, "M1")
-            key = f"goes/ABI-L1b-RadM/{start:%Y/%j/%H}/{name}"
-            w.put(key, buf.getvalue(), "abi_l1b", band=band, time=start.isoformat())
-    say(f"{day} geostationary: {n_img} scenes x {len(cfg.abi_bands)} bands")
-    timings["geostationary_s"] = time.perf_counter() - t0
+    if "goes" in on:
+        t0 = time.perf_counter()
+        imager = GeoImager(
+            truth, bands=cfg.abi_bands, width_km=max(cfg.domain.width_km, cfg.domain.height_km)
+        )
+        n_img = int(round(24 * 60 / cfg.abi_cadence_min))
+        for k in range(n_img):
+            start = day0 + timedelta(minutes=k * cfg.abi_cadence_min)
+            end = start + timedelta(seconds=28.7)
+            created = end + timedelta(seconds=4.3)  # deterministic creation stamp -> stable keys
+            for band, (grid, values) in imager.scene(start + timedelta(seconds=14)).items():
+                buf = io.BytesIO()
+                write_abi_l1b(buf, band, values, grid, start, end, platform=imager.platform)
+                name = abi_filename(band, start, end, created, imager.platform, "M1")
+                key = f"goes/ABI-L1b-RadM/{start:%Y/%j/%H}/{name}"
+                w.put(key, buf.getvalue(), "abi_l1b", band=band, time=start.isoformat())
+        say(f"{day} geostationary: {n_img} scenes x {len(cfg.abi_bands)} bands")
+        timings["geostationary_s"] = time.perf_counter() - t0
 
     # Imagery scenes ------------------------------------------------------------------------
     t0 = time.perf_counter()
-    if cfg.write_imagery:
+    if cfg.write_imagery and "imagery" in on:
         _write_imagery(w, truth, day, cfg, say)
     timings["imagery_s"] = time.perf_counter() - t0
 
     # Truth ---------------------------------------------------------------------------------
-    t0 = time.perf_counter()
-    ds = _truth_day(truth, day, cfg.truth_step_min)
-    w.put(f"truth/{ymd}/truth_rain_{day:%Y%m%d}.nc", ds.to_netcdf(), "truth_rain")
-    timings["truth_s"] = time.perf_counter() - t0
-    say(
-        f"{day} truth: domain mean {float(ds.rain_daily_mm.mean()):.2f} mm, max {float(ds.rain_daily_mm.max()):.1f} mm"
-    )
+    if "truth" in on:
+        t0 = time.perf_counter()
+        ds = _truth_day(truth, day, cfg.truth_step_min)
+        w.put(f"truth/{ymd}/truth_rain_{day:%Y%m%d}.nc", ds.to_netcdf(), "truth_rain")
+        timings["truth_s"] = time.perf_counter() - t0
+        say(
+            f"{day} truth: domain mean {float(ds.rain_daily_mm.mean()):.2f} mm, max {float(ds.rain_daily_mm.max()):.1f} mm"
+        )
 
     timings["total_s"] = time.perf_counter() - t_start
     reg = truth.regime(day)
@@ -355,7 +368,7 @@ def _write_imagery(
         w.put(f"imagery/{day:%Y/%m/%d}/{key}", data, "imagery_scene")
 
 
-def simulate(cfg: SimulationConfig, progress: Progress | None = _stderr_progress) -> list[dict]:
+def simulate(cfg: SimulationConfig, progress: Progress | None = stderr_progress) -> list[dict]:
     """Simulate ``cfg.days`` days from ``cfg.start``; returns the manifests."""
     truth = TruthModel(TruthConfig(seed=cfg.seed, domain=cfg.domain))
     out = []

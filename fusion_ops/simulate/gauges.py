@@ -115,6 +115,9 @@ class GaugeDay:
     true_hourly_mm : (n_stations, 24) truth rain at the gauge position (no gauge errors).
     reported_hourly_mm : (n_stations, 24) what the gauge reports (NaN = missing).
     true_minute_mm_h : (n_stations, 1440) 1-min truth rain rate.
+
+    Column ``h`` of the hourly arrays is the hour that ends at ``day + h hours`` (so column 0
+    is the last hour of the previous day), matching the ISD rows dated ``hh:00``.
     """
 
     day: date
@@ -131,8 +134,11 @@ def simulate_gauge_day(
     x = np.array([s.x_km for s in stations])
     y = np.array([s.y_km for s in stations])
     day0 = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    # Hour h of the day is reported at hh:00 for the hour that ends then (the first report of
+    # the day closes the last hour of the day before), so every row lies inside its UTC day.
     rates = np.stack(
-        [truth.rain_at_points(x, y, day0 + timedelta(minutes=m + 0.5)) for m in range(1440)], axis=1
+        [truth.rain_at_points(x, y, day0 + timedelta(minutes=m - 60 + 0.5)) for m in range(1440)],
+        axis=1,
     )
     minute_mm = rates / 60.0
     true_hourly = minute_mm.reshape(len(stations), 24, 60).sum(axis=2)
@@ -168,7 +174,7 @@ def simulate_gauge_day(
 def _isd_rows(station: Station, day: date, hourly_mm: np.ndarray) -> list[list[str]]:
     rows = []
     for h in range(24):
-        t = datetime(day.year, day.month, day.day, h, 53)  # METAR-style report at hh:53
+        t = datetime(day.year, day.month, day.day, h)  # report closing the hour (h-1, h]
         v = hourly_mm[h]
         if np.isfinite(v):
             tenths = int(round(v * 10))

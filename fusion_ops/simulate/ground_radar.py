@@ -165,12 +165,17 @@ class RadarObserver:
             )
         return out
 
-    def volume(self, start: datetime, duration_s: float = 290.0) -> RadarVolume:
-        """Scan one volume starting at ``start`` (UTC); the truth is frozen at mid-volume."""
+    def volume(
+        self, start: datetime, duration_s: float = 290.0, state: ColumnState | None = None
+    ) -> RadarVolume:
+        """Scan one volume starting at ``start`` (UTC); the truth is frozen at mid-volume.
+
+        ``state`` may pass the truth column state at mid-volume when the caller has it already.
+        """
         s = self.strategy
         dom = self.truth.domain
         t_mid = start + timedelta(seconds=duration_s / 2)
-        state = self.truth.state(t_mid)
+        state = state if state is not None else self.truth.state(t_mid)
         flat_state = ColumnState(**{k: v.reshape(-1) for k, v in state.__dict__.items()})
         reg = self.truth.regime(t_mid.date())
         rng = np.random.default_rng([self.seed, int(start.timestamp())])

@@ -425,7 +425,7 @@ def write_gpm_2a(
             f"DOI=10.5067/GPM/{'PR/TRMM' if inst == 'PR' else 'DPR/Ku'}/2A/07;\nAlgorithmID=2A{inst};\n"
             f"AlgorithmVersion={'9.20220125' if inst == 'PR' else '9.20211125'};\nFileName={name};\n"
             f"SatelliteName={cfg.platform.upper()};\nInstrumentName={'PR' if inst == 'PR' else 'DPR'};\n"
-            f"GenerationDateTime={datetime.now(UTC):%Y-%m-%dT%H:%M:%S.000Z};\n"
+            f"GenerationDateTime={end:%Y-%m-%dT%H:%M:%S.000Z};\n"
             f"StartGranuleDateTime={start:%Y-%m-%dT%H:%M:%S.000Z};\nStopGranuleDateTime={end:%Y-%m-%dT%H:%M:%S.000Z};\n"
             f"GranuleNumber={ov.orbit_number};\nNumberOfSwaths=1;\nNumberOfGrids=0;\nGranuleStart=SOUTHERNMOST_LATITUDE;\n"
             "TimeInterval=ORBIT;\nProcessingSystem=rainfuse-simulator;\nProductVersion=V07A;\nEmptyGranule=NOT_EMPTY;\nMissingData=0;\n"

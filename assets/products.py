@@ -13,8 +13,8 @@ One daily partition D:
 ``rain_product_map``   PNG map of the daily total with the gauges overlaid, in the product store
 
 Upstream contract (asset keys below): hourly grids are xarray Datasets with ``rain_rate``
-(time, lat, lon) in mm/h on the product grid (time = start of the hour unless the time coordinate's
-attributes say ``label: end``); the SR swath is a DataFrame of footprints (``time``, ``lat``,
+(time, lat, lon) in mm/h on the product grid (time = start of the hour, or its end when the time
+coordinate's ``label`` attribute says ``end`` or a stamp falls on the next midnight); the SR swath is a DataFrame of footprints (``time``, ``lat``,
 ``lon``, rain-rate column); the evaluation is the chain's score record (``{"mlp1": {"rmse": ...},
 ...}``); the gauge table is the ingest hourly table (``station_id``, ``time_end``, ``precip_mm``,
 ``lat``, ``lon``).
@@ -125,9 +125,11 @@ class VerificationConfig(Config):
 
 
 def _time_label(obj: Any) -> str:
+    """``start``/``end`` from the time coordinate's ``label`` attribute, else ``auto``."""
     if isinstance(obj, xr.Dataset) and "time" in obj.coords:
-        return "end" if str(obj["time"].attrs.get("label", "start")) == "end" else "start"
-    return "start"
+        label = str(obj["time"].attrs.get("label", "auto"))
+        return label if label in ("start", "end") else "auto"
+    return "auto"
 
 
 def _gauge_days(table: pd.DataFrame | None, day: str, required_hours: int) -> pd.DataFrame:
@@ -493,7 +495,7 @@ def rain_product_map(
 ) -> dict:
     day = context.partition_key
     gauges, withheld = _withheld_gauges(fused_rain_hourly, gauge_hourly, day, 24)
-    png = daily_map_png(
+    args = (
         fused_rain_daily["rainfall_amount"].isel(time=0).values,
         fused_rain_daily["lat"].values,
         fused_rain_daily["lon"].values,
@@ -503,9 +505,11 @@ def rain_product_map(
         withheld,
         f"rainfuse fused daily rainfall {day}",
     )
+    png = daily_map_png(*args)
     relative = product_relative_paths(day, domain.name)["map_png"]
     url = product_store.write_bytes(relative, png)
-    preview = base64.b64encode(png).decode()
+    # A small rendering inline in the UI; the full map is the file.
+    preview = base64.b64encode(daily_map_png(*args, dpi=40)).decode()
     context.add_output_metadata(
         {
             "path": MetadataValue.path(url),

@@ -40,15 +40,19 @@ def _naive_utc(times: Iterable[Any]) -> pd.DatetimeIndex:
     return index.tz_convert("UTC").tz_localize(None)
 
 
-def hour_index(times: Sequence[Any], day: str, label: str = "start") -> np.ndarray:
+def hour_index(times: Sequence[Any], day: str, label: str = "auto") -> np.ndarray:
     """Hour of the day (0..23) of each time stamp; -1 outside the day.
 
-    ``label`` says what the stamp marks: ``start`` of the hour (``[t, t + 1 h)``) or ``end``
-    (``(t - 1 h, t]``, the gauge/ISD convention).
+    ``label`` says what the stamp marks: ``start`` of the hour (``[t, t + 1 h)``), ``end``
+    (``(t - 1 h, t]``, the gauge/ISD convention), or ``auto``: ``end`` when a stamp falls on the
+    next midnight, else ``start``.
     """
-    if label not in ("start", "end"):
-        raise ProductInputError("hour index", f"label must be 'start' or 'end', got {label!r}")
+    if label not in ("start", "end", "auto"):
+        raise ProductInputError("hour index", f"label must be start, end or auto, got {label!r}")
     t = _naive_utc(times)
+    if label == "auto":
+        next_midnight = _day_start(day) + pd.Timedelta(days=1)
+        label = "end" if bool((t == next_midnight).any()) else "start"
     offset_h = (t - _day_start(day)) / pd.Timedelta(hours=1)
     offset = np.asarray(offset_h, float)
     idx = (np.ceil(offset) - 1 if label == "end" else np.floor(offset)).astype(int)
@@ -84,7 +88,7 @@ def hourly_cube(
     lat_deg: np.ndarray,
     lon_deg: np.ndarray,
     what: str,
-    time_label: str = "start",
+    time_label: str = "auto",
 ) -> np.ndarray | None:
     """``(24, lat, lon)`` hourly rain (mm/h) of ``day`` from an hourly grid; NaN in missing hours.
 

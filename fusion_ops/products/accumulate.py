@@ -41,12 +41,16 @@ def gauge_daily_totals(
     lat_column: str = "lat_deg",
     lon_column: str = "lon_deg",
     required_hours: int = HOURS_PER_DAY,
+    coverage_column: str = "coverage",
+    min_coverage: float = 0.99,
 ) -> pd.DataFrame:
     """Daily gauge totals (mm) of one UTC day from hourly accumulations.
 
     ``time_column`` is the end of each one-hour accumulation interval (UTC); hours ending in
     ``(day 00:00, day+1 00:00]`` belong to ``day``. A station with fewer than ``required_hours``
     valid hours has a NaN total (kept in the table with its hour count, never dropped silently).
+    Where the table has a ``coverage_column`` (fraction of the hour covered by usable reports), an
+    hour counts as valid only when it is at least ``min_coverage``.
 
     Returns
     -------
@@ -63,7 +67,12 @@ def gauge_daily_totals(
     times = pd.to_datetime(accumulations[time_column], utc=True)
     in_day = (times > start) & (times <= start + pd.Timedelta(days=1))
     table = accumulations.loc[in_day, [station_column, amount_column, lat_column, lon_column]]
-    table = table.assign(_valid=np.isfinite(table[amount_column].to_numpy(dtype=float)))
+    valid = np.isfinite(table[amount_column].to_numpy(dtype=float))
+    if coverage_column in accumulations.columns:
+        valid &= accumulations.loc[in_day, coverage_column].to_numpy(dtype=float) >= min_coverage
+    table = table.assign(
+        **{amount_column: np.where(valid, table[amount_column], np.nan)}, _valid=valid
+    )
     grouped = table.groupby(station_column, sort=True)
     out = pd.DataFrame(
         {

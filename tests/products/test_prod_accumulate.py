@@ -50,3 +50,11 @@ def test_gauge_daily_totals_need_every_hour():
 def test_gauge_table_missing_column_names_the_input():
     with pytest.raises(ProductInputError, match="precip_mm"):
         gauge_daily_totals(_table().drop(columns="precip_mm"), "2009-05-20")
+
+
+def test_partial_coverage_hour_is_not_valid():
+    table = _table()
+    table["coverage"] = 1.0
+    table.loc[(table.station_id == "A") & (table.index == 3), "coverage"] = 0.5
+    out = gauge_daily_totals(table, "2009-05-20")
+    assert out.loc["A", "n_hours"] == 23 and np.isnan(out.loc["A", "daily_mm"])

@@ -1,0 +1,532 @@
+"""Ingest assets (group ``ingest``): one daily partition per UTC day, one asset per source.
+
+Each asset is thin: it lists the day's files through its archive resource (a local folder or
+``s3://``), calls :mod:`fusion_ops`, and returns a DataFrame or Dataset for the IO manager.
+Unreadable files become quarantine records: the asset still materializes from the rest, lists the
+skipped files in its metadata and fails a WARN-severity ``quarantine`` check.  A day without any
+file of a source gives a valid empty output and a failed WARN ``has_data`` check.
+"""
+
+import base64
+import datetime as dt
+import io
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    AssetOut,
+    Config,
+    MetadataValue,
+    Output,
+    asset,
+    multi_asset,
+)
+from pydantic import Field
+
+from fusion_ops.gauges.ingest import ingest_gauge_day
+from fusion_ops.gauges.qc import QCFlag, daily_totals, hourly_accumulations
+from fusion_ops.radar.gridding import GaugePoints, LatLonGrid, cache_stats
+from fusion_ops.radar.packing import FILL_CODE, PACKING, pack
+from fusion_ops.radar.profiles import PROFILE_COLUMNS, PROFILE_FIELDS, ingest_volumes
+from fusion_ops.readers.errors import QuarantineRecord, quarantine_markdown, read_all
+from fusion_ops.readers.ground_radar import list_volumes, volume_time_from_name
+from fusion_ops.readers.satellite import hourly_features, list_abi_files
+from fusion_ops.readers.spaceborne import empty_footprints, read_2a
+from orchestration.config import resolve_env
+from orchestration.partitions import daily_partitions
+from orchestration.resources import (
+    ArchiveResource,
+    DomainResource,
+    RadarArchiveResource,
+    SatelliteArchiveResource,
+)
+
+GROUP = "ingest"
+WARN = AssetCheckSeverity.WARN
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def product_grid(domain: DomainResource, heights_m: tuple[float, ...] | None = None) -> LatLonGrid:
+    """The configured domain as a :class:`LatLonGrid` (same cell centres as ``product_grid``)."""
+    lat, lon = domain.latitudes_deg(), domain.longitudes_deg()
+    kw = {} if heights_m is None else {"heights_m": heights_m}
+    return LatLonGrid(
+        float(lat[0]), float(lat[-1]), float(lon[0]), float(lon[-1]), domain.grid_spacing_deg, **kw
+    )
+
+
+def _bbox(domain: DomainResource) -> tuple[float, float, float, float]:
+    return (domain.lat_min_deg, domain.lat_max_deg, domain.lon_min_deg, domain.lon_max_deg)
+
+
+def _opts(archive: ArchiveResource) -> dict:
+    return resolve_env(dict(archive.storage_options))
+
+
+def _checks(asset_name: str) -> list[AssetCheckSpec]:
+    return [
+        AssetCheckSpec(
+            "quarantine", asset=asset_name, description="every file of the day was readable"
+        ),
+        AssetCheckSpec("has_data", asset=asset_name, description="the day has data of this source"),
+    ]
+
+
+def _check_results(
+    asset_name: str, quarantine: list[QuarantineRecord], n_items: int, what: str
+) -> list[AssetCheckResult]:
+    return [
+        AssetCheckResult(
+            check_name="quarantine",
+            asset_key=asset_name,
+            passed=not quarantine,
+            severity=WARN,
+            metadata={
+                "quarantined_files": MetadataValue.int(len(quarantine)),
+                "files": MetadataValue.md(quarantine_markdown(quarantine)),
+            },
+        ),
+        AssetCheckResult(
+            check_name="has_data",
+            asset_key=asset_name,
+            passed=n_items > 0,
+            severity=WARN,
+            metadata={what: MetadataValue.int(n_items)},
+        ),
+    ]
+
+
+def _png_md(fig) -> MetadataValue:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=60, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    b64 = base64.b64encode(buf.getvalue()).decode()
+    return MetadataValue.md(f"![preview](data:image/png;base64,{b64})")
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(4.5, 4))
+
+
+def _gauge_preview(totals: pd.DataFrame, domain: DomainResource) -> MetadataValue:
+    fig, ax = _figure()
+    if not totals.empty:
+        sc = ax.scatter(totals["lon"], totals["lat"], c=totals["total_mm"], s=14, cmap="viridis")
+        fig.colorbar(sc, ax=ax, label="daily total (mm)")
+    ax.set_xlim(domain.lon_min_deg, domain.lon_max_deg)
+    ax.set_ylim(domain.lat_min_deg, domain.lat_max_deg)
+    ax.set_title(f"gauge totals ({len(totals)} stations)")
+    return _png_md(fig)
+
+
+def _reflectivity_preview(
+    dbz: np.ndarray, grid: LatLonGrid, gauges: pd.DataFrame | None
+) -> MetadataValue:
+    fig, ax = _figure()
+    extent = (grid.lon[0], grid.lon[-1], grid.lat[0], grid.lat[-1])
+    im = ax.imshow(dbz, origin="lower", extent=extent, vmin=0, vmax=65, cmap="turbo")
+    fig.colorbar(im, ax=ax, label="dBZ")
+    if gauges is not None and not gauges.empty:
+        ax.plot(gauges["lon"], gauges["lat"], "k.", ms=2)
+    ax.set_title(f"max reflectivity at {grid.heights_m[0] / 1000:.1f} km")
+    return _png_md(fig)
+
+
+# --------------------------------------------------------------------------- gauges
+
+
+def gauge_files(archive: ArchiveResource, day: dt.date, domain: DomainResource) -> list[str]:
+    """URLs of the gauge files for ``day``.
+
+    ISD keys ``YYYY/<USAF><WBAN>.csv`` (restricted, when ``isd-history.csv`` is at the root, to
+    stations inside the domain) and any per-day files under ``YYYY/MM/DD/`` (ARM netCDF, GHCN or
+    plain CSV; the format is inferred from the name).
+    """
+    rel = archive.glob(f"{day:%Y}/*.csv") + archive.glob(f"{day:%Y}/*.csv.gz")
+    if rel and archive.exists("isd-history.csv"):
+        try:
+            with archive.open("isd-history.csv") as fh:
+                hist = pd.read_csv(fh, dtype=str)
+            lat = pd.to_numeric(hist["LAT"], errors="coerce")
+            lon = pd.to_numeric(hist["LON"], errors="coerce")
+            inside = lat.between(domain.lat_min_deg, domain.lat_max_deg) & lon.between(
+                domain.lon_min_deg, domain.lon_max_deg
+            )
+            wanted = set(hist.loc[inside, "USAF"] + hist.loc[inside, "WBAN"])
+            rel = [r for r in rel if r.rsplit("/", 1)[-1].split(".")[0] in wanted]
+        except (KeyError, ValueError, OSError):
+            pass  # an unreadable station list only costs speed: read every file
+    rel += archive.glob(f"{day:%Y/%m/%d}/*")
+    return [archive.url_of(r) for r in rel]
+
+
+@asset(
+    group_name=GROUP,
+    partitions_def=daily_partitions,
+    kinds={"pandas", "parquet"},
+    check_specs=_checks("gauge_observations"),
+    description="QC-flagged gauge accumulations of the day at native resolution (ISD, GHCN-Daily, "
+    "ARM, plain CSV), stations inside the domain; flags never drop a report.",
+)
+def gauge_observations(
+    context: AssetExecutionContext, gauge_archive: ArchiveResource, domain: DomainResource
+) -> Iterator:
+    day = dt.date.fromisoformat(context.partition_key)
+    files = gauge_files(gauge_archive, day, domain)
+    gd = ingest_gauge_day(files, day, storage_options=_opts(gauge_archive))
+    native = gd.native
+    la0, la1, lo0, lo1 = _bbox(domain)
+    inside = native["lat"].between(la0, la1) & native["lon"].between(lo0, lo1)
+    outside = int((~inside).sum())
+    native = native[inside].reset_index(drop=True)
+    totals = daily_totals(native).merge(
+        native.groupby("station_id", as_index=False)[["lat", "lon"]].first(), on="station_id"
+    )
+    flags = {f.name.lower(): int(((native["qc_flags"] & int(f)) > 0).sum()) for f in QCFlag}
+    yield Output(
+        native,
+        metadata={
+            "files": MetadataValue.int(len(files)),
+            "stations": MetadataValue.int(int(native["station_id"].nunique())),
+            "reports": MetadataValue.int(len(native)),
+            "reports_outside_domain": MetadataValue.int(outside),
+            "flagged_reports": MetadataValue.int(int((native["qc_flags"] > 0).sum())),
+            "flags": MetadataValue.json(flags),
+            "networks": MetadataValue.json(sorted(native["network"].unique().tolist())),
+            "domain_mean_total_mm": MetadataValue.float(
+                float(totals["total_mm"].mean()) if len(totals) else float("nan")
+            ),
+            "quarantined": MetadataValue.md(quarantine_markdown(gd.quarantine)),
+            "preview": _gauge_preview(totals, domain),
+        },
+    )
+    yield from _check_results(
+        "gauge_observations", gd.quarantine, int(native["station_id"].nunique()), "stations"
+    )
+
+
+@asset(
+    group_name=GROUP,
+    partitions_def=daily_partitions,
+    kinds={"pandas", "parquet"},
+    description="Hourly gauge accumulations (hours ending in the day) from the QC'd reports of "
+    "one hour or shorter; flagged-bad reports excluded, coverage per hour.",
+)
+def gauge_hourly(context: AssetExecutionContext, gauge_observations: pd.DataFrame) -> pd.DataFrame:
+    hourly = hourly_accumulations(gauge_observations)
+    context.add_output_metadata(
+        {
+            "station_hours": MetadataValue.int(len(hourly)),
+            "stations": MetadataValue.int(int(hourly["station_id"].nunique())),
+            "complete_hours": MetadataValue.int(int((hourly["coverage"] >= 0.99).sum())),
+        }
+    )
+    return hourly
+
+
+# --------------------------------------------------------------------------- ground radar
+
+
+class GroundRadarConfig(Config):
+    """Ground-radar ingest settings."""
+
+    gauge_radius_m: float = Field(1500.0, description="neighbourhood radius of gauge profiles")
+    heights_m: list[float] = Field(
+        default_factory=lambda: [float(h) for h in np.arange(500.0, 8001.0, 500.0)],
+        description="profile heights above the radar site (m)",
+    )
+
+
+@multi_asset(
+    group_name=GROUP,
+    partitions_def=daily_partitions,
+    outs={
+        "ground_radar_volumes": AssetOut(
+            kinds={"pandas"}, description="inventory of the day's volumes (time, site, QC counts)"
+        ),
+        "ground_radar_gauge_profiles": AssetOut(
+            kinds={"pandas"},
+            description="QC'd vertical profiles (Z, ZDR, KDP) above every gauge, every volume",
+        ),
+        "ground_radar_grid_profiles": AssetOut(
+            kinds={"xarray", "netcdf"},
+            description="QC'd profiles on the product grid, every volume, uint8 0.5 dB codes",
+        ),
+    },
+    ins={"gauge_observations": AssetIn()},
+    check_specs=_checks("ground_radar_volumes"),
+)
+def ground_radar(
+    context: AssetExecutionContext,
+    config: GroundRadarConfig,
+    radar_archive: RadarArchiveResource,
+    domain: DomainResource,
+    gauge_observations: pd.DataFrame,
+) -> Iterator:
+    day = dt.date.fromisoformat(context.partition_key)
+    heights = tuple(float(h) for h in config.heights_m)
+    grid = product_grid(domain, heights)
+    stations = gauge_observations.groupby("station_id", as_index=False)[["lat", "lon"]].first()
+    gauges = GaugePoints(
+        tuple(stations["station_id"].astype(str)),
+        tuple(stations["lat"].astype(float)),
+        tuple(stations["lon"].astype(float)),
+        radius_m=config.gauge_radius_m,
+        heights_m=heights,
+    )
+    opts = _opts(radar_archive)
+    urls = [
+        u for site in radar_archive.sites for u in list_volumes(radar_archive.url, day, site, opts)
+    ]
+    ny, nx = grid.lat.size, grid.lon.size
+    moments = [m for m in PROFILE_FIELDS if m in PACKING]
+    # streamed: each volume is read, reduced to uint8 codes and dropped before the next one
+    codes = {m: np.full((len(urls), len(heights), ny, nx), FILL_CODE, np.uint8) for m in moments}
+    quarantine: list[QuarantineRecord] = []
+    rows, profiles = [], []
+    site_pos: dict[str, tuple[float, float]] = {}
+    n_ok = 0
+    for url in urls:
+        site = url.rsplit("/", 1)[-1][:4]
+        before = len(quarantine)
+        prods = list(
+            ingest_volumes([url], grid, gauges, site_pos.get(site), None, opts, quarantine)
+        )
+        if not prods:
+            rows.append(
+                {
+                    "url": url,
+                    "site_id": site,
+                    "time": volume_time_from_name(url),
+                    "status": "quarantined",
+                    "reason": quarantine[before].reason,
+                }
+            )
+            continue
+        p = prods[0]
+        ds = p.grid
+        site_pos.setdefault(
+            p.site_id, (ds.attrs["site_latitude_deg"], ds.attrs["site_longitude_deg"])
+        )
+        for m in moments:
+            if m in ds:
+                codes[m][n_ok] = pack(ds[m].values[0], *PACKING[m])
+        profiles.append(p.profiles)
+        rows.append(
+            {
+                "url": url,
+                "site_id": p.site_id,
+                "time": p.time.tz_localize("UTC"),
+                "status": "ok",
+                "reason": "",
+                "max_reflectivity_dbz": p.max_reflectivity_dbz,
+                "valid_gates_before_qc": p.qc["valid_before"],
+                "valid_gates_after_qc": p.qc["valid_after"],
+            }
+        )
+        n_ok += 1
+    inventory = pd.DataFrame(
+        rows,
+        columns=[
+            "url",
+            "site_id",
+            "time",
+            "status",
+            "reason",
+            "max_reflectivity_dbz",
+            "valid_gates_before_qc",
+            "valid_gates_after_qc",
+        ],
+    )
+    inventory["time"] = pd.to_datetime(inventory["time"], utc=True)
+    ok = inventory[inventory["status"] == "ok"]
+    prof = (
+        pd.concat(profiles, ignore_index=True)
+        if profiles
+        else pd.DataFrame(columns=list(PROFILE_COLUMNS))
+    )
+    data_vars = {}
+    for m in moments:
+        step, offset = PACKING[m]
+        data_vars[m] = (
+            ("volume", "height", "lat", "lon"),
+            codes[m][:n_ok],
+            {
+                "scale_factor": np.float32(step),
+                "add_offset": np.float32(offset),
+                "_FillValue": np.uint8(FILL_CODE),
+            },
+        )
+    gridded = xr.Dataset(
+        data_vars,
+        coords={
+            "time": ("volume", ok["time"].dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")),
+            "site_id": ("volume", ok["site_id"].to_numpy(dtype=str)),
+            "height": ("height", np.asarray(heights, np.float32), {"units": "m"}),
+            "lat": grid.lat,
+            "lon": grid.lon,
+        },
+        attrs={"packing": "uint8 codes, value = add_offset + scale_factor * code, 255 = no data"},
+    )
+    for m in moments:
+        gridded[m].encoding.update(zlib=True, complevel=4)
+    low = codes["reflectivity"][:n_ok, 0] if n_ok else np.full((1, ny, nx), FILL_CODE, np.uint8)
+    low_max = np.where(low == FILL_CODE, 0, low).max(axis=0)
+    low_dbz = np.where(low_max > 0, PACKING["reflectivity"][1] + 0.5 * low_max, np.nan)
+    coverage = float(np.isfinite(low_dbz).mean())
+    yield Output(
+        inventory,
+        output_name="ground_radar_volumes",
+        metadata={
+            "volumes": MetadataValue.int(n_ok),
+            "quarantined": MetadataValue.md(quarantine_markdown(quarantine)),
+            "sites": MetadataValue.json(sorted(set(ok["site_id"]))),
+            "max_reflectivity_dbz": MetadataValue.float(
+                float(ok["max_reflectivity_dbz"].max()) if n_ok else float("nan")
+            ),
+            "gate_map_cache": MetadataValue.json(cache_stats()),
+        },
+    )
+    yield Output(
+        prof,
+        output_name="ground_radar_gauge_profiles",
+        metadata={
+            "rows": MetadataValue.int(len(prof)),
+            "gauges_seen": MetadataValue.int(int(prof["station_id"].nunique()) if len(prof) else 0),
+        },
+    )
+    yield Output(
+        gridded,
+        output_name="ground_radar_grid_profiles",
+        metadata={
+            "volumes": MetadataValue.int(n_ok),
+            "lowest_level_coverage": MetadataValue.float(coverage),
+            "preview": _reflectivity_preview(low_dbz, grid, stations),
+        },
+    )
+    yield from _check_results("ground_radar_volumes", quarantine, n_ok, "volumes")
+
+
+# --------------------------------------------------------------------------- spaceborne
+
+
+@asset(
+    group_name=GROUP,
+    partitions_def=daily_partitions,
+    kinds={"xarray", "netcdf"},
+    check_specs=_checks("spaceborne_profiles"),
+    description="GPM/TRMM 2A footprints inside the domain: reflectivity profiles on the ground-"
+    "radar height levels, precipitation type, bright band, clutter-free bottom, surface rain.",
+)
+def spaceborne_profiles(
+    context: AssetExecutionContext, spaceborne_archive: ArchiveResource, domain: DomainResource
+) -> Iterator:
+    day = dt.date.fromisoformat(context.partition_key)
+    files = [spaceborne_archive.url_of(r) for r in spaceborne_archive.glob(f"{day:%Y/%m/%d}/*")]
+    opts = _opts(spaceborne_archive)
+    results, quarantine = read_all(
+        files, lambda u: read_2a(u, _bbox(domain), storage_options=opts), "gpm_2a"
+    )
+    parts = []
+    for url, ds in results:
+        if ds.sizes["footprint"]:
+            ds = ds.assign_coords(
+                granule=("footprint", np.full(ds.sizes["footprint"], url.rsplit("/", 1)[-1]))
+            )
+            ds.attrs = {}
+            parts.append(ds)
+    out = xr.concat(parts, dim="footprint") if parts else empty_footprints()
+    if "granule" not in out.coords:
+        out = out.assign_coords(granule=("footprint", np.zeros(out.sizes["footprint"], dtype=str)))
+    n = int(out.sizes["footprint"])
+    rate = out["precip_rate_near_surface_mm_h"].values
+    yield Output(
+        out,
+        metadata={
+            "granules": MetadataValue.int(len(results)),
+            "footprints": MetadataValue.int(n),
+            "raining_footprints": MetadataValue.int(int(np.nansum(rate > 0)) if n else 0),
+            "max_rate_mm_h": MetadataValue.float(
+                float(np.nanmax(rate)) if n and np.isfinite(rate).any() else 0.0
+            ),
+            "quarantined": MetadataValue.md(quarantine_markdown(quarantine)),
+        },
+    )
+    yield from _check_results("spaceborne_profiles", quarantine, n, "footprints")
+
+
+# --------------------------------------------------------------------------- satellite
+
+
+class SatelliteConfig(Config):
+    """Which ABI product to ingest ("auto": the first of RadC, RadM, RadF with files)."""
+
+    product: str = Field("auto", description="ABI-L1b-RadC | ABI-L1b-RadM | ABI-L1b-RadF | auto")
+    feature_spacing_deg: float = Field(
+        0.0, ge=0.0, description="grid spacing of the features; 0 = the product grid's"
+    )
+
+
+def abi_day_files(archive: SatelliteArchiveResource, day: dt.date, product: str) -> list[str]:
+    """ABI files of the day for the configured platform (``_G16_`` etc. in the name)."""
+    products = ["ABI-L1b-RadC", "ABI-L1b-RadM", "ABI-L1b-RadF"] if product == "auto" else [product]
+    for prod in products:
+        files = list_abi_files(archive.url, day, prod, storage_options=_opts(archive))
+        files = [f for f in files if f"_{archive.platform}_" in f.rsplit("/", 1)[-1]]
+        if files:
+            return files
+    return []
+
+
+@asset(
+    group_name=GROUP,
+    partitions_def=daily_partitions,
+    kinds={"xarray", "netcdf"},
+    check_specs=_checks("satellite_features"),
+    description="Hourly GOES ABI features on the product grid (calibrated BT/reflectance through "
+    "satpy, pyresample nearest neighbour): band means, coldest C13, BT differences.",
+)
+def satellite_features(
+    context: AssetExecutionContext,
+    config: SatelliteConfig,
+    satellite_archive: SatelliteArchiveResource,
+    domain: DomainResource,
+) -> Iterator:
+    day = dt.date.fromisoformat(context.partition_key)
+    files = abi_day_files(satellite_archive, day, config.product)
+    grid = product_grid(domain)
+    if config.feature_spacing_deg > 0:
+        grid = LatLonGrid(
+            grid.lat_min, grid.lat_max, grid.lon_min, grid.lon_max, config.feature_spacing_deg
+        )
+    feats, quarantine = hourly_features(files, grid, storage_options=_opts(satellite_archive))
+    n_hours = int(feats.sizes.get("time", 0))
+    meta = {
+        "files": MetadataValue.int(len(files)),
+        "hours": MetadataValue.int(n_hours),
+        "scenes": MetadataValue.int(int(feats["n_scenes"].sum()) if n_hours else 0),
+        "bands": MetadataValue.json(
+            sorted(v for v in feats.data_vars if v.startswith(("bt_", "refl_")))
+        ),
+        "quarantined": MetadataValue.md(quarantine_markdown(quarantine)),
+    }
+    if n_hours and "bt_c13" in feats:
+        meta["c13_coverage"] = MetadataValue.float(float(np.isfinite(feats["bt_c13"]).mean()))
+    yield Output(feats, metadata=meta)
+    yield from _check_results("satellite_features", quarantine, n_hours, "hours")

@@ -1,0 +1,202 @@
+"""Ingest assets with dagster.materialize: a real-data day (KLBB) and a synthetic-archive day."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from dagster import AssetKey, materialize
+
+from assets.ingest import (
+    gauge_hourly,
+    gauge_observations,
+    ground_radar,
+    satellite_features,
+    spaceborne_profiles,
+)
+from orchestration.io_managers import UniversalIOManager
+from orchestration.resources import (
+    ArchiveResource,
+    DomainResource,
+    RadarArchiveResource,
+    SatelliteArchiveResource,
+)
+
+INGEST = [gauge_observations, gauge_hourly, ground_radar, spaceborne_profiles, satellite_features]
+
+
+def _resources(root, domain: DomainResource, site: str) -> dict:
+    return {
+        "gauge_archive": ArchiveResource(url=str(root / "gauges")),
+        "radar_archive": RadarArchiveResource(url=str(root / "nexrad"), sites=[site]),
+        "spaceborne_archive": ArchiveResource(url=str(root / "spaceborne")),
+        "satellite_archive": SatelliteArchiveResource(url=str(root / "goes"), platform="G16"),
+        "domain": domain,
+        "io_manager": UniversalIOManager(base_url=str(root / "storage")),
+    }
+
+
+def _checks(result) -> dict[tuple[str, str], bool]:
+    return {
+        (e.asset_key.to_user_string(), e.check_name): e.passed
+        for e in result.get_asset_check_evaluations()
+    }
+
+
+@pytest.fixture(scope="module")
+def real_day(tmp_path_factory, shared_data):
+    """2016-06-01 around Lubbock: the real KLBB volume plus a truncated one, a plain-CSV gauge
+    network plus a corrupt netCDF, and no spaceborne or satellite data at all."""
+    root = tmp_path_factory.mktemp("realday")
+    radar = root / "nexrad" / "2016" / "06" / "01" / "KLBB"
+    radar.mkdir(parents=True)
+    src = shared_data / "radar" / "KLBB20160601_150025_V06"
+    shutil.copy(src, radar / src.name)
+    data = src.read_bytes()
+    (radar / "KLBB20160601_155500_V06").write_bytes(data[: len(data) // 3])
+    gdir = root / "gauges" / "2016" / "06" / "01"
+    gdir.mkdir(parents=True)
+    rows = ["station_id,time,precip_mm,lat,lon,period_minutes"]
+    for sid, lat, lon in (
+        ("LBB1", 33.75, -101.70),
+        ("LBB2", 33.50, -101.95),
+        ("LBB3", 34.0, -101.5),
+    ):
+        for h in range(1, 25):
+            t = pd.Timestamp("2016-06-01", tz="UTC") + pd.Timedelta(hours=h)
+            rows.append(f"{sid},{t.isoformat()},{0.5 if h == 15 else 0.0},{lat},{lon},60")
+    (gdir / "lubbock_network.csv").write_text("\n".join(rows) + "\n")
+    (gdir / "broken_met.cdf").write_bytes(b"CDF\x01" + b"\x00" * 64)
+    (root / "spaceborne").mkdir()
+    (root / "goes").mkdir()
+    domain = DomainResource(
+        name="klbb",
+        lat_min_deg=33.2,
+        lat_max_deg=34.1,
+        lon_min_deg=-102.3,
+        lon_max_deg=-101.3,
+        grid_spacing_deg=0.05,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = materialize(
+            INGEST, partition_key="2016-06-01", resources=_resources(root, domain, "KLBB")
+        )
+    return root, result
+
+
+def test_real_day_materializes_with_quarantine(real_day):
+    root, result = real_day
+    assert result.success
+    inv = result.asset_value(AssetKey("ground_radar_volumes"))
+    assert list(inv["status"]) == ["ok", "quarantined"]
+    assert "truncated" in inv["reason"].iloc[1]
+    assert inv["max_reflectivity_dbz"].iloc[0] <= 71.5
+    checks = _checks(result)
+    assert checks[("ground_radar_volumes", "quarantine")] is False
+    assert checks[("ground_radar_volumes", "has_data")] is True
+    assert checks[("gauge_observations", "quarantine")] is False  # the broken netCDF
+    assert checks[("spaceborne_profiles", "has_data")] is False  # missing source: warning
+    assert checks[("satellite_features", "has_data")] is False
+    mats = {
+        m.asset_key.to_user_string(): m.metadata
+        for m in result.get_asset_materialization_events()
+        for m in [m.event_specific_data.materialization]
+    }
+    assert "broken_met.cdf" in mats["gauge_observations"]["quarantined"].value
+    assert mats["ground_radar_grid_profiles"]["preview"].value.startswith(
+        "![preview](data:image/png"
+    )
+    assert mats["ground_radar_volumes"]["volumes"].value == 1
+
+
+def test_real_day_values(real_day):
+    root, result = real_day
+    hourly = result.asset_value(AssetKey("gauge_hourly"))
+    assert set(hourly["station_id"]) == {"LBB1", "LBB2", "LBB3"}
+    assert hourly.groupby("station_id")["precip_mm"].sum().tolist() == [0.5, 0.5, 0.5]
+    prof = result.asset_value(AssetKey("ground_radar_gauge_profiles"))
+    assert set(prof["station_id"]) == {"LBB1", "LBB2", "LBB3"}
+    assert len(prof) == 3 * 16
+    assert prof["reflectivity_dbz"].notna().sum() > 10
+    # what downstream assets load (the in-memory value holds the raw uint8 codes)
+    stored = next((root / "storage").rglob("ground_radar_grid_profiles/2016-06-01.nc"))
+    grid = xr.open_dataset(stored)
+    assert grid["reflectivity"].shape == (1, 16, 18, 20)  # cell centres of the domain
+    z = grid["reflectivity"].values
+    assert z.dtype == np.float32
+    assert np.isfinite(z).sum() > 1000 and np.nanmax(z) <= 71.5
+    with xr.open_dataset(stored, mask_and_scale=False) as raw:
+        assert raw["reflectivity"].dtype == np.uint8  # stored compactly
+    codes = result.asset_value(AssetKey("ground_radar_grid_profiles"))["reflectivity"].values
+    np.testing.assert_array_equal(np.isfinite(z), codes != 255)
+    sb = result.asset_value(AssetKey("spaceborne_profiles"))
+    assert sb.sizes["footprint"] == 0 and "zku_dbz" in sb
+    sat = result.asset_value(AssetKey("satellite_features"))
+    assert sat.sizes["time"] == 0
+
+
+@pytest.fixture(scope="module")
+def sim_day(tmp_path_factory):
+    """A day of the synthetic archive (all four sources in their real formats), small cadences."""
+    from fusion_ops.simulate.archive import SimulationConfig, simulate_day
+
+    root = tmp_path_factory.mktemp("simday")
+    cfg = SimulationConfig(
+        out_url=str(root),
+        radar_cadence_min=480.0,
+        abi_cadence_min=720.0,
+        abi_bands=(8, 13, 14),
+        truth_step_min=30.0,
+        write_imagery=False,
+        observers=("gauges", "nexrad", "spaceborne", "goes"),
+    )
+    simulate_day(cfg, dt.date(2009, 5, 20), progress=None)
+    domain = DomainResource(
+        lat_min_deg=26.763,
+        lat_max_deg=29.463,
+        lon_min_deg=-82.184,
+        lon_max_deg=-79.124,
+        grid_spacing_deg=0.05,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = materialize(
+            INGEST, partition_key="2009-05-20", resources=_resources(root, domain, "KMLB")
+        )
+    return root, result
+
+
+def test_synthetic_day_all_sources(sim_day):
+    root, result = sim_day
+    assert result.success
+    checks = _checks(result)
+    assert all(
+        checks[(a, "quarantine")]
+        for a in (
+            "gauge_observations",
+            "ground_radar_volumes",
+            "spaceborne_profiles",
+            "satellite_features",
+        )
+    )
+    obs = result.asset_value(AssetKey("gauge_observations"))
+    assert obs["station_id"].nunique() > 50 and set(obs["network"]) == {"isd"}
+    inv = result.asset_value(AssetKey("ground_radar_volumes"))
+    assert len(inv) == 3 and (inv["status"] == "ok").all()
+    assert set(inv["site_id"]) == {"KMLB"}
+    prof = result.asset_value(AssetKey("ground_radar_gauge_profiles"))
+    assert prof["station_id"].nunique() > 50
+    sb = result.asset_value(AssetKey("spaceborne_profiles"))
+    assert sb.sizes["footprint"] > 100
+    assert float(sb["lat"].min()) >= 26.763 and float(sb["lat"].max()) <= 29.463
+    sat = result.asset_value(AssetKey("satellite_features"))
+    assert sat.sizes["time"] == 2
+    assert {"bt_c08", "bt_c13", "bt_c14", "btd_c08_c13"} <= set(sat.data_vars)
+    bt = sat["bt_c13"].values
+    assert np.isfinite(bt).mean() > 0.5 and np.nanmin(bt) > 180.0 and np.nanmax(bt) < 330.0

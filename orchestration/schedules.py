@@ -197,7 +197,6 @@ def build_retraining_automation(
     job = define_asset_job(
         "retrain_job",
         selection=keys,
-        partitions_def=partitions_def,
         tags={"rainfuse/purpose": "retraining"},
         description="Retrains the calibration-chain models on their trailing window.",
     )

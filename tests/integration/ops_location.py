@@ -119,9 +119,7 @@ def _storage_options() -> dict[str, Any]:
     }
 
 
-ops_daily_job = define_asset_job(
-    "ops_daily_job", selection=[ops_ingest, ops_gpu_fit, ops_product], partitions_def=PARTITIONS
-)
+ops_daily_job = define_asset_job("ops_daily_job", selection=[ops_ingest, ops_gpu_fit, ops_product])
 
 executor = (
     in_process_executor

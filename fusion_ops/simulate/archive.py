@@ -335,7 +335,7 @@ def simulate_day(
         },
         "timings": {k: round(v, 2) for k, v in timings.items()},
         "counts": _count(w.written),
-        "files": w.written,
+        "files": list(w.written),
     }
     w.put(f"manifest/{ymd}/manifest.json", json.dumps(manifest, indent=1).encode(), "manifest")
     say(f"{day} done in {timings['total_s']:.0f} s ({len(w.written)} files)")

@@ -136,10 +136,8 @@ def simulate_gauge_day(
     day0 = datetime(day.year, day.month, day.day, tzinfo=UTC)
     # Hour h of the day is reported at hh:00 for the hour that ends then (the first report of
     # the day closes the last hour of the day before), so every row lies inside its UTC day.
-    rates = np.stack(
-        [truth.rain_at_points(x, y, day0 + timedelta(minutes=m - 60 + 0.5)) for m in range(1440)],
-        axis=1,
-    )
+    times = [day0 + timedelta(minutes=m - 60 + 0.5) for m in range(1440)]
+    rates = truth.rain_series_at_points(x, y, times)
     minute_mm = rates / 60.0
     true_hourly = minute_mm.reshape(len(stations), 24, 60).sum(axis=2)
 

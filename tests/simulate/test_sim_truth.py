@@ -114,6 +114,16 @@ def test_rain_at_points_matches_grid(truth):
     np.testing.assert_allclose(np.where(grid_vals > 0, pts, 0), grid_vals, rtol=1e-4, atol=1e-3)
 
 
+def test_rain_series_matches_single_times(truth):
+    x = np.array([0.0, 30.0, -50.0, 80.0])
+    y = np.array([0.0, -20.0, 40.0, 10.0])
+    times = [T + timedelta(minutes=7 * k) for k in range(6)]
+    series = truth.rain_series_at_points(x, y, times)
+    assert series.shape == (4, 6)
+    for k, t in enumerate(times):
+        np.testing.assert_allclose(series[:, k], truth.rain_at_points(x, y, t), rtol=1e-5)
+
+
 def test_naive_time_is_rejected(truth):
     with pytest.raises(ValueError, match="timezone"):
         truth.state(datetime(2009, 5, 20, 12))

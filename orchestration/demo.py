@@ -47,7 +47,7 @@ def run_demo(days: int | None = None, fresh: bool = False) -> int:
     if importlib.util.find_spec("fusion_ops.simulate.cli") is not None:
         from fusion_ops.simulate.cli import main as simulate
 
-        manifests = [os.path.join(root, "manifests", f"{d}.json") for d in dates]
+        manifests = [os.path.join(root, "manifest", *d.split("-"), "manifest.json") for d in dates]
         if fresh or not all(os.path.exists(m) for m in manifests):
             _say(f"simulating {n_days} day(s) from {start} into {root}")
             code = simulate(["--start", start.isoformat(), "--days", str(n_days), "--out", root])

@@ -33,10 +33,10 @@ from pydantic import Field
 from fusion_ops.gauges.ingest import ingest_gauge_day
 from fusion_ops.gauges.qc import QCFlag, daily_totals, hourly_accumulations
 from fusion_ops.radar.gridding import GaugePoints, LatLonGrid, cache_stats
-from fusion_ops.radar.packing import FILL_CODE, PACKING, pack
-from fusion_ops.radar.profiles import PROFILE_COLUMNS, PROFILE_FIELDS, ingest_volumes
+from fusion_ops.radar.packing import FILL_CODE, PACKING
+from fusion_ops.radar.profiles import ingest_radar_day
 from fusion_ops.readers.errors import QuarantineRecord, quarantine_markdown, read_all
-from fusion_ops.readers.ground_radar import list_volumes, volume_time_from_name
+from fusion_ops.readers.ground_radar import list_volumes
 from fusion_ops.readers.satellite import hourly_features, list_abi_files
 from fusion_ops.readers.spaceborne import empty_footprints, read_2a
 from orchestration.config import resolve_env
@@ -294,99 +294,13 @@ def ground_radar(
     urls = [
         u for site in radar_archive.sites for u in list_volumes(radar_archive.url, day, site, opts)
     ]
-    ny, nx = grid.lat.size, grid.lon.size
-    moments = [m for m in PROFILE_FIELDS if m in PACKING]
-    # streamed: each volume is read, reduced to uint8 codes and dropped before the next one
-    codes = {m: np.full((len(urls), len(heights), ny, nx), FILL_CODE, np.uint8) for m in moments}
-    quarantine: list[QuarantineRecord] = []
-    rows, profiles = [], []
-    site_pos: dict[str, tuple[float, float]] = {}
-    n_ok = 0
-    for url in urls:
-        site = url.rsplit("/", 1)[-1][:4]
-        before = len(quarantine)
-        prods = list(
-            ingest_volumes([url], grid, gauges, site_pos.get(site), None, opts, quarantine)
-        )
-        if not prods:
-            rows.append(
-                {
-                    "url": url,
-                    "site_id": site,
-                    "time": volume_time_from_name(url),
-                    "status": "quarantined",
-                    "reason": quarantine[before].reason,
-                }
-            )
-            continue
-        p = prods[0]
-        ds = p.grid
-        site_pos.setdefault(
-            p.site_id, (ds.attrs["site_latitude_deg"], ds.attrs["site_longitude_deg"])
-        )
-        for m in moments:
-            if m in ds:
-                codes[m][n_ok] = pack(ds[m].values[0], *PACKING[m])
-        profiles.append(p.profiles)
-        rows.append(
-            {
-                "url": url,
-                "site_id": p.site_id,
-                "time": p.time.tz_localize("UTC"),
-                "status": "ok",
-                "reason": "",
-                "max_reflectivity_dbz": p.max_reflectivity_dbz,
-                "valid_gates_before_qc": p.qc["valid_before"],
-                "valid_gates_after_qc": p.qc["valid_after"],
-            }
-        )
-        n_ok += 1
-    inventory = pd.DataFrame(
-        rows,
-        columns=[
-            "url",
-            "site_id",
-            "time",
-            "status",
-            "reason",
-            "max_reflectivity_dbz",
-            "valid_gates_before_qc",
-            "valid_gates_after_qc",
-        ],
-    )
-    inventory["time"] = pd.to_datetime(inventory["time"], utc=True)
+    rday = ingest_radar_day(urls, grid, gauges, storage_options=opts)
+    inventory, prof, gridded, quarantine = rday.inventory, rday.profiles, rday.grid, rday.quarantine
     ok = inventory[inventory["status"] == "ok"]
-    prof = (
-        pd.concat(profiles, ignore_index=True)
-        if profiles
-        else pd.DataFrame(columns=list(PROFILE_COLUMNS))
-    )
-    data_vars = {}
-    for m in moments:
-        step, offset = PACKING[m]
-        data_vars[m] = (
-            ("volume", "height", "lat", "lon"),
-            codes[m][:n_ok],
-            {
-                "scale_factor": np.float32(step),
-                "add_offset": np.float32(offset),
-                "_FillValue": np.uint8(FILL_CODE),
-            },
-        )
-    gridded = xr.Dataset(
-        data_vars,
-        coords={
-            "time": ("volume", ok["time"].dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")),
-            "site_id": ("volume", ok["site_id"].to_numpy(dtype=str)),
-            "height": ("height", np.asarray(heights, np.float32), {"units": "m"}),
-            "lat": grid.lat,
-            "lon": grid.lon,
-        },
-        attrs={"packing": "uint8 codes, value = add_offset + scale_factor * code, 255 = no data"},
-    )
-    for m in moments:
-        gridded[m].encoding.update(zlib=True, complevel=4)
-    low = codes["reflectivity"][:n_ok, 0] if n_ok else np.full((1, ny, nx), FILL_CODE, np.uint8)
+    n_ok = len(ok)
+    # preview: the day's maximum at the lowest level, straight from the uint8 codes
+    shape = (1, grid.lat.size, grid.lon.size)
+    low = gridded["reflectivity"].values[:, 0] if n_ok else np.full(shape, FILL_CODE, np.uint8)
     low_max = np.where(low == FILL_CODE, 0, low).max(axis=0)
     low_dbz = np.where(low_max > 0, PACKING["reflectivity"][1] + 0.5 * low_max, np.nan)
     coverage = float(np.isfinite(low_dbz).mean())
@@ -530,3 +444,53 @@ def satellite_features(
         meta["c13_coverage"] = MetadataValue.float(float(np.isfinite(feats["bt_c13"]).mean()))
     yield Output(feats, metadata=meta)
     yield from _check_results("satellite_features", quarantine, n_hours, "hours")
+
+
+class NativeSceneConfig(Config):
+    """Which scan of the day is kept at native resolution for the imagery fusion products."""
+
+    hour_utc: float = Field(18.0, ge=0.0, lt=24.0, description="keep the scan nearest this hour")
+    product: str = Field("auto", description="ABI-L1b-RadC | ABI-L1b-RadM | ABI-L1b-RadF | auto")
+
+
+@asset(
+    group_name=GROUP,
+    partitions_def=daily_partitions,
+    kinds={"xarray", "netcdf"},
+    check_specs=_checks("satellite_native_scene"),
+    description="One ABI scan of the day with every band at its native resolution (0.5/1/2 km), "
+    "calibrated; the multi-resolution input of the imagery fusion products.",
+)
+def satellite_native_scene(
+    context: AssetExecutionContext,
+    config: NativeSceneConfig,
+    satellite_archive: SatelliteArchiveResource,
+) -> Iterator:
+    from fusion_ops.readers.satellite import native_scene_dataset, scan_start
+
+    day = dt.date.fromisoformat(context.partition_key)
+    files = abi_day_files(satellite_archive, day, config.product)
+    by_scan: dict[pd.Timestamp, list[str]] = {}
+    for f in files:
+        t = scan_start(f)
+        if t is not None:
+            by_scan.setdefault(t, []).append(f)
+    quarantine: list[QuarantineRecord] = []
+    ds = xr.Dataset()
+    if by_scan:
+        target = pd.Timestamp(day, tz="UTC") + pd.Timedelta(hours=config.hour_utc)
+        scan = min(by_scan, key=lambda t: abs(t - target))
+        ds, quarantine = native_scene_dataset(
+            by_scan[scan], storage_options=_opts(satellite_archive)
+        )
+    n_bands = len(ds.data_vars)
+    yield Output(
+        ds,
+        metadata={
+            "bands": MetadataValue.int(n_bands),
+            "scan_start": MetadataValue.text(str(ds.attrs.get("scan_start", ""))),
+            "shapes": MetadataValue.json({v: list(ds[v].shape) for v in ds.data_vars}),
+            "quarantined": MetadataValue.md(quarantine_markdown(quarantine)),
+        },
+    )
+    yield from _check_results("satellite_native_scene", quarantine, n_bands, "bands")

@@ -165,8 +165,134 @@ __all__ = [
     "PROFILE_COLUMNS",
     "VolumeProducts",
     "empty_profiles_frame",
+    "INVENTORY_COLUMNS",
+    "RadarDay",
+    "ingest_radar_day",
     "ingest_volume",
     "ingest_volumes",
     "max_needed_range_m",
     "process_volume",
 ]
+
+
+INVENTORY_COLUMNS: tuple[str, ...] = (
+    "url",
+    "site_id",
+    "time",
+    "status",
+    "reason",
+    "max_reflectivity_dbz",
+    "valid_gates_before_qc",
+    "valid_gates_after_qc",
+)
+
+
+@dataclasses.dataclass
+class RadarDay:
+    """A day of ground-radar volumes, reduced (see :func:`ingest_radar_day`)."""
+
+    inventory: pd.DataFrame
+    profiles: pd.DataFrame
+    grid: xr.Dataset
+    quarantine: list[QuarantineRecord]
+
+
+def ingest_radar_day(
+    urls: Sequence[str],
+    grid: LatLonGrid,
+    gauges: GaugePoints | None,
+    qc_config: RadarQCConfig | None = None,
+    storage_options: dict | None = None,
+) -> RadarDay:
+    """Stream a day of volumes into gauge profiles and uint8-packed grid profiles.
+
+    Only one decoded volume is in memory at a time; the day's grid is held as uint8 codes
+    (``(volume, height, lat, lon)`` per moment, CF ``scale_factor``/``add_offset``/``_FillValue``
+    attributes, so writing it with xarray stores the codes and reading it back decodes floats).
+    """
+    from fusion_ops.radar.packing import FILL_CODE, PACKING, pack
+    from fusion_ops.readers.ground_radar import volume_time_from_name
+
+    heights = tuple(float(h) for h in grid.heights_m)
+    ny, nx = grid.lat.size, grid.lon.size
+    moments = [m for m in PROFILE_FIELDS if m in PACKING]
+    codes = {m: np.full((len(urls), len(heights), ny, nx), FILL_CODE, np.uint8) for m in moments}
+    quarantine: list[QuarantineRecord] = []
+    rows: list[dict] = []
+    profiles: list[pd.DataFrame] = []
+    site_pos: dict[str, tuple[float, float]] = {}
+    n_ok = 0
+    for url in urls:
+        site = str(url).rsplit("/", 1)[-1][:4]
+        before = len(quarantine)
+        prods = list(
+            ingest_volumes(
+                [url], grid, gauges, site_pos.get(site), qc_config, storage_options, quarantine
+            )
+        )
+        if not prods:
+            rows.append(
+                {
+                    "url": url,
+                    "site_id": site,
+                    "time": volume_time_from_name(url),
+                    "status": "quarantined",
+                    "reason": quarantine[before].reason if len(quarantine) > before else "",
+                }
+            )
+            continue
+        p = prods[0]
+        ds = p.grid
+        site_pos.setdefault(site, (ds.attrs["site_latitude_deg"], ds.attrs["site_longitude_deg"]))
+        for m in moments:
+            if m in ds:
+                codes[m][n_ok] = pack(ds[m].values[0], *PACKING[m])
+        profiles.append(p.profiles)
+        rows.append(
+            {
+                "url": url,
+                "site_id": p.site_id,
+                "time": p.time.tz_localize("UTC") if p.time.tzinfo is None else p.time,
+                "status": "ok",
+                "reason": "",
+                "max_reflectivity_dbz": p.max_reflectivity_dbz,
+                "valid_gates_before_qc": p.qc["valid_before"],
+                "valid_gates_after_qc": p.qc["valid_after"],
+            }
+        )
+        n_ok += 1
+        del p, prods, ds
+    inventory = pd.DataFrame(rows, columns=list(INVENTORY_COLUMNS))
+    inventory["time"] = pd.to_datetime(inventory["time"], utc=True)
+    ok = inventory[inventory["status"] == "ok"]
+    prof = (
+        pd.concat(profiles, ignore_index=True)
+        if profiles
+        else pd.DataFrame(columns=list(PROFILE_COLUMNS))
+    )
+    data_vars = {}
+    for m in moments:
+        step, offset = PACKING[m]
+        data_vars[m] = (
+            ("volume", "height", "lat", "lon"),
+            codes[m][:n_ok],
+            {
+                "scale_factor": np.float32(step),
+                "add_offset": np.float32(offset),
+                "_FillValue": np.uint8(FILL_CODE),
+            },
+        )
+    gridded = xr.Dataset(
+        data_vars,
+        coords={
+            "time": ("volume", ok["time"].dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")),
+            "site_id": ("volume", ok["site_id"].to_numpy(dtype=str)),
+            "height": ("height", np.asarray(heights, np.float32), {"units": "m"}),
+            "lat": grid.lat,
+            "lon": grid.lon,
+        },
+        attrs={"packing": "uint8 codes, value = add_offset + scale_factor * code, 255 = no data"},
+    )
+    for m in moments:
+        gridded[m].encoding.update(zlib=True, complevel=4)
+    return RadarDay(inventory=inventory, profiles=prof, grid=gridded, quarantine=quarantine)

@@ -280,3 +280,31 @@ def empty_features(grid: LatLonGrid) -> xr.Dataset:
         {"n_scenes": (("time",), np.zeros(0, np.int16))},
         coords={"time": np.zeros(0, "datetime64[ns]"), "lat": grid.lat, "lon": grid.lon},
     )
+
+
+def native_scene_dataset(
+    urls: Sequence[str],
+    channels: Sequence[str] | None = None,
+    storage_options: dict | None = None,
+) -> tuple[xr.Dataset, list[QuarantineRecord]]:
+    """One scan's bands at native resolution in one Dataset.
+
+    Bands of the same resolution share dims ``y_<res>m, x_<res>m`` (fixed-grid scan angles,
+    rad); variables ``CNN`` keep their calibration in ``units``.
+    """
+    bands, quarantine = read_abi_native(urls, channels, storage_options)
+    data_vars = {}
+    coords = {}
+    for name, da in sorted(bands.items()):
+        res = int(round(da.attrs["resolution_m"]))
+        ydim, xdim = f"y_{res}m", f"x_{res}m"
+        coords[ydim] = da["y"].values
+        coords[xdim] = da["x"].values
+        data_vars[name] = ((ydim, xdim), da.values, dict(da.attrs))
+    ds = xr.Dataset(data_vars, coords=coords)
+    starts = [scan_start(u) for u in urls if scan_start(u) is not None]
+    if starts:
+        ds.attrs["scan_start"] = min(starts).isoformat()
+    for v in ds.data_vars:
+        ds[v].encoding.update(zlib=True, complevel=4)
+    return ds, quarantine

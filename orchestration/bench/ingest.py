@@ -14,7 +14,12 @@ Measures, in one process and on the same file (medians of ``--runs`` runs):
   gridding the same (un-QC'd) reflectivity, so that it measures the gridding alone.
 
 The grid is radar-centred Cartesian, ``--spacing-m`` in x/y/z over ``+-half-width`` and 0..``--top``.
-The last printed line is one JSON object.
+
+``--day-archive ROOT --day D --site S`` instead streams a whole day of one radar (e.g. the
+synthetic archive's ``nexrad/`` folder) through the day ingest onto a lat/lon product grid
+(``--domain lat_min,lat_max,lon_min,lon_max,spacing``) and reports ``day_volumes``,
+``day_ingest_s``, ``day_s_per_volume`` and ``day_peak_rss_mb`` (peak resident memory of the
+process).  The last printed line is one JSON object.
 """
 
 from __future__ import annotations
@@ -171,17 +176,62 @@ def run(path: str, runs: int, spacing_m: float, half_width_m: float, top_m: floa
     return out
 
 
+def run_day(
+    root: str, day: str, site: str, domain: tuple[float, float, float, float, float]
+) -> dict:
+    """Stream a day of one radar through :func:`ingest_radar_day`; time and peak memory."""
+    import resource
+
+    from fusion_ops.radar.gridding import LatLonGrid
+    from fusion_ops.radar.profiles import ingest_radar_day
+    from fusion_ops.readers.ground_radar import list_volumes
+
+    la0, la1, lo0, lo1, d = domain
+    grid = LatLonGrid(la0, la1, lo0, lo1, d)
+    urls = list_volumes(root, day, site)
+    gauges = synthetic_gauges(0.5 * (la0 + la1), 0.5 * (lo0 + lo1), n=200, radius_km=120.0)
+    t0 = time.perf_counter()
+    rday = ingest_radar_day(urls, grid, gauges)
+    elapsed = time.perf_counter() - t0
+    n = int((rday.inventory["status"] == "ok").sum())
+    return {
+        "day_volumes": n,
+        "day_quarantined": len(rday.quarantine),
+        "day_ingest_s": round(elapsed, 2),
+        "day_s_per_volume": round(elapsed / max(n, 1), 3),
+        "day_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+        "day_grid_mb": round(rday.grid.nbytes / 2**20, 1),
+        "grid_shape": [len(grid.heights_m), int(grid.lat.size), int(grid.lon.size)],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="rainfuse bench ingest", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--volume", required=True, help="NEXRAD Level II file")
+    parser.add_argument("--volume", help="NEXRAD Level II file")
+    parser.add_argument("--day-archive", help="Level II archive root (YYYY/MM/DD/SITE/...)")
+    parser.add_argument("--day", help="UTC day of --day-archive (YYYY-MM-DD)")
+    parser.add_argument("--site", default="KMLB", help="site of --day-archive")
+    parser.add_argument(
+        "--domain",
+        default="26.763,29.463,-82.184,-79.124,0.01",
+        help="lat_min,lat_max,lon_min,lon_max,spacing_deg of the day grid",
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--spacing-m", type=float, default=1000.0)
     parser.add_argument("--half-width-m", type=float, default=150_000.0)
     parser.add_argument("--top-m", type=float, default=8000.0)
     args = parser.parse_args(argv)
-    if not os.path.isfile(args.volume):
+    if args.day_archive:
+        if not args.day:
+            print("bench ingest: --day-archive needs --day", file=sys.stderr)
+            return 2
+        dom = tuple(float(v) for v in args.domain.split(","))
+        result = run_day(args.day_archive, args.day, args.site, dom)
+        print(json.dumps(result), flush=True)
+        return 0
+    if not args.volume or not os.path.isfile(args.volume):
         print(f"bench ingest: no such file {args.volume}", file=sys.stderr)
         return 2
     result = run(args.volume, max(1, args.runs), args.spacing_m, args.half_width_m, args.top_m)

@@ -17,6 +17,7 @@ from assets.ingest import (
     gauge_observations,
     ground_radar,
     satellite_features,
+    satellite_native_scene,
     spaceborne_profiles,
 )
 from orchestration.io_managers import UniversalIOManager
@@ -27,7 +28,14 @@ from orchestration.resources import (
     SatelliteArchiveResource,
 )
 
-INGEST = [gauge_observations, gauge_hourly, ground_radar, spaceborne_profiles, satellite_features]
+INGEST = [
+    gauge_observations,
+    gauge_hourly,
+    ground_radar,
+    spaceborne_profiles,
+    satellite_features,
+    satellite_native_scene,
+]
 
 
 def _resources(root, domain: DomainResource, site: str) -> dict:
@@ -103,6 +111,7 @@ def test_real_day_materializes_with_quarantine(real_day):
     assert checks[("gauge_observations", "quarantine")] is False  # the broken netCDF
     assert checks[("spaceborne_profiles", "has_data")] is False  # missing source: warning
     assert checks[("satellite_features", "has_data")] is False
+    assert checks[("satellite_native_scene", "has_data")] is False
     mats = {
         m.asset_key.to_user_string(): m.metadata
         for m in result.get_asset_materialization_events()

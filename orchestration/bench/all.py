@@ -1,0 +1,283 @@
+"""``rainfuse bench all`` (``make bench``): every benchmark, side by side with the library baselines.
+
+Sections, each run in its own child process (so that one failing, timing out or holding memory
+cannot spoil the others) and reported with ``status``/``reason`` and ``null`` numbers when it
+cannot be measured yet:
+
+``ingest``     Level II ingest per volume, real KLBB file and a simulated volume: bz2 floor,
+               Py-ART read, Py-ART read + ``grid_from_radars``, rainfuse full ingest
+               (``orchestration.bench.ingest``, medians of runs);
+``radar_day``  one simulated radar-day end to end, every asset, in process: wall, CPU, peak RSS,
+               per-asset breakdown, projected radar-year (``orchestration.bench.radar_day``);
+``celery``     the same day through the Celery profile with 1 and 2 workers: speedup
+               (``orchestration.bench.celery_scale``);
+``fusion``     fusion networks: training step, inference MPix/s, CPU and CUDA when present;
+``mlp``        MLP calibration networks: training and inference samples/s
+               (both ``orchestration.bench.models``).
+
+Writes BENCHMARKS.md (project root) and ``benchmarks/results.json`` and prints, as its last line,
+one JSON object with the headline keys (:data:`orchestration.bench._report.HEADLINE_KEYS`).
+``--only`` reruns some sections and keeps the others from the previous ``results.json`` (each
+section records when it was measured). ``--quick`` shrinks every section (radar every 30 min,
+fewer repeats) for a smoke run; its numbers are labelled as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from orchestration.bench import _report
+from orchestration.bench._report import not_measured, say
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+REAL_VOLUME = PROJECT_ROOT.parent / "shared" / "data" / "radar" / "KLBB20160601_150025_V06"
+SECTIONS: tuple[str, ...] = ("ingest", "radar_day", "celery", "fusion", "mlp")
+#: Per-section time limits (s) of a full run; ``celery`` is also bounded by the day's wall time.
+TIMEOUTS_S = {"ingest": 600, "radar_day": 1800, "celery": 2400, "fusion": 600, "mlp": 600}
+INGEST_RUNS, INGEST_RUNS_QUICK = 5, 2
+GRID = {"spacing_m": 1000.0, "half_width_m": 150_000.0, "top_m": 8000.0}
+
+
+# ---------------------------------------------------------------------------------------------
+# Ingest section (runs in a child: ``--_section ingest``)
+
+
+def _ingest_ratios(res: dict[str, Any]) -> dict[str, Any]:
+    """Add the ratios the report shows to one ``bench ingest`` result."""
+    out = dict(res)
+    read, grid = res.get("pyart_read_s"), res.get("pyart_grid_s")
+    ingest, floor = res.get("rainfuse_ingest_s"), res.get("bz2_floor_s")
+    out["pyart_read_grid_s"] = round(read + grid, 4) if read and grid else None
+    out["ingest_over_bz2_floor"] = round(ingest / floor, 3) if ingest and floor else None
+    out["ingest_over_pyart_read"] = round(ingest / read, 3) if ingest and read else None
+    out["pyart_read_grid_over_ingest"] = (
+        round(out["pyart_read_grid_s"] / ingest, 2) if ingest and out["pyart_read_grid_s"] else None
+    )
+    out.setdefault("status", "ok")
+    return out
+
+
+def largest_volume(archive_root: Path) -> Path | None:
+    """The largest Level II file of a simulated archive (the rainiest volume of the day)."""
+    files = [p for p in (archive_root / "nexrad").rglob("*_V06") if p.is_file()]
+    return max(files, key=lambda p: p.stat().st_size) if files else None
+
+
+def ingest_section(quick: bool, archive: str | None) -> dict[str, Any]:
+    """Real and simulated volume through ``orchestration.bench.ingest.run`` (the ingest's bench)."""
+    try:
+        from orchestration.bench.ingest import run as ingest_run
+    except ImportError as error:
+        return not_measured(f"orchestration.bench.ingest is not available: {error}")
+    runs = INGEST_RUNS_QUICK if quick else INGEST_RUNS
+    args = (runs, GRID["spacing_m"], GRID["half_width_m"], GRID["top_m"])
+    out: dict[str, Any] = {"runs": runs}
+    targets: list[tuple[str, Path | None, str]] = [
+        ("real", REAL_VOLUME if REAL_VOLUME.is_file() else None, f"{REAL_VOLUME} is absent")
+    ]
+    sim_path = largest_volume(Path(archive)) if archive else None
+    targets.append(("simulated", sim_path, "no simulated archive (radar_day simulation failed)"))
+    for name, path, missing in targets:
+        if path is None:
+            out[name] = not_measured(missing)
+            continue
+        say(f"ingest: {name} volume {path.name} ({runs} runs)")
+        try:
+            res = _ingest_ratios(ingest_run(str(path), *args))
+            res["bytes"] = path.stat().st_size
+            out[name] = res
+        except Exception as error:  # noqa: BLE001 - reported, the other volume still runs
+            out[name] = not_measured(f"{type(error).__name__}: {error}"[:500], volume=path.name)
+    ok = any(isinstance(v, dict) and v.get("status") == "ok" for v in out.values())
+    out["status"] = "ok" if ok else "not_measured"
+    if not ok:
+        out["reason"] = "neither volume could be measured"
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Child processes
+
+
+def run_child(module: str, args: list[str], timeout_s: float) -> dict[str, Any]:
+    """``python -m module args --result F``; the JSON it wrote, or a ``not_measured`` record."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        result_file = Path(handle.name)
+    cmd = [sys.executable, "-m", module, *args, "--result", str(result_file)]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, start_new_session=True
+    )
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        proc.terminate()  # the child stops its services in its finally blocks
+        try:
+            proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    seconds = round(time.perf_counter() - t0, 1)
+    try:
+        text = result_file.read_text()
+        data = json.loads(text) if text.strip() else None
+    finally:
+        result_file.unlink(missing_ok=True)
+    if data is None:
+        reason = (
+            f"timed out after {timeout_s:.0f} s"
+            if timed_out
+            else f"{module} exited with code {proc.returncode} without a result"
+        )
+        data = not_measured(reason)
+    data["section_wall_s"] = seconds
+    data["measured_utc"] = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    return data
+
+
+def _prepare_archive(quick: bool) -> tuple[str | None, dict[str, Any]]:
+    """Simulate (or find in the cache) the benchmark day; shared by ingest, radar_day, celery."""
+    from orchestration.bench.radar_day import (
+        DEFAULT_CADENCE_MIN,
+        DEFAULT_DAY,
+        QUICK_CADENCE_MIN,
+        ensure_archive,
+    )
+
+    cadence = QUICK_CADENCE_MIN if quick else DEFAULT_CADENCE_MIN
+    try:
+        info = ensure_archive(DEFAULT_DAY, cadence)
+    except Exception as error:  # noqa: BLE001 - each section then reports the failure
+        say(f"simulation failed: {error}")
+        return None, not_measured(f"simulation failed: {type(error).__name__}: {error}")
+    return info["root"], info
+
+
+def _load_previous(json_path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(json_path.read_text()).get("sections", {})
+    except (OSError, ValueError):
+        return {}
+
+
+def parse_only(values: list[str] | None) -> list[str]:
+    """``--only a,b --only c`` -> ordered section names; unknown names fail."""
+    if not values:
+        return list(SECTIONS)
+    names = [n.strip() for v in values for n in v.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(SECTIONS))
+    if unknown:
+        raise SystemExit(f"bench all: unknown section(s) {unknown}; choose from {list(SECTIONS)}")
+    return [s for s in SECTIONS if s in names]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="rainfuse bench all", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller, faster smoke run")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help=f"run only these sections (comma-separated or repeated): {', '.join(SECTIONS)}",
+    )
+    parser.add_argument(
+        "--out-dir", type=Path, default=PROJECT_ROOT, help="where BENCHMARKS.md and benchmarks/ go"
+    )
+    # child mode of the ingest section
+    parser.add_argument("--_section", dest="section", help=argparse.SUPPRESS)
+    parser.add_argument("--archive", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("PYART_QUIET", "1")
+
+    if args.section == "ingest":
+        _report.graceful_sigterm()
+        result = ingest_section(args.quick, args.archive)
+        Path(args.result).write_text(json.dumps(result, default=str))
+        return 0
+
+    selected = parse_only(args.only)
+    started = dt.datetime.now(dt.UTC)
+    t0 = time.perf_counter()
+    machine = _report.machine_description()
+    if _report.is_busy(machine["load_average_start"], machine["usable_cores"]):
+        say(f"the machine is busy (load {machine['load_average_start']}): timings will be noisy")
+    quick = ["--quick"] if args.quick else []
+    archive: str | None = None
+    archive_info: dict[str, Any] = {}
+    if {"ingest", "radar_day", "celery"} & set(selected):
+        archive, archive_info = _prepare_archive(args.quick)
+    arch = ["--archive", archive] if archive else []
+
+    sections: dict[str, dict[str, Any]] = {}
+    for name in selected:
+        say(f"section {name}")
+        if name == "ingest":
+            res = run_child(
+                "orchestration.bench.all",
+                ["--_section", "ingest", *quick, *arch],
+                TIMEOUTS_S["ingest"],
+            )
+        elif name == "radar_day":
+            res = run_child(
+                "orchestration.bench.radar_day", [*quick, *arch], TIMEOUTS_S["radar_day"]
+            )
+            if archive_info.get("simulate_s") is not None:
+                res["simulate_s"] = archive_info["simulate_s"]
+        elif name == "celery":
+            day_wall = (sections.get("radar_day") or {}).get("wall_s")
+            per_run = max(300.0, 3.0 * day_wall) if day_wall else TIMEOUTS_S["celery"] / 2
+            res = run_child(
+                "orchestration.bench.celery_scale",
+                [*quick, *arch, "--timeout-s", str(per_run)],
+                min(TIMEOUTS_S["celery"], 2 * per_run + 300),
+            )
+        else:
+            res = run_child(
+                "orchestration.bench.models", ["--part", name, *quick], TIMEOUTS_S[name]
+            )
+        res["quick"] = args.quick
+        sections[name] = res
+        say(f"section {name}: {res.get('status', 'ok')} in {res.get('section_wall_s')} s")
+
+    json_path = args.out_dir / "benchmarks" / "results.json"
+    md_path = args.out_dir / "BENCHMARKS.md"
+    kept = []
+    if set(selected) != set(SECTIONS):
+        previous = _load_previous(json_path)
+        for name in SECTIONS:
+            if name not in sections and name in previous:
+                sections[name] = previous[name]
+                kept.append(name)
+    sections = {name: sections[name] for name in SECTIONS if name in sections}
+    options = {"quick": args.quick, "only": selected, "kept_from_previous": kept, "argv": argv}
+    payload = _report.build_payload(
+        sections, machine, options, time.perf_counter() - t0, started_utc=started
+    )
+    _report.write_report(payload, md_path, json_path)
+    say(f"wrote {md_path} and {json_path}")
+    line = {
+        **payload["summary"],
+        "machine_busy": payload["machine_busy"],
+        "quick": args.quick,
+        "results_json": str(json_path),
+    }
+    print(json.dumps(line), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

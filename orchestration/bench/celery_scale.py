@@ -1,0 +1,243 @@
+"""``python -m orchestration.bench.celery_scale``: the same radar-day through the Celery profile.
+
+Starts PostgreSQL (instance storage, the ``deploy/celery/dagster.yaml`` profile unchanged) and
+Redis (broker and result backend) on 127.0.0.1, then for 1 and then 2 ``dagster-celery`` workers
+(one process each, listening on the ``dagster`` and ``gpu`` queues) materializes the reference
+job (not timed) and the daily job of the simulated day with ``dagster job execute``, from empty
+asset storage each time. The wall time of the daily job and the speedup of 2 workers over 1 are
+the result; per-step durations come from the run's event log in PostgreSQL.
+
+The simulated archive is the radar-day benchmark's (shared cache), so both measure the same day.
+The last printed line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from orchestration.bench._report import graceful_sigterm, not_measured, say
+from orchestration.bench.radar_day import (
+    DEFAULT_CADENCE_MIN,
+    DEFAULT_DAY,
+    PROJECT_ROOT,
+    QUICK_CADENCE_MIN,
+    ensure_archive,
+    write_bench_config,
+)
+
+PROFILE_DIR = PROJECT_ROOT / "orchestration" / "deploy" / "celery"
+WORKER_COUNTS = (1, 2)
+DEFAULT_RUN_TIMEOUT_S = 1200
+
+
+def _tail(path: Path, n: int = 1500) -> str:
+    try:
+        return path.read_text(errors="replace")[-n:]
+    except OSError:
+        return ""
+
+
+def _daily_assets_exist(env: dict[str, str]) -> tuple[bool, str]:
+    """Ask a fresh interpreter (with the benchmark's configuration) whether daily assets exist."""
+    code = (
+        "from orchestration.definitions import defs\n"
+        "g = defs.resolve_asset_graph()\n"
+        "print(sum(g.get(k).partitions_def is not None for k in g.materializable_asset_keys))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    if proc.returncode != 0:
+        return False, f"orchestration.definitions failed to load: {proc.stderr.strip()[-500:]}"
+    count = int(proc.stdout.strip().splitlines()[-1])
+    if count == 0:
+        return False, (
+            "no daily-partitioned asset is defined in orchestration.definitions yet "
+            "(the ingest, calibration and product assets have not been wired in)"
+        )
+    return True, ""
+
+
+def _execute_job(job: str, env: dict[str, str], partition: str | None, log: Path, timeout_s: float):
+    """``dagster job execute`` of ``job`` (the profile's Celery executor); returns (rc, seconds)."""
+    args = [str(Path(sys.executable).parent / "dagster"), "job", "execute"]
+    args += ["-m", "orchestration.definitions", "-j", job]
+    if partition:
+        args += ["--tags", json.dumps({"dagster/partition": partition})]
+    t0 = time.perf_counter()
+    with open(log, "ab") as handle:
+        try:
+            proc = subprocess.run(
+                args,
+                env=env,
+                cwd=PROJECT_ROOT,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                timeout=timeout_s,
+            )
+            rc = proc.returncode
+        except subprocess.TimeoutExpired:
+            rc = None
+    return rc, time.perf_counter() - t0
+
+
+def _latest_run(env: dict[str, str], job: str) -> dict[str, Any]:
+    """Status and per-step durations of the newest run of ``job`` in the benchmark's instance."""
+    code = f"""
+import json
+from dagster import DagsterInstance, RunsFilter
+inst = DagsterInstance.get()
+runs = inst.get_runs(filters=RunsFilter(job_name={job!r}), limit=1)
+out = {{}}
+if runs:
+    run = runs[0]
+    out["run_id"] = run.run_id
+    out["run_status"] = run.status.value
+    steps = []
+    for s in inst.get_run_step_stats(run.run_id):
+        sec = None if s.start_time is None or s.end_time is None else round(s.end_time - s.start_time, 3)
+        steps.append({{"step": s.step_key, "status": s.status.value if s.status else None, "seconds": sec}})
+    out["steps"] = sorted(steps, key=lambda r: -(r["seconds"] or 0))
+print(json.dumps(out))
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    if proc.returncode != 0:
+        return {"run_status": None, "instance_error": proc.stderr.strip()[-500:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_section(
+    quick: bool = False,
+    archive: str | None = None,
+    day: dt.date = DEFAULT_DAY,
+    cadence_min: float | None = None,
+    timeout_s: float = DEFAULT_RUN_TIMEOUT_S,
+    worker_counts: tuple[int, ...] = WORKER_COUNTS,
+) -> dict[str, Any]:
+    """The Celery section result; ``None`` numbers with a reason when something is missing."""
+    from orchestration.bench.services import (
+        ServiceUnavailable,
+        celery_workers,
+        postgres_server,
+        redis_server,
+    )
+
+    cadence = cadence_min or (QUICK_CADENCE_MIN if quick else DEFAULT_CADENCE_MIN)
+    try:
+        info = ensure_archive(day, cadence, root=Path(archive) if archive else None)
+    except Exception as error:  # noqa: BLE001 - reported, not raised
+        return not_measured(f"simulating {day} failed: {type(error).__name__}: {error}")
+    base: dict[str, Any] = {
+        "day": day.isoformat(),
+        "cadence_min": cadence,
+        "n_volumes": info["counts"].get("nexrad_level2"),
+        "setup": (
+            "PostgreSQL instance storage + Redis broker/backend on 127.0.0.1, profile "
+            "orchestration/deploy/celery (unchanged), N dagster-celery workers with "
+            "--concurrency=1 on queues dagster and gpu, local shared asset storage; daily job "
+            "run with `dagster job execute`, reference job run first and not timed."
+        ),
+    }
+    work = Path(tempfile.mkdtemp(prefix="rainfuse-bench-celery-"))
+    config = write_bench_config(Path(info["root"]), work, day)
+    home = work / "home"
+    home.mkdir()
+    shutil.copy(PROFILE_DIR / "dagster.yaml", home / "dagster.yaml")
+    bin_dir = str(Path(sys.executable).parent)
+    env = {
+        **os.environ,
+        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+        "PYART_QUIET": "1",
+        "RAINFUSE_CONFIG": str(config),
+        "RAINFUSE_PROFILE": "celery",
+        "DAGSTER_HOME": str(home),
+    }
+    try:
+        ok, reason = _daily_assets_exist({**env, "RAINFUSE_PROFILE": "local"})
+        if not ok:
+            return {**base, **not_measured(reason)}
+        results: dict[str, dict[str, Any]] = {}
+        with postgres_server() as pg, redis_server() as redis_url:
+            env.update(RAINFUSE_CELERY_BROKER=redis_url, RAINFUSE_CELERY_BACKEND=redis_url)
+            for n in worker_counts:
+                env.update(pg.env(pg.create_database()))
+                for folder in ("storage", "products"):
+                    shutil.rmtree(work / folder, ignore_errors=True)
+                logs = work / f"logs{n}"
+                logs.mkdir()
+                say(f"celery: {n} worker(s), day {day}")
+                with celery_workers(n, env, PROFILE_DIR / "worker.yaml", logs, PROJECT_ROOT):
+                    _execute_job("reference_job", env, None, logs / "reference.log", timeout_s)
+                    rc, seconds = _execute_job(
+                        "daily_job", env, day.isoformat(), logs / "daily.log", timeout_s
+                    )
+                run = _latest_run(env, "daily_job")
+                res: dict[str, Any] = {"wall_s": round(seconds, 2), **run}
+                if rc is None:
+                    res.update(wall_s=None, reason=f"timed out after {timeout_s:.0f} s")
+                elif run.get("run_status") != "SUCCESS":
+                    res["reason"] = (
+                        f"daily job ended {run.get('run_status')} (exit {rc}): "
+                        + _tail(logs / "daily.log", 600)
+                    )
+                    res["wall_s"] = None
+                results[str(n)] = res
+        out = {**base, "workers": results}
+        w1 = results.get("1", {}).get("wall_s")
+        w2 = results.get("2", {}).get("wall_s")
+        out["speedup_2_workers"] = round(w1 / w2, 2) if w1 and w2 else None
+        if out["speedup_2_workers"] is None:
+            out.update(status="failed", reason="a Celery run did not complete (see workers)")
+        else:
+            out["status"] = "ok"
+        return out
+    except ServiceUnavailable as error:
+        return {**base, **not_measured(str(error))}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m orchestration.bench.celery_scale", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help=f"radar every {QUICK_CADENCE_MIN:g} min"
+    )
+    parser.add_argument(
+        "--archive", help="simulated archive folder (default: cached under data/bench)"
+    )
+    parser.add_argument("--day", type=dt.date.fromisoformat, default=DEFAULT_DAY)
+    parser.add_argument("--cadence-min", type=float, default=None)
+    parser.add_argument("--timeout-s", type=float, default=DEFAULT_RUN_TIMEOUT_S)
+    parser.add_argument("--result", help="also write the JSON result to this file")
+    args = parser.parse_args(argv)
+    graceful_sigterm()
+    result = run_section(
+        quick=args.quick,
+        archive=args.archive,
+        day=args.day,
+        cadence_min=args.cadence_min,
+        timeout_s=args.timeout_s,
+    )
+    text = json.dumps(result, default=str)
+    if args.result:
+        Path(args.result).write_text(text)
+    print(text, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

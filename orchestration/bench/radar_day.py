@@ -1,0 +1,407 @@
+"""``python -m orchestration.bench.radar_day``: one radar-day end to end, and the radar-year from it.
+
+1. Simulate one UTC day of the embedded scenario (every observer, radar volumes at a 5-minute
+   cadence) into a folder. The archive is cached under ``data/bench/`` keyed by the day, the
+   cadence, the seed and a hash of the simulator's source, so reruns skip this step; simulation
+   time is reported but is not part of the day's cost.
+2. In a fresh child process whose ``RAINFUSE_CONFIG`` points at that archive (and at empty storage
+   and product folders), materialize the reference assets and then every daily asset of the day
+   in process (``execute_in_process``), with a throw-away SQLite ``DAGSTER_HOME``.
+3. Measure the daily job's wall and CPU time (the child's own and its children's), the peak RSS
+   of the child's whole process tree (sampled with psutil, and the kernel's ``ru_maxrss``), and
+   per-asset step durations from the run's event log.
+4. Project the radar-year on one 2-core machine (see :func:`_report.project_radar_year_h`).
+
+The last printed line is one JSON object (the section result).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from orchestration.bench._report import graceful_sigterm, not_measured, project_radar_year_h, say
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DAY = dt.date(2009, 5, 20)
+DEFAULT_CADENCE_MIN = 5.0
+QUICK_CADENCE_MIN = 30.0
+CACHE_ROOT = PROJECT_ROOT / "data" / "bench"
+MATERIALIZE_TIMEOUT_S = 1800
+
+
+# ---------------------------------------------------------------------------------------------
+# Simulated archive
+
+
+def simulator_fingerprint() -> str:
+    """Hash of the simulator's source files: a changed simulator invalidates cached archives."""
+    digest = hashlib.sha256()
+    folder = PROJECT_ROOT / "fusion_ops" / "simulate"
+    for path in sorted(folder.rglob("*.py")):
+        digest.update(path.relative_to(folder).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def manifest_path(root: Path, day: dt.date) -> Path:
+    return root / "manifest" / f"{day:%Y/%m/%d}" / "manifest.json"
+
+
+def ensure_archive(
+    day: dt.date,
+    cadence_min: float,
+    seed: int = 0,
+    root: Path | None = None,
+    fresh: bool = False,
+) -> dict[str, Any]:
+    """Simulate ``day`` into ``root`` (default: a cache folder) unless it is already there.
+
+    Returns ``{"root", "simulate_s", "cached", "counts"}``; ``simulate_s`` is ``None`` when the
+    archive came from the cache.
+    """
+    if root is None:
+        key = f"day-{day:%Y%m%d}-c{cadence_min:g}-s{seed}-{simulator_fingerprint()}"
+        root = CACHE_ROOT / key
+    manifest = manifest_path(root, day)
+    if manifest.exists() and not fresh:
+        counts = json.loads(manifest.read_text()).get("counts", {})
+        return {"root": str(root), "simulate_s": None, "cached": True, "counts": counts}
+    try:
+        from fusion_ops.simulate.archive import SimulationConfig, simulate
+    except ImportError as error:
+        raise RuntimeError(f"the simulator is not available: {error}") from error
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    say(f"simulating {day} (radar every {cadence_min:g} min) into {root}")
+    t0 = time.perf_counter()
+    cfg = SimulationConfig(
+        out_url=str(root), start=day, days=1, seed=seed, radar_cadence_min=cadence_min
+    )
+    manifests = simulate(cfg, progress=None)
+    seconds = time.perf_counter() - t0
+    counts = manifests[0].get("counts", {}) if manifests else {}
+    return {"root": str(root), "simulate_s": round(seconds, 1), "cached": False, "counts": counts}
+
+
+def write_bench_config(archive: Path, work: Path, day: dt.date, device: str = "cpu") -> Path:
+    """A rainfuse.yaml whose sources are the simulated archive and whose storage is ``work``."""
+    from fusion_ops.simulate.domain import Domain
+
+    site = Domain().site
+    text = f"""# written by orchestration/bench/radar_day.py for one benchmark run
+sources:
+  gauges: {{url: {archive}/gauges}}
+  ground_radar: {{url: {archive}/nexrad, sites: [{site}]}}
+  spaceborne: {{url: {archive}/spaceborne}}
+  satellite: {{url: {archive}/goes, platform: G16}}
+  imagery: {{url: {archive}/imagery}}
+  truth: {{url: {archive}/truth}}
+storage: {{url: {work}/storage}}
+product_store: {{url: {work}/products}}
+partitions:
+  start_date: "{day.isoformat()}"
+compute:
+  device: {device}
+"""
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / "rainfuse.yaml"
+    path.write_text(text)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Child process: materialize the day
+
+
+def _cpu_seconds() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def step_breakdown(instance: Any, run_id: str, wall_s: float) -> list[dict[str, Any]]:
+    """Per-step durations of a run from the instance's event log, longest first."""
+    rows = []
+    for stat in instance.get_run_step_stats(run_id):
+        if stat.start_time is None or stat.end_time is None:
+            seconds = None
+        else:
+            seconds = round(stat.end_time - stat.start_time, 3)
+        rows.append(
+            {
+                "step": stat.step_key,
+                "status": stat.status.value if stat.status is not None else None,
+                "seconds": seconds,
+                "share": round(seconds / wall_s, 3) if seconds is not None and wall_s > 0 else None,
+            }
+        )
+    rows.sort(key=lambda r: -(r["seconds"] or 0.0))
+    return rows
+
+
+def _failures(result: Any) -> list[str]:
+    out = []
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            data = event.event_specific_data
+            error = getattr(data, "error", None)
+            message = error.message.strip().splitlines()[-1] if error is not None else "failed"
+            out.append(f"{event.step_key}: {message[:300]}")
+    return out
+
+
+def materialize_day(config: Path, day: dt.date, dagster_home: Path) -> dict[str, Any]:
+    """Run the reference job and the daily job of ``day`` in this process (see module doc)."""
+    os.environ["RAINFUSE_CONFIG"] = str(config)
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    os.environ.setdefault("PYART_QUIET", "1")
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    t_import = time.perf_counter()
+    from dagster import DagsterInstance
+
+    from orchestration.definitions import defs
+
+    import_s = time.perf_counter() - t_import
+    instance = DagsterInstance.get()
+    graph = defs.resolve_asset_graph()
+    keys = sorted(graph.materializable_asset_keys)
+    daily = [k.to_user_string() for k in keys if graph.get(k).partitions_def is not None]
+    if not daily:
+        return not_measured(
+            "no daily-partitioned asset is defined in orchestration.definitions yet "
+            "(the ingest, calibration and product assets have not been wired in)",
+            assets=[k.to_user_string() for k in keys],
+        )
+    out: dict[str, Any] = {"import_s": round(import_s, 2), "daily_assets": daily}
+    t0 = time.perf_counter()
+    reference = defs.resolve_job_def("reference_job").execute_in_process(
+        instance=instance, raise_on_error=False
+    )
+    out["reference_wall_s"] = round(time.perf_counter() - t0, 2)
+    out["reference_status"] = "success" if reference.success else "failure"
+
+    cpu0, t0 = _cpu_seconds(), time.perf_counter()
+    result = defs.resolve_job_def("daily_job").execute_in_process(
+        partition_key=day.isoformat(), instance=instance, raise_on_error=False
+    )
+    wall = time.perf_counter() - t0
+    out["wall_s"] = round(wall, 2)
+    out["cpu_s"] = round(_cpu_seconds() - cpu0, 2)
+    out["run_id"] = result.run_id
+    out["run_status"] = "success" if result.success else "failure"
+    out["steps"] = step_breakdown(instance, result.run_id, wall)
+    failures = _failures(result) + ([] if reference.success else _failures(reference))
+    if failures:
+        out["failures"] = failures
+    out["status"] = "ok" if result.success else "failed"
+    if not result.success:
+        out["reason"] = "daily job failed: " + "; ".join(failures)[:1000]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Parent: run the child, watch its memory
+
+
+class TreeRSSSampler:
+    """Samples the summed RSS of a process and all its descendants in a thread."""
+
+    def __init__(self, pid: int, interval_s: float = 0.2) -> None:
+        self.pid, self.interval_s = pid, interval_s
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeRSSSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def sample(self) -> int:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return 0
+        total = 0
+        for proc in procs:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                continue
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_bytes = max(self.peak_bytes, self.sample())
+            self._stop.wait(self.interval_s)
+
+
+def run_child(
+    args: list[str], env: dict[str, str], timeout_s: float, log: Path
+) -> tuple[dict | None, dict]:
+    """Run ``python -m orchestration.bench.radar_day <args>``; returns (its JSON, resource use).
+
+    The child's stderr (Dagster's logs) goes to ``log``.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    with tempfile.NamedTemporaryFile("w+", suffix=".json", delete=False) as handle:
+        result_file = handle.name
+    cmd = [sys.executable, "-m", "orchestration.bench.radar_day", *args, "--result", result_file]
+    with open(log, "ab") as err:
+        proc = subprocess.Popen(
+            cmd, env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=err
+        )
+    timed_out = False
+    with TreeRSSSampler(proc.pid) as sampler:
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            proc.kill()
+            proc.wait()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    usage = {
+        "process_wall_s": round(time.perf_counter() - t0, 2),
+        "process_cpu_s": round(
+            (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime), 2
+        ),
+        # ru_maxrss is in KiB on Linux: the largest single descendant process
+        "max_single_process_rss_gb": round(after.ru_maxrss * 1024 / 1e9, 3),
+        "sampled_tree_rss_gb": round(sampler.peak_bytes / 1e9, 3),
+        "returncode": proc.returncode,
+        "timed_out": timed_out,
+    }
+    data = None
+    try:
+        text = Path(result_file).read_text()
+        data = json.loads(text) if text.strip() else None
+    finally:
+        os.unlink(result_file)
+    return data, usage
+
+
+def run_section(
+    quick: bool = False,
+    archive: str | None = None,
+    day: dt.date = DEFAULT_DAY,
+    cadence_min: float | None = None,
+    fresh: bool = False,
+    keep: bool = False,
+) -> dict[str, Any]:
+    """The radar-day section result (see module doc); ``None`` numbers with a reason on failure."""
+    cadence = cadence_min or (QUICK_CADENCE_MIN if quick else DEFAULT_CADENCE_MIN)
+    try:
+        info = ensure_archive(day, cadence, root=Path(archive) if archive else None, fresh=fresh)
+    except Exception as error:  # noqa: BLE001 - any simulator failure is reported, not raised
+        return not_measured(f"simulating {day} failed: {type(error).__name__}: {error}")
+    base = {
+        "day": day.isoformat(),
+        "cadence_min": cadence,
+        "n_volumes": info["counts"].get("nexrad_level2"),
+        "archive_files": info["counts"],
+        "simulate_s": info["simulate_s"],
+        "archive_cached": info["cached"],
+        "quick": quick,
+    }
+    work = Path(tempfile.mkdtemp(prefix="rainfuse-bench-day-"))
+    try:
+        config = write_bench_config(Path(info["root"]), work, day)
+        env = {**os.environ, "PYART_QUIET": "1", "RAINFUSE_PROFILE": "local"}
+        say(f"materializing {day} in process ({base['n_volumes']} radar volumes)")
+        child_args = ["--materialize", "--config", str(config), "--day", day.isoformat()]
+        child_args += ["--home", str(work / "home")]
+        log = work / "materialize.log"
+        data, usage = run_child(child_args, env, MATERIALIZE_TIMEOUT_S, log)
+        log_tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+    out: dict[str, Any] = {**base, **usage}
+    if data is None:
+        reason = (
+            f"timed out after {MATERIALIZE_TIMEOUT_S} s"
+            if usage["timed_out"]
+            else f"the materialize process exited with code {usage['returncode']} and no result"
+        )
+        return {**out, **not_measured(reason), "log_tail": log_tail}
+    out.update(data)
+    if out.get("status", "ok") != "ok":
+        out["log_tail"] = log_tail
+    peak = max(usage["sampled_tree_rss_gb"], usage["max_single_process_rss_gb"])
+    out["peak_rss_gb"] = round(peak, 3)
+    if out.get("wall_s") is not None:
+        out["radar_year_projected_h"] = project_radar_year_h(out["wall_s"], out.get("cpu_s"))
+        out["radar_year_serial_h"] = round(365 * out["wall_s"] / 3600, 2)
+        out["projection_note"] = (
+            "Radar-year projection: 365 days x max(day wall, day CPU) / 2 cores (two day-partitions "
+            "run at once, e.g. a backfill with 2 run workers), excluding simulation; serial = 365 x "
+            "day wall. Peak RSS is the whole materialize process tree (psutil samples every 0.2 s, "
+            "and the kernel's max RSS of a single process)."
+        )
+    out.setdefault("status", "ok")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m orchestration.bench.radar_day", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help=f"radar every {QUICK_CADENCE_MIN:g} min"
+    )
+    parser.add_argument(
+        "--archive", help="simulated archive folder (default: cached under data/bench)"
+    )
+    parser.add_argument("--day", type=dt.date.fromisoformat, default=DEFAULT_DAY)
+    parser.add_argument("--cadence-min", type=float, default=None)
+    parser.add_argument("--fresh", action="store_true", help="re-simulate even when cached")
+    parser.add_argument("--keep", action="store_true", help="keep the storage/products folder")
+    parser.add_argument("--result", help="also write the JSON result to this file")
+    # child mode
+    parser.add_argument("--materialize", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)
+    parser.add_argument("--home", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    graceful_sigterm()
+    if args.materialize:
+        result = materialize_day(Path(args.config), args.day, Path(args.home))
+    else:
+        result = run_section(
+            quick=args.quick,
+            archive=args.archive,
+            day=args.day,
+            cadence_min=args.cadence_min,
+            fresh=args.fresh,
+            keep=args.keep,
+        )
+    text = json.dumps(result, default=str)
+    if args.result:
+        Path(args.result).write_text(text)
+    print(text, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -206,11 +206,13 @@ def ingest_radar_day(
 ) -> RadarDay:
     """Stream a day of volumes into gauge profiles and uint8-packed grid profiles.
 
-    Only one decoded volume is in memory at a time; the day's grid is held as uint8 codes
-    (``(volume, height, lat, lon)`` per moment, CF ``scale_factor``/``add_offset``/``_FillValue``
-    attributes, so writing it with xarray stores the codes and reading it back decodes floats).
+    Only one decoded volume is in memory at a time; the day's grid is held, stored and loaded as
+    uint8 codes (``(volume, height, lat, lon)`` per moment, attributes ``code_scale``,
+    ``code_offset``, ``code_fill``); :func:`fusion_ops.radar.packing.decode` turns a selection
+    into floats.  The codes are deliberately not CF ``scale_factor`` encoded: a loader would
+    decode a 5-minute day to float32 (4x the memory).
     """
-    from fusion_ops.radar.packing import FILL_CODE, PACKING, pack
+    from fusion_ops.radar.packing import FILL_CODE, PACKING, code_attrs, pack
     from fusion_ops.readers.ground_radar import volume_time_from_name
 
     heights = tuple(float(h) for h in grid.heights_m)
@@ -276,11 +278,7 @@ def ingest_radar_day(
         data_vars[m] = (
             ("volume", "height", "lat", "lon"),
             codes[m][:n_ok],
-            {
-                "scale_factor": np.float32(step),
-                "add_offset": np.float32(offset),
-                "_FillValue": np.uint8(FILL_CODE),
-            },
+            code_attrs(m),
         )
     gridded = xr.Dataset(
         data_vars,
@@ -291,7 +289,9 @@ def ingest_radar_day(
             "lat": grid.lat,
             "lon": grid.lon,
         },
-        attrs={"packing": "uint8 codes, value = add_offset + scale_factor * code, 255 = no data"},
+        attrs={
+            "packing": "uint8 codes: value = code_offset + code_scale * code, code_fill = no data"
+        },
     )
     for m in moments:
         gridded[m].encoding.update(zlib=True, complevel=4)

@@ -38,7 +38,9 @@ class Alert:
 
     def as_payload(self) -> dict[str, object]:
         """JSON body: ``text`` for chat webhooks, every field for generic receivers."""
-        return {"text": f"[rainfuse {self.severity}] {self.title}: {self.text}", **asdict(self)}
+        fields = asdict(self)
+        fields["message"] = fields.pop("text")
+        return {"text": f"[rainfuse {self.severity}] {self.title}: {self.text}", **fields}
 
 
 def webhook_url() -> str | None:

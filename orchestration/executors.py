@@ -17,6 +17,7 @@ Secrets (a broker password) stay in environment variables: the executor configur
 
 from __future__ import annotations
 
+import json
 import os
 
 from dagster import ExecutorDefinition
@@ -71,3 +72,47 @@ def executor_for_profile(profile: str | None = None) -> ExecutorDefinition | Non
             name="k8s_job_executor",
         )
     raise ProfileError(f"{PROFILE_ENV}={profile!r}: expected one of {', '.join(PROFILES)}")
+
+
+def gpu_routing_problems(assets: object) -> list[str]:
+    """Why each GPU asset would not reach a GPU in every profile (empty list: all good).
+
+    A GPU asset is one of kind ``torch`` or one carrying any GPU marker (the ``gpu`` pool, the
+    Celery ``gpu`` queue or a Kubernetes ``nvidia.com/gpu`` request); it must carry all three, so
+    that no profile runs it on a CPU node or outside the pool's limit.
+    """
+    from dagster import AssetsDefinition
+
+    from assets.gpu import CELERY_GPU_QUEUE, GPU_POOL
+
+    problems: list[str] = []
+    for assets_def in assets:  # type: ignore[attr-defined]
+        if not isinstance(assets_def, AssetsDefinition) or not assets_def.is_executable:
+            continue
+        tags = dict(assets_def.op.tags or {})
+        kinds = {k.lower() for key in assets_def.keys for k in assets_def.specs_by_key[key].kinds}
+        if tags.get("dagster/compute_kind"):
+            kinds.add(str(tags["dagster/compute_kind"]).lower())
+        k8s = tags.get("dagster-k8s/config") or {}
+        if isinstance(k8s, str):  # Dagster stores structured op tags as JSON text
+            k8s = json.loads(k8s)
+        resources = (k8s.get("container_config") or {}).get("resources") or {}
+        gpu_limit = (resources.get("limits") or {}).get("nvidia.com/gpu")
+        markers = {
+            "pool": assets_def.op.pool == GPU_POOL,
+            "celery": tags.get("dagster-celery/queue") == CELERY_GPU_QUEUE,
+            "k8s": gpu_limit is not None and int(gpu_limit) >= 1,
+        }
+        if not ("torch" in kinds or any(markers.values())):
+            continue
+        name = ", ".join(key.to_user_string() for key in assets_def.keys)
+        if not markers["pool"]:
+            problems.append(f"{name}: not in the {GPU_POOL!r} concurrency pool")
+        if not markers["celery"]:
+            problems.append(f"{name}: no 'dagster-celery/queue: {CELERY_GPU_QUEUE}' op tag")
+        if not markers["k8s"]:
+            problems.append(f"{name}: no nvidia.com/gpu limit in its dagster-k8s/config")
+        tolerations = ((k8s.get("pod_spec_config") or {}).get("tolerations")) or []
+        if markers["k8s"] and not any(t.get("key") == "nvidia.com/gpu" for t in tolerations):
+            problems.append(f"{name}: no toleration of the nvidia.com/gpu taint")
+    return problems

@@ -238,7 +238,11 @@ def alert_for_failure(context: RunFailureSensorContext) -> Alert:
     step_errors = []
     for event in context.get_step_failure_events():
         data = event.step_failure_data
-        error = data.error.message.strip().splitlines()[0] if data and data.error else "failed"
+        error = data.error if data else None
+        # Dagster wraps the user's exception: report the innermost cause, the one that says why.
+        while error is not None and error.cause is not None:
+            error = error.cause
+        error = error.message.strip().splitlines()[0] if error is not None else "failed"
         step_errors.append(f"{event.step_key}: {error}")
     details = {"steps": "; ".join(step_errors)} if step_errors else {}
     ui = os.environ.get(UI_URL_ENV, "").rstrip("/")

@@ -73,6 +73,9 @@ def backfill_targets(
     first = partitions_def.get_first_partition_key()
     if first is not None and start.isoformat() < first:
         raise BackfillError(f"--start {start} is before the first partition {first}")
+    last = partitions_def.get_last_partition_key()
+    if last is None or end.isoformat() > last:
+        raise BackfillError(f"--end {end} is after the last complete partition {last}")
     partition_keys = list(
         partitions_def.get_partition_keys_in_range(
             PartitionKeyRange(start.isoformat(), end.isoformat())

@@ -363,6 +363,35 @@ def _radar_day_md(section: Mapping[str, Any]) -> str:
         )
     if section.get("projection_note"):
         parts.append(section["projection_note"] + "\n\n")
+    library = section.get("library")
+    if isinstance(library, Mapping) and library.get("processes"):
+        parts.append("### Radar volumes of the day through fusion_ops alone (no Dagster)\n\n")
+        rows = []
+        for n, res in sorted(library["processes"].items(), key=lambda kv: int(kv[0])):
+            rows.append(
+                [
+                    n,
+                    res.get("n_ingested"),
+                    res.get("wall_s"),
+                    res.get("cpu_s"),
+                    res.get("s_per_volume"),
+                    res.get("peak_rss_gb"),
+                    res.get("reason") or res.get("status"),
+                ]
+            )
+        header = [
+            "processes",
+            "volumes",
+            "wall (s)",
+            "CPU (s)",
+            "s/volume",
+            "peak RSS (GB)",
+            "status",
+        ]
+        parts.append(md_table(header, rows) + "\n\n")
+        if library.get("speedup_2_processes") is not None:
+            parts.append(f"Speedup with 2 processes: **{_fmt(library['speedup_2_processes'])}x**. ")
+        parts.append((library.get("note") or "") + "\n\n")
     return "".join(parts)
 
 

@@ -215,6 +215,94 @@ def materialize_day(config: Path, day: dt.date, dagster_home: Path) -> dict[str,
 
 
 # ---------------------------------------------------------------------------------------------
+# Child process: the day's radar volumes through fusion_ops alone (no Dagster)
+
+
+def _library_targets(archive: Path, day: dt.date) -> tuple[Any, Any]:
+    """The product grid (default domain, as the ground_radar asset builds it) and the gauges."""
+    import pandas as pd
+
+    from fusion_ops.radar.gridding import GaugePoints, LatLonGrid
+    from orchestration.config import DomainConfig
+    from orchestration.resources import DomainResource
+
+    domain = DomainResource(**DomainConfig().model_dump())
+    lat, lon = domain.latitudes_deg(), domain.longitudes_deg()
+    grid = LatLonGrid(
+        float(lat[0]), float(lat[-1]), float(lon[0]), float(lon[-1]), domain.grid_spacing_deg
+    )
+    table = pd.read_csv(next((archive / "truth" / f"{day:%Y/%m/%d}").glob("gauges_truth_*.csv")))
+    stations = table.drop_duplicates("station")
+    gauges = GaugePoints(
+        tuple(str(s) for s in stations["station"]),
+        tuple(float(v) for v in stations["latitude"]),
+        tuple(float(v) for v in stations["longitude"]),
+    )
+    return grid, gauges
+
+
+def _ingest_chunk(job: tuple[list[str], str, str]) -> dict[str, Any]:
+    """``ingest_radar_day`` (the ground_radar asset's function) over some volumes, summarised."""
+    urls, archive, day_text = job
+    from fusion_ops.radar.profiles import ingest_radar_day
+
+    grid, gauges = _library_targets(Path(archive), dt.date.fromisoformat(day_text))
+    t0 = time.perf_counter()
+    rday = ingest_radar_day(urls, grid, gauges)
+    seconds = time.perf_counter() - t0
+    return {
+        "seconds": seconds,
+        "n_ok": int((rday.inventory["status"] == "ok").sum()),
+        "profiles": len(rday.profiles),
+        "grid_bytes": int(rday.grid.nbytes),
+        "quarantined": [str(q) for q in rday.quarantine][:5],
+        "n_quarantined": len(rday.quarantine),
+    }
+
+
+def library_day(archive: Path, day: dt.date, processes: int) -> dict[str, Any]:
+    """Every radar volume of the day through ``fusion_ops.radar.profiles.ingest_radar_day``.
+
+    ``processes`` > 1 splits the day's volumes into contiguous chunks, one process each (the
+    process-level parallelism over volumes a backfill or an hourly-partitioned asset would use).
+    """
+
+    from fusion_ops.readers.ground_radar import list_volumes
+    from fusion_ops.simulate.domain import Domain
+
+    urls = list_volumes(str(archive / "nexrad"), day, Domain().site)
+    if not urls:
+        return not_measured(f"no radar volumes for {day} under {archive}/nexrad")
+    cpu0, t0 = _cpu_seconds(), time.perf_counter()
+    if processes <= 1:
+        parts = [_ingest_chunk((urls, str(archive), day.isoformat()))]
+    else:
+        import multiprocessing
+
+        size = -(-len(urls) // processes)
+        jobs = [
+            (urls[i : i + size], str(archive), day.isoformat()) for i in range(0, len(urls), size)
+        ]
+        with multiprocessing.get_context("spawn").Pool(processes) as pool:
+            parts = pool.map(_ingest_chunk, jobs)
+    wall = time.perf_counter() - t0
+    n_ok = sum(p["n_ok"] for p in parts)
+    return {
+        "status": "ok",
+        "processes": processes,
+        "n_volumes": len(urls),
+        "n_ingested": n_ok,
+        "n_quarantined": sum(p["n_quarantined"] for p in parts),
+        "quarantined": [q for p in parts for q in p["quarantined"]][:5],
+        "wall_s": round(wall, 2),
+        "cpu_s": round(_cpu_seconds() - cpu0, 2),
+        "s_per_volume": round(wall / max(n_ok, 1), 4),
+        "profile_rows": sum(p["profiles"] for p in parts),
+        "packed_grid_mb": round(sum(p["grid_bytes"] for p in parts) / 1e6, 1),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
 # Parent: run the child, watch its memory
 
 
@@ -309,8 +397,13 @@ def run_section(
     cadence_min: float | None = None,
     fresh: bool = False,
     keep: bool = False,
+    library: bool = True,
 ) -> dict[str, Any]:
-    """The radar-day section result (see module doc); ``None`` numbers with a reason on failure."""
+    """The radar-day section result (see module doc); ``None`` numbers with a reason on failure.
+
+    With ``library`` the day's radar volumes are also timed through fusion_ops alone
+    (:func:`run_library`), under ``"library"``.
+    """
     cadence = cadence_min or (QUICK_CADENCE_MIN if quick else DEFAULT_CADENCE_MIN)
     try:
         info = ensure_archive(day, cadence, root=Path(archive) if archive else None, fresh=fresh)
@@ -325,6 +418,8 @@ def run_section(
         "archive_cached": info["cached"],
         "quick": quick,
     }
+    if library:
+        base["library"] = run_library(Path(info["root"]), day)
     work = Path(tempfile.mkdtemp(prefix="rainfuse-bench-day-"))
     try:
         config = write_bench_config(Path(info["root"]), work, day)
@@ -364,6 +459,36 @@ def run_section(
     return out
 
 
+def run_library(
+    archive: Path, day: dt.date, process_counts: tuple[int, ...] = (1, 2)
+) -> dict[str, Any]:
+    """The day's radar volumes through fusion_ops alone, with 1 and 2 processes (own children)."""
+    results: dict[str, Any] = {}
+    for n in process_counts:
+        say(f"library radar-day: {n} process(es)")
+        env = {**os.environ, "PYART_QUIET": "1"}
+        with tempfile.TemporaryDirectory(prefix="rainfuse-bench-lib-") as tmp:
+            args = ["--library", str(n), "--archive", str(archive), "--day", day.isoformat()]
+            data, usage = run_child(args, env, MATERIALIZE_TIMEOUT_S, Path(tmp) / "lib.log")
+        if data is None:
+            data = not_measured(f"library run exited with code {usage['returncode']}")
+        data["peak_rss_gb"] = max(usage["sampled_tree_rss_gb"], usage["max_single_process_rss_gb"])
+        data["process_wall_s"] = usage["process_wall_s"]
+        results[str(n)] = data
+    w1 = (results.get("1") or {}).get("wall_s")
+    w2 = (results.get("2") or {}).get("wall_s")
+    return {
+        "processes": results,
+        "speedup_2_processes": round(w1 / w2, 2) if w1 and w2 else None,
+        "note": (
+            "Radar part of the day only, without Dagster: every volume through "
+            "fusion_ops.radar.profiles.ingest_radar_day, the ground_radar asset's function (read + "
+            "QC + KDP + profiles above the gauges + product-grid gridding packed to uint8), in one "
+            "process and split in two halves over 2 processes; storage not included."
+        ),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m orchestration.bench.radar_day", description=__doc__.split("\n")[0]
@@ -383,9 +508,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--materialize", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     parser.add_argument("--home", help=argparse.SUPPRESS)
+    parser.add_argument("--library", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--no-library",
+        action="store_true",
+        help="skip timing the radar volumes via fusion_ops alone",
+    )
     args = parser.parse_args(argv)
     graceful_sigterm()
-    if args.materialize:
+    if args.library:
+        result = library_day(Path(args.archive), args.day, args.library)
+    elif args.materialize:
         result = materialize_day(Path(args.config), args.day, Path(args.home))
     else:
         result = run_section(
@@ -395,6 +528,7 @@ def main(argv: list[str] | None = None) -> int:
             cadence_min=args.cadence_min,
             fresh=args.fresh,
             keep=args.keep,
+            library=not args.no_library,
         )
     text = json.dumps(result, default=str)
     if args.result:

@@ -51,10 +51,14 @@ def wait_until(
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise ServiceUnavailable(f"{what}: exited with code {process.returncode}")
-        with contextlib.suppress(Exception):
+        try:
             value = predicate()
-            if value:
-                return value
+        except ServiceUnavailable:
+            raise
+        except Exception:  # noqa: BLE001 - not up yet (connection refused, ...)
+            value = None
+        if value:
+            return value
         time.sleep(interval_s)
     raise ServiceUnavailable(f"{what}: not ready after {timeout_s:.0f} s")
 
@@ -202,9 +206,9 @@ def celery_workers(
     queues: tuple[str, ...] = ("dagster", "gpu"),
     timeout_s: float = 120.0,
 ) -> Iterator[list[subprocess.Popen]]:
-    """``count`` dagster-celery workers, one process each (``--concurrency=1``), all queues.
+    """``count`` dagster-celery workers, one process each (``--pool=solo``), on ``queues``.
 
-    Yields once every worker logged that it is ready.
+    Yields once every worker answers a ping on the broker (``RAINFUSE_CELERY_BROKER`` in ``env``).
     """
     executable = _which("dagster-celery", "rainfuse[ops] (dagster-celery)")
     workers: list[subprocess.Popen] = []
@@ -215,17 +219,23 @@ def celery_workers(
             args += ["-y", str(worker_yaml), "-n", name, "-l", "INFO"]
             for queue in queues:
                 args += ["-q", queue]
-            args += ["--", "--concurrency=1", "--without-gossip", "--without-mingle"]
+            # solo pool: the step runs in the worker process itself, one at a time
+            args += ["--", "--pool=solo", "--without-gossip", "--without-mingle"]
             log = log_dir / f"worker{k + 1}.log"
             workers.append(start_process(args, env, log, cwd))
-        for k, worker in enumerate(workers):
-            log = log_dir / f"worker{k + 1}.log"
-            wait_until(
-                lambda log=log: b" ready." in log.read_bytes(),
-                timeout_s,
-                f"celery worker {k + 1} (log {log})",
-                worker,
-            )
+        from celery import Celery
+
+        broker = env["RAINFUSE_CELERY_BROKER"]
+        app = Celery(broker=broker, backend=env.get("RAINFUSE_CELERY_BACKEND", broker))
+
+        def all_answer() -> bool:
+            for k, worker in enumerate(workers):
+                if worker.poll() is not None:
+                    log = (log_dir / f"worker{k + 1}.log").read_text(errors="replace")[-800:]
+                    raise ServiceUnavailable(f"celery worker {k + 1} exited: {log}")
+            return len(app.control.ping(timeout=1.0)) >= count
+
+        wait_until(all_answer, timeout_s, f"{count} celery worker(s)", interval_s=1.0)
         yield workers
     finally:
         for worker in workers:

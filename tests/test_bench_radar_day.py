@@ -1,0 +1,82 @@
+"""Radar-day benchmark plumbing on tiny inputs: its configuration, step breakdown, memory sampler.
+
+No timing is asserted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+
+from orchestration.bench import radar_day
+from orchestration.config import load_config
+
+
+def test_bench_config_points_at_the_archive(tmp_path) -> None:
+    archive, work = tmp_path / "archive", tmp_path / "work"
+    path = radar_day.write_bench_config(archive, work, dt.date(2009, 5, 20))
+    config = load_config(path)
+    assert config.sources.ground_radar.url == str(archive / "nexrad")
+    assert config.sources.satellite.url == str(archive / "goes")
+    assert config.storage.url == str(work / "storage")
+    assert config.product_store.url == str(work / "products")
+    assert config.partitions.start_date == dt.date(2009, 5, 20)
+    assert config.compute.device == "cpu"
+    assert config.sources.ground_radar.sites == ["KMLB"]
+
+
+def test_cached_archive_is_reused(tmp_path) -> None:
+    day = dt.date(2009, 5, 20)
+    manifest = radar_day.manifest_path(tmp_path, day)
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(json.dumps({"counts": {"nexrad_level2": 3}}))
+    info = radar_day.ensure_archive(day, 5.0, root=tmp_path)
+    assert info == {
+        "root": str(tmp_path),
+        "simulate_s": None,
+        "cached": True,
+        "counts": {"nexrad_level2": 3},
+    }
+    fingerprint = radar_day.simulator_fingerprint()
+    assert len(fingerprint) == 10 and fingerprint == radar_day.simulator_fingerprint()
+
+
+def test_step_breakdown_sorted_with_shares() -> None:
+    status = SimpleNamespace(value="SUCCESS")
+    stats = [
+        SimpleNamespace(step_key="gauges", status=status, start_time=10.0, end_time=12.0),
+        SimpleNamespace(step_key="ground_radar", status=status, start_time=12.0, end_time=20.0),
+        SimpleNamespace(step_key="skipped", status=None, start_time=None, end_time=None),
+    ]
+    instance = SimpleNamespace(get_run_step_stats=lambda run_id: stats)
+    rows = radar_day.step_breakdown(instance, "run", wall_s=10.0)
+    assert [r["step"] for r in rows] == ["ground_radar", "gauges", "skipped"]
+    assert rows[0] == {"step": "ground_radar", "status": "SUCCESS", "seconds": 8.0, "share": 0.8}
+    assert rows[2]["seconds"] is None and rows[2]["share"] is None
+
+
+def test_tree_rss_sampler_sees_a_child_process() -> None:
+    code = (
+        "import time; b = bytearray(60_000_000); b[::4096] = b'x' * len(b[::4096]); time.sleep(1.5)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        with radar_day.TreeRSSSampler(os.getpid(), interval_s=0.05) as sampler:
+            proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    # this process plus a child that touched 60 MB
+    assert sampler.peak_bytes > 60_000_000
+
+
+@pytest.mark.parametrize("wall, cpu, expected", [(100.0, 50.0, 5.07), (100.0, 180.0, 9.12)])
+def test_year_projection(wall, cpu, expected) -> None:
+    from orchestration.bench._report import project_radar_year_h
+
+    assert project_radar_year_h(wall, cpu) == pytest.approx(expected, abs=0.01)

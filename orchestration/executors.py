@@ -77,7 +77,7 @@ def executor_for_profile(profile: str | None = None) -> ExecutorDefinition | Non
 def gpu_routing_problems(assets: object) -> list[str]:
     """Why each GPU asset would not reach a GPU in every profile (empty list: all good).
 
-    A GPU asset is one of kind ``torch`` or one carrying any GPU marker (the ``gpu`` pool, the
+    A GPU asset is one of kind ``torch``/``pytorch`` or one carrying any GPU marker (the ``gpu`` pool, the
     Celery ``gpu`` queue or a Kubernetes ``nvidia.com/gpu`` request); it must carry all three, so
     that no profile runs it on a CPU node or outside the pool's limit.
     """
@@ -103,7 +103,7 @@ def gpu_routing_problems(assets: object) -> list[str]:
             "celery": tags.get("dagster-celery/queue") == CELERY_GPU_QUEUE,
             "k8s": gpu_limit is not None and int(gpu_limit) >= 1,
         }
-        if not ("torch" in kinds or any(markers.values())):
+        if not (kinds & {"torch", "pytorch"} or any(markers.values())):
             continue
         name = ", ".join(key.to_user_string() for key in assets_def.keys)
         if not markers["pool"]:

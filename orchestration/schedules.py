@@ -38,8 +38,6 @@ from dagster import (
     schedule,
 )
 
-from assets.gpu import is_gpu_asset_tags
-
 if TYPE_CHECKING:
     from dagster._core.definitions.unresolved_asset_job_definition import (
         UnresolvedAssetJobDefinition,
@@ -132,16 +130,12 @@ def _kinds_of(assets_def: AssetsDefinition, key: AssetKey) -> set[str]:
     return {k.lower() for k in kinds}
 
 
-def is_gpu_assets_def(assets_def: AssetsDefinition) -> bool:
-    """True when the asset's step is routed to a GPU (Celery queue tag from ``assets.gpu``)."""
-    return assets_def.is_executable and is_gpu_asset_tags(dict(assets_def.op.tags or {}))
-
-
 def training_asset_keys(assets: Iterable[object]) -> list[AssetKey]:
     """Keys of the assets that train models: torch assets in a training group.
 
-    An asset qualifies when its group is one of :data:`TRAINING_GROUPS` and it is a torch asset
-    (kind ``torch``) or a GPU asset (it carries the GPU queue tag).
+    An asset qualifies when its group is one of :data:`TRAINING_GROUPS` and its kinds include
+    ``torch`` or ``pytorch`` (the model assets); GPU assets that only apply a model (kinds
+    ``xarray``, ``pandas``) run with the daily job instead.
     """
     keys: list[AssetKey] = []
     for assets_def in assets:
@@ -151,7 +145,7 @@ def training_asset_keys(assets: Iterable[object]) -> list[AssetKey]:
             group = assets_def.group_names_by_key.get(key)
             if group not in TRAINING_GROUPS:
                 continue
-            if _kinds_of(assets_def, key) & TRAINING_KINDS or is_gpu_assets_def(assets_def):
+            if _kinds_of(assets_def, key) & TRAINING_KINDS:
                 keys.append(key)
     return sorted(keys, key=lambda k: k.to_user_string())
 

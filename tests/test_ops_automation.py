@@ -53,7 +53,19 @@ def pansharpened(day_input: dict) -> dict:
     return {}
 
 
-@asset(partitions_def=DAYS, group_name="calibration", kinds={"torch"})
+@asset(
+    partitions_def=DAYS,
+    group_name="calibration",
+    kinds={"xarray"},
+    pool=GPU_POOL,
+    op_tags=GPU_OP_TAGS,
+)
+def gr_rain_applied(day_input: dict) -> dict:
+    """A GPU asset that applies a model: daily work, not retraining."""
+    return {}
+
+
+@asset(partitions_def=DAYS, group_name="calibration", kinds={"pytorch"})
 def untagged_model(day_input: dict) -> dict:
     return {}
 
@@ -104,7 +116,14 @@ def test_bad_schedule_hour_names_the_variable(monkeypatch, value, message):
 
 
 def test_training_assets_are_torch_assets_of_training_groups():
-    assets = [day_input, mlp_weights, training_samples, pansharpened, untagged_model]
+    assets = [
+        day_input,
+        mlp_weights,
+        training_samples,
+        pansharpened,
+        untagged_model,
+        gr_rain_applied,
+    ]
     assert training_asset_keys(assets) == [AssetKey("mlp_weights"), AssetKey("untagged_model")]
 
 
@@ -133,7 +152,8 @@ def test_no_training_assets_no_retraining_job():
 
 
 def test_gpu_routing_check_accepts_tagged_and_names_every_gap():
-    assert gpu_routing_problems([day_input, mlp_weights, pansharpened, training_samples]) == []
+    tagged = [day_input, mlp_weights, pansharpened, training_samples, gr_rain_applied]
+    assert gpu_routing_problems(tagged) == []
     problems = gpu_routing_problems([untagged_model, half_tagged])
     assert problems == [
         "untagged_model: not in the 'gpu' concurrency pool",
@@ -185,3 +205,16 @@ def test_unknown_profile_is_refused(monkeypatch):
     monkeypatch.setenv("RAINFUSE_PROFILE", "cloud")
     with pytest.raises(ProfileError, match="RAINFUSE_PROFILE='cloud'"):
         executor_for_profile()
+
+
+def test_ingest_backfill_policy_from_environment(monkeypatch):
+    from orchestration.backfill_policy import BackfillPolicyError, ingest_backfill_policy
+
+    monkeypatch.delenv("RAINFUSE_BACKFILL_PARTITIONS_PER_RUN", raising=False)
+    assert ingest_backfill_policy().max_partitions_per_run == 1
+    monkeypatch.setenv("RAINFUSE_BACKFILL_PARTITIONS_PER_RUN", "31")
+    assert ingest_backfill_policy().max_partitions_per_run == 31
+    assert ingest_backfill_policy(7).max_partitions_per_run == 7
+    monkeypatch.setenv("RAINFUSE_BACKFILL_PARTITIONS_PER_RUN", "0")
+    with pytest.raises(BackfillPolicyError, match="RAINFUSE_BACKFILL_PARTITIONS_PER_RUN: 0"):
+        ingest_backfill_policy()

@@ -18,7 +18,6 @@ from typing import Any
 
 from dagster import (
     AssetExecutionContext,
-    BackfillPolicy,
     DailyPartitionsDefinition,
     Definitions,
     MetadataValue,
@@ -28,6 +27,7 @@ from dagster import (
 )
 
 from assets.gpu import GPU_OP_TAGS, GPU_POOL
+from orchestration.backfill_policy import ingest_backfill_policy
 from orchestration.executors import executor_for_profile
 from orchestration.io_managers import UniversalIOManager
 
@@ -36,7 +36,7 @@ PARTITIONS = DailyPartitionsDefinition(
     start_date="2024-01-01", end_date="2024-02-01", timezone="UTC"
 )
 PARTITIONS_PER_RUN = 8
-POLICY = BackfillPolicy.multi_run(max_partitions_per_run=PARTITIONS_PER_RUN)
+POLICY = ingest_backfill_policy(PARTITIONS_PER_RUN)
 
 
 def _per_partition(context: AssetExecutionContext, make) -> Any:

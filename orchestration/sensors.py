@@ -92,7 +92,9 @@ NEXRAD_WATCH = SourceWatch("radar_archive", "{Y}/{m}/{d}/{site}/{site}{Ymd}_*", 
 GOES_WATCH = SourceWatch(
     "satellite_archive", "ABI-L1b-Rad*/{Y}/{j}/*/OR_ABI-L1b-*_{platform}_s{Y}{j}*", required=False
 )
-DEFAULT_WATCHES: tuple[SourceWatch, ...] = (NEXRAD_WATCH, GOES_WATCH)
+# GPM/TRMM 2A granules filed by day (gpmdata's YYYY/MM/DD layout); overpasses skip some days.
+SPACEBORNE_WATCH = SourceWatch("spaceborne_archive", "{Y}/{m}/{d}/**", required=False)
+DEFAULT_WATCHES: tuple[SourceWatch, ...] = (NEXRAD_WATCH, GOES_WATCH, SPACEBORNE_WATCH)
 
 
 def list_day(archive: ArchiveResource, watch: SourceWatch, day: dt.date) -> list[tuple[str, int]]:

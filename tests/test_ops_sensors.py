@@ -240,3 +240,26 @@ def test_archive_resource_type_is_what_the_sensor_lists(tmp_path):
     result = _tick(_sensor(), resources, None)
     # without a site list every site counts
     assert [r.partition_key for r in result.run_requests] == ["2024-01-09"]
+
+
+def test_default_watches_include_optional_spaceborne_granules(tmp_path):
+    from orchestration.sensors import DEFAULT_WATCHES
+
+    day = dt.date(2024, 1, 10)
+    radar, gpm = tmp_path / "nexrad", tmp_path / "gpm"
+    _write(radar, nexrad_key("KMLB", day, "000312"))
+    _write(
+        gpm,
+        f"{day:%Y/%m/%d}/radar/2A.GPM.DPR.V9-20211125.{day:%Y%m%d}-S101500-E114730.055000.V07A.HDF5",
+    )
+    resources = {
+        "radar_archive": RadarArchiveResource(url=str(radar), sites=["KMLB"]),
+        "satellite_archive": SatelliteArchiveResource(url=str(tmp_path / "goes")),
+        "spaceborne_archive": ArchiveResource(url=str(gpm)),
+    }
+    sensor_def = build_archive_sensor(
+        DAILY, DAYS, DEFAULT_WATCHES, lookback_days=3, now=lambda: NOW
+    )
+    (request,) = _tick(sensor_def, resources, None).run_requests
+    assert request.partition_key == "2024-01-10"
+    assert request.tags["rainfuse/input_files"] == "2"  # radar volume + GPM granule

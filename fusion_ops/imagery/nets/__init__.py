@@ -1,0 +1,1 @@
+"""Fusion networks: two-branch pansharpening CNN, MHF-Net unfolding, RGB-guided HS SR."""

@@ -296,7 +296,9 @@ def simulate_day(
             created = end + timedelta(seconds=4.3)  # deterministic creation stamp -> stable keys
             for band, (grid, values) in imager.scene(start + timedelta(seconds=14)).items():
                 buf = io.BytesIO()
-                write_abi_l1b(buf, band, values, grid, start, end, platform=imager.platform)
+                write_abi_l1b(
+                    buf, band, values, grid, start, end, platform=imager.platform, created=created
+                )
                 name = abi_filename(band, start, end, created, imager.platform, "M1")
                 key = f"goes/ABI-L1b-RadM/{start:%Y/%j/%H}/{name}"
                 w.put(key, buf.getvalue(), "abi_l1b", band=band, time=start.isoformat())
@@ -313,7 +315,9 @@ def simulate_day(
     if "truth" in on:
         t0 = time.perf_counter()
         ds = _truth_day(truth, day, cfg.truth_step_min)
-        w.put(f"truth/{ymd}/truth_rain_{day:%Y%m%d}.nc", ds.to_netcdf(), "truth_rain")
+        enc = {v: {"zlib": True, "complevel": 4} for v in ds.data_vars}
+        data = bytes(ds.to_netcdf(engine="h5netcdf", encoding=enc))
+        w.put(f"truth/{ymd}/truth_rain_{day:%Y%m%d}.nc", data, "truth_rain")
         timings["truth_s"] = time.perf_counter() - t0
         say(
             f"{day} truth: domain mean {float(ds.rain_daily_mm.mean()):.2f} mm, max {float(ds.rain_daily_mm.max()):.1f} mm"
@@ -352,20 +356,32 @@ def _count(files: list[dict]) -> dict[str, int]:
 def _write_imagery(
     w: _Writer, truth: TruthModel, day: date, cfg: SimulationConfig, say: Progress
 ) -> None:
-    """Daily HS/MS/PAN/RGB scenes through the imagery engineer's ``fusion_ops.imagery.scenes``."""
+    """Daily HS/MS/PAN/RGB scene from ``fusion_ops.imagery.scenes`` with the truth's clouds.
+
+    The scene (128 x 128 PAN pixels of 0.0025 deg, about 32 km, west of the radar over land)
+    takes the cloud optical depth of the truth at 16 UTC (local noon), interpolated to its grid.
+    """
     try:
-        from fusion_ops.imagery import scenes  # noqa: PLC0415 - optional until that module lands
+        from fusion_ops.imagery import scenes
     except ImportError:
-        say(f"{day} imagery: fusion_ops.imagery.scenes not available yet, skipped (TODO)")
+        say(f"{day} imagery: fusion_ops.imagery.scenes not available, skipped")
         return
-    writer = getattr(scenes, "write_daily_scenes", None)
-    if writer is None:
-        say(f"{day} imagery: scenes.write_daily_scenes missing, skipped (TODO)")
-        return
-    noon = datetime(day.year, day.month, day.day, 16, tzinfo=UTC)  # local noon in Florida
-    st = truth.state(noon)
-    for key, data in writer(day=day, cloud_optical_depth=st.cloud_optical_depth, seed=cfg.seed):
-        w.put(f"imagery/{day:%Y/%m/%d}/{key}", data, "imagery_scene")
+    n, pixel_deg = 128, 0.0025
+    lat_c, lon_c = cfg.domain.center_lat_deg, cfg.domain.center_lon_deg - 0.3
+    lat_north, lon_west = lat_c + n * pixel_deg / 2, lon_c - n * pixel_deg / 2
+    lat = lat_north - pixel_deg * (np.arange(n) + 0.5)
+    lon = lon_west + pixel_deg * (np.arange(n) + 0.5)
+    glat, glon = np.meshgrid(lat, lon, indexing="ij")
+    x, y = cfg.domain.to_xy_km(glat, glon)
+    noon = datetime(day.year, day.month, day.day, 16, tzinfo=UTC)
+    cod = truth.grid.bilinear(truth.state(noon).cloud_optical_depth, x, y)
+    seed = cfg.seed * 1000 + day.toordinal() % 1000
+    views = scenes.synthetic_scene((n, n), seed=seed, cloud_optical_depth=np.maximum(cod, 0.0))
+    ds = scenes.scene_to_dataset(views, float(lat_north), float(lon_west), pixel_deg)
+    ds.attrs.update(time=noon.isoformat(), source="rainfuse simulate (truth cloud optical depth)")
+    data = bytes(ds.to_netcdf(engine="h5netcdf"))
+    w.put(f"imagery/{day:%Y/%m/%d}/scene_{day:%Y%m%d}.nc", data, "imagery_scene")
+    say(f"{day} imagery: scene {n}x{n}, cloud cover {float((cod > 1).mean()):.0%}")
 
 
 def simulate(cfg: SimulationConfig, progress: Progress | None = stderr_progress) -> list[dict]:

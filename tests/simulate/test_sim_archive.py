@@ -37,7 +37,7 @@ def _config(root: str) -> SimulationConfig:
         abi_bands=(2, 13),
         truth_step_min=20.0,
         domain=DOMAIN,
-        write_imagery=False,
+        write_imagery=True,
     )
 
 
@@ -62,6 +62,7 @@ def test_manifest_and_key_layout(archive):
         "abi_l1b": r"^goes/ABI-L1b-RadM/2009/140/\d{2}/OR_ABI-L1b-RadM1-M6C(02|13)_G16_s2009140\d{7}_e2009140\d{7}_c2009140\d{7}\.nc$",
         "truth_rain": r"^truth/2009/05/20/truth_rain_20090520\.nc$",
         "truth_gauges": r"^truth/2009/05/20/gauges_truth_20090520\.csv$",
+        "imagery_scene": r"^imagery/2009/05/20/scene_20090520\.nc$",
     }
     for f in manifest["files"]:
         assert re.match(patterns[f["kind"]], f["key"]), f["key"]
@@ -243,6 +244,16 @@ def test_truth_netcdf(archive):
     assert np.all(np.diff(ds.lat) > 0) and np.all(np.diff(ds.lon) > 0)
     b = ds.zr_b.values[np.isfinite(ds.zr_b.values)]
     assert b.min() < 1.4 and b.max() > 1.45
+
+
+def test_imagery_scene_uses_truth_clouds(archive):
+    pytest.importorskip("fusion_ops.imagery.scenes", reason="the imagery scenes module is absent")
+    root, _ = archive
+    ds = xr.open_dataset(root / "imagery/2009/05/20/scene_20090520.nc")
+    assert ds["reflectance"].shape == (128, 128, 128)
+    assert ds["hs"].shape == (128, 32, 32) and ds["pan"].shape == (128, 128)
+    assert 27.5 < float(ds.lat.mean()) < 28.5 and -81.5 < float(ds.lon.mean()) < -80.0
+    assert float(ds["reflectance"].min()) >= 0.0 and float(ds["reflectance"].max()) <= 1.0
 
 
 def test_rewrite_is_idempotent_and_deterministic(archive, tmp_path):

@@ -58,18 +58,25 @@ def mlp2_spec(hidden: tuple[int, ...] = (64, 64)) -> ModelSpec:
     return ModelSpec("mlp2", tuple(names), tuple(fills), hidden)
 
 
-#: ABI features MLP-3 uses when present (missing ones are NaN-filled with these values).
+#: ABI features MLP-3 uses when present (names of the ingest's hourly features: band means
+#: ``bt_cNN`` in K and ``refl_cNN`` in %, the hour's coldest window BT, two BT differences; plus
+#: the solar zenith angle added here); missing ones are NaN-filled with these values.
 ABI_FEATURE_FILLS: dict[str, float] = {
-    **{f"tb_c{b:02d}_k": 290.0 for b in range(7, 17)},
+    **{f"bt_c{b:02d}": 290.0 for b in range(7, 17)},
+    "bt_c13_min": 290.0,
+    "btd_c08_c13": -40.0,
+    "btd_c14_c15": 1.0,
     **{f"refl_c{b:02d}": 0.0 for b in range(1, 7)},
     "solar_zenith_deg": 120.0,
 }
+#: The band of the fixed Tb-rain curve (11.2 um).
+TB_CURVE_BAND = "bt_c14"
 
 
 def mlp3_spec(feature_names: list[str], hidden: tuple[int, ...] = (64, 64)) -> ModelSpec:
     """Spec over the ABI features available (in the fixed order of :data:`ABI_FEATURE_FILLS`)."""
     names = [n for n in ABI_FEATURE_FILLS if n in set(feature_names)]
-    if not any(n.startswith("tb_") for n in names):
+    if not any(n.startswith("bt_c") for n in names):
         raise ValueError(
             f"mlp3: no ABI brightness-temperature feature among {sorted(feature_names)}; expected "
             f"names like {list(ABI_FEATURE_FILLS)[:3]}"
@@ -85,6 +92,20 @@ def matrix(table, spec: ModelSpec) -> np.ndarray:
         if name in table:
             out[:, j] = np.asarray(table[name], dtype=np.float32)
     return out
+
+
+def solar_zenith_deg(time, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Solar zenith angle (degrees) at ``time`` (UTC) for cells ``lat, lon`` (pyorbital)."""
+    import pandas as pd
+    from pyorbital.astronomy import sun_zenith_angle
+
+    t = (
+        pd.Timestamp(np.asarray(time).reshape(-1)[0])
+        if not isinstance(time, str)
+        else pd.Timestamp(time)
+    )
+    t = (t.tz_convert("UTC").tz_localize(None) if t.tzinfo else t).to_pydatetime()
+    return np.asarray(sun_zenith_angle(t, np.asarray(lon), np.asarray(lat)), dtype=np.float32)
 
 
 def lowest_valid(values: np.ndarray) -> np.ndarray:

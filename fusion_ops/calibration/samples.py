@@ -38,7 +38,11 @@ SR_GR_MAX_DT_S = 300.0
 MIN_VOLUME_COVERAGE = 0.6
 EARTH_RADIUS_KM = 6371.0
 
-GAUGE_COLUMNS = ("station_id", "interval_start", "interval_end", "precip_mm")
+#: Gauge accumulations: the ingest hourly table (``station_id, time_end, precip_mm[, coverage,
+#: qc_flags, period_s]``) or the native one (``time_start, time_end``) or explicit bounds.
+GAUGE_COLUMNS = ("station_id", "time_end", "precip_mm")
+#: An hourly gauge value needs this fraction of its hour covered by usable reports.
+MIN_GAUGE_COVERAGE = 0.9
 PROFILE_COLUMNS = ("station_id", "time", "height_m", "reflectivity_dbz", "gauge_range_m")
 
 
@@ -98,22 +102,34 @@ def profiles_wide(profiles: pd.DataFrame) -> pd.DataFrame:
 
 
 def normalise_gauges(gauges: pd.DataFrame) -> pd.DataFrame:
-    """Gauge accumulations with UTC interval bounds and a rate; QC-flagged rows are kept flagged.
+    """Gauge accumulations with UTC interval bounds, a rate and a ``qc_ok`` flag.
 
-    Input columns: ``station_id, interval_start, interval_end, precip_mm`` and optionally
-    ``qc_ok`` (bool). Output adds ``duration_h`` and ``gauge_rate_mm_h``.
+    Input: ``station_id, time_end, precip_mm`` and optionally ``time_start`` (else ``time_end``
+    minus ``period_s``, else one hour), ``qc_flags`` (0 = passed every check; rows stay, flagged)
+    or ``qc_ok``, and ``coverage`` (fraction of the hour with usable reports). Output adds
+    ``interval_start, interval_end, duration_h, gauge_rate_mm_h, qc_ok``.
     """
     _require(gauges, GAUGE_COLUMNS, "gauge accumulations")
     g = gauges.copy()
-    g["interval_start"] = _utc(g["interval_start"]).to_numpy()
-    g["interval_end"] = _utc(g["interval_end"]).to_numpy()
+    g["interval_end"] = _utc(g["time_end"]).to_numpy()
+    if "time_start" in g.columns:
+        g["interval_start"] = _utc(g["time_start"]).to_numpy()
+    else:
+        period = g["period_s"] if "period_s" in g.columns else 3600.0
+        g["interval_start"] = g["interval_end"] - pd.to_timedelta(period, unit="s")
     g["duration_h"] = (g["interval_end"] - g["interval_start"]).dt.total_seconds() / 3600.0
     if (g["duration_h"] <= 0).any():
         bad = g.loc[g["duration_h"] <= 0, "station_id"].iloc[0]
-        raise SampleInputError(f"gauge accumulations: interval_end <= interval_start at {bad}")
+        raise SampleInputError(f"gauge accumulations: time_end <= time_start at station {bad}")
     g["gauge_rate_mm_h"] = g["precip_mm"] / g["duration_h"]
-    if "qc_ok" not in g.columns:
-        g["qc_ok"] = True
+    ok = pd.Series(True, index=g.index)
+    if "qc_ok" in g.columns:
+        ok &= g["qc_ok"].astype(bool)
+    if "qc_flags" in g.columns:
+        ok &= g["qc_flags"].fillna(1).astype(int) == 0
+    if "coverage" in g.columns:
+        ok &= g["coverage"].fillna(0) >= MIN_GAUGE_COVERAGE
+    g["qc_ok"] = ok & g["precip_mm"].notna() & (g["precip_mm"] >= 0)
     return g
 
 
@@ -129,7 +145,7 @@ def mlp1_samples(
     ----------
     profiles : long GR profiles above gauges (ingest schema: ``station_id, time, height_m,
         reflectivity_dbz, zdr_db, kdp_deg_km, gauge_range_m``).
-    gauges : accumulations (``station_id, interval_start, interval_end, precip_mm[, qc_ok]``).
+    gauges : accumulations (see :func:`normalise_gauges`).
     volume_interval_s : nominal time between volumes (to judge the coverage of an interval).
     min_coverage : fraction of the expected volumes an interval needs.
 
@@ -141,7 +157,7 @@ def mlp1_samples(
     """
     wide = profiles_wide(profiles)
     g = normalise_gauges(gauges)
-    g = g[g["qc_ok"].astype(bool) & g["precip_mm"].notna() & (g["precip_mm"] >= 0)]
+    g = g[g["qc_ok"]]
     rows = []
     for sid, gw in wide.groupby("station_id", sort=False):
         gs = g[g["station_id"] == sid].sort_values("interval_end")
@@ -201,7 +217,7 @@ def group_targets(samples: pd.DataFrame, target: str) -> tuple[np.ndarray, np.nd
 # --------------------------------------------------------------------------- MLP-2
 
 
-def _local_xy_km(lat, lon, lat0: float, lon0: float) -> np.ndarray:
+def local_xy_km(lat, lon, lat0: float, lon0: float) -> np.ndarray:
     """Equirectangular km around (lat0, lon0): accurate to < 0.1 % over a radar domain."""
     lat = np.asarray(lat, dtype=np.float64)
     lon = np.asarray(lon, dtype=np.float64)
@@ -226,10 +242,10 @@ def footprint_average(
     """
     lat0, lon0 = float(np.mean(lat)), float(np.mean(lon))
     glat, glon = np.meshgrid(lat, lon, indexing="ij")
-    tree = cKDTree(_local_xy_km(glat.ravel(), glon.ravel(), lat0, lon0))
+    tree = cKDTree(local_xy_km(glat.ravel(), glon.ravel(), lat0, lon0))
     flat = np.asarray(rain, dtype=np.float64).reshape(-1, glat.size)
     out = np.full(len(fp_lat), np.nan)
-    members = tree.query_ball_point(_local_xy_km(fp_lat, fp_lon, lat0, lon0), radius_km)
+    members = tree.query_ball_point(local_xy_km(fp_lat, fp_lon, lat0, lon0), radius_km)
     for i, cells in enumerate(members):
         if not cells:
             continue
@@ -309,7 +325,7 @@ def gr_coverage_mask(
 ) -> np.ndarray:
     """``(nlat, nlon)`` True where a product-grid cell is within GR coverage."""
     glat, glon = np.meshgrid(lat, lon, indexing="ij")
-    xy = _local_xy_km(glat.ravel(), glon.ravel(), site_lat, site_lon)
+    xy = local_xy_km(glat.ravel(), glon.ravel(), site_lat, site_lon)
     return (np.hypot(xy[:, 0], xy[:, 1]) <= max_range_km).reshape(glat.shape)
 
 

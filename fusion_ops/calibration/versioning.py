@@ -12,6 +12,7 @@ import hashlib
 import json
 from typing import Any
 
+import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
@@ -93,3 +94,46 @@ def load_model_bytes(data: bytes, source: str = "<bytes>") -> tuple[RainMLP, dic
         "info": json.loads(meta.get("info", "{}")),
         "spec": spec,
     }
+
+
+def save_fallback_bytes(name: str, fallback: str, reason: str, info: dict[str, Any]) -> bytes:
+    """A model file that says "no network: use ``fallback``" (flagged in every output).
+
+    Its version is a hash of the name, fallback and window, so outputs still record what made
+    them.
+    """
+    text = json.dumps(
+        {"name": name, "fallback": fallback, "info": info}, sort_keys=True, default=str
+    )
+    version = "fb-" + hashlib.sha256(text.encode()).hexdigest()[:9]
+    metadata = {
+        "fallback": fallback,
+        "reason": reason,
+        "name": name,
+        "info": json.dumps(info, sort_keys=True, default=str),
+        "version": version,
+    }
+    return st_save({"fallback_marker": torch.zeros(1)}, metadata=metadata)
+
+
+def load_model_or_fallback(
+    data: bytes, source: str = "<bytes>"
+) -> tuple[RainMLP | None, dict[str, Any]]:
+    """``(model, meta)`` for a trained model, ``(None, meta)`` with ``meta["fallback"]`` else."""
+    if len(data) >= 8:
+        n = int.from_bytes(data[:8], "little")
+        if 0 < n <= len(data) - 8:
+            try:
+                meta = json.loads(data[8 : 8 + n]).get("__metadata__") or {}
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                meta = {}
+            if "fallback" in meta:
+                return None, {
+                    "version": meta["version"],
+                    "fallback": meta["fallback"],
+                    "reason": meta.get("reason", ""),
+                    "info": json.loads(meta.get("info", "{}")),
+                }
+    model, meta = load_model_bytes(data, source)
+    meta["fallback"] = None
+    return model, meta

@@ -166,11 +166,11 @@ def make_mlp3_samples(n: int, seed: int) -> pd.DataFrame:
     )
     return pd.DataFrame(
         {
-            "tb_c08_k": tb08,
-            "tb_c11_k": tb11,
-            "tb_c13_k": tb13,
-            "tb_c14_k": tb14,
-            "refl_c02": np.where(day, refl, np.nan),
+            "bt_c08": tb08,
+            "bt_c11": tb11,
+            "bt_c13": tb13,
+            "bt_c14": tb14,
+            "refl_c02": np.where(day, 100 * refl, 0.0),
             "solar_zenith_deg": np.where(day, rng.uniform(10, 80, n), rng.uniform(95, 150, n)),
             "gr_rain_mm_h": rain,
         }

@@ -14,7 +14,7 @@ from fusion_ops.calibration.versioning import (
 
 def _model(seed=0):
     torch.manual_seed(seed)
-    spec = mlp3_spec(["tb_c14_k", "tb_c08_k", "refl_c02"], hidden=(8,))
+    spec = mlp3_spec(["bt_c14", "bt_c08", "refl_c02"], hidden=(8,))
     m = RainMLP(spec)
     m.set_normalisation(np.array([[220.0, 230.0, 0.5], [290.0, 240.0, np.nan]]))
     return m

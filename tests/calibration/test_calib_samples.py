@@ -43,10 +43,10 @@ def test_mlp1_pairs_follow_the_gauge_interval():
     gauges = pd.DataFrame(
         {
             "station_id": ["A", "A", "B"],
-            "interval_start": [T0 - pd.Timedelta(hours=1), T0, T0],
-            "interval_end": [T0, T0 + pd.Timedelta(hours=1), T0 + pd.Timedelta(hours=1)],
+            "time_end": [T0, T0 + pd.Timedelta(hours=1), T0 + pd.Timedelta(hours=1)],
             "precip_mm": [2.0, 4.0, 1.0],
-            "qc_ok": [True, True, False],
+            "coverage": [1.0, 1.0, 1.0],
+            "qc_flags": [0, 0, 4],
         }
     )
     out = mlp1_samples(_profiles(times), gauges)
@@ -69,8 +69,8 @@ def test_mlp1_drops_poorly_covered_intervals():
     gauges = pd.DataFrame(
         {
             "station_id": ["A"],
-            "interval_start": [T0 - pd.Timedelta(hours=1)],
-            "interval_end": [T0],
+            "time_start": [T0 - pd.Timedelta(hours=1)],
+            "time_end": [T0],
             "precip_mm": [1.0],
         }
     )
@@ -144,11 +144,11 @@ def test_mlp3_pairs_inside_coverage_keep_all_rain():
         ("lat", "lon"),
         gr_coverage_mask(gr.lat.values, gr.lon.values, 28.0, -80.5, max_range_km=40.0),
     )
-    abi = gr[["rain_rate"]].rename({"rain_rate": "tb_c14_k"}) * 0 + 250.0
-    out = mlp3_samples(abi, gr, ["tb_c14_k", "tb_c08_k"], stride=4)
+    abi = gr[["rain_rate"]].rename({"rain_rate": "bt_c14"}) * 0 + 250.0
+    out = mlp3_samples(abi, gr, ["bt_c14", "bt_c08"], stride=4)
     raining = (gr["rain_rate"].values[0] > 0) & gr["coverage"].values
     assert (out["gr_rain_mm_h"] > 0).sum() == raining.sum()
-    assert set(out.columns) >= {"time", "lat", "lon", "tb_c14_k", "gr_rain_mm_h"}
-    assert "tb_c08_k" not in out.columns
+    assert set(out.columns) >= {"time", "lat", "lon", "bt_c14", "gr_rain_mm_h"}
+    assert "bt_c08" not in out.columns
     dry = out[out["gr_rain_mm_h"] == 0]
     assert 0 < len(dry) < (gr["coverage"].values.sum() - raining.sum()) / 8

@@ -31,7 +31,7 @@ def test_pad_groups_layout():
 
 
 def test_too_few_groups_raise():
-    spec = F.mlp3_spec(["tb_c14_k"], hidden=(4,))
+    spec = F.mlp3_spec(["bt_c14"], hidden=(4,))
     with pytest.raises(TooFewSamplesError, match="3 training groups"):
         train_model(spec, np.ones((3, 1)), np.ones(3), config=TrainConfig(min_groups=10))
 
@@ -74,10 +74,10 @@ def test_mlp3_beats_the_fixed_tb_curve(one_thread):
     train = make_mlp3_samples(2500, seed=1)
     test = make_mlp3_samples(1000, seed=2)
     spec = F.mlp3_spec(list(train.columns))
-    assert "tb_c14_k" in spec.features and "gr_rain_mm_h" not in spec.features
+    assert "bt_c14" in spec.features and "gr_rain_mm_h" not in spec.features
     result = train_model(spec, F.matrix(train, spec), train["gr_rain_mm_h"].to_numpy())
     s_mlp = score(predict_rain_rate(result.model, F.matrix(test, spec)), test["gr_rain_mm_h"])
-    s_tb = score(tb_curve_rain_rate(test["tb_c14_k"]), test["gr_rain_mm_h"])
+    s_tb = score(tb_curve_rain_rate(test["bt_c14"]), test["gr_rain_mm_h"])
     assert s_mlp["rmse"] < s_tb["rmse"]
     assert s_mlp["corr"] > s_tb["corr"]
 

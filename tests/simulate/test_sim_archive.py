@@ -111,6 +111,21 @@ def test_nexrad_read_by_pyart_geometry_and_values(archive):
     assert 0.3 < np.ma.median(zdr) < 3.0
 
 
+def test_nexrad_same_reader_real_and_synthetic(archive, shared_data):
+    from fusion_ops.readers.ground_radar import read_nexrad_level2
+
+    root, _ = archive
+    mine = read_nexrad_level2(str(root / "nexrad/2009/05/20/KMLB/KMLB20090520_180000_V06"))
+    real = read_nexrad_level2(str(shared_data / "radar/KLBB20160601_150025_V06"))
+    assert len(mine.sweeps) == 9 and len(real.sweeps) >= 9
+    for vol in (mine, real):
+        ref = vol.sweeps[0].fields["reflectivity"]
+        assert np.nanmax(ref) > 40.0
+        assert {"differential_reflectivity", "cross_correlation_ratio"} <= set(vol.sweeps[0].fields)
+    assert mine.sweeps[0].elevation_deg == pytest.approx(0.5, abs=0.05)
+    assert mine.sweeps[0].range_m[0] == pytest.approx(2125.0)
+
+
 def test_gauges_isd_csv_read_back(archive):
     from fusion_ops.readers.gauges import read_isd_csv
 

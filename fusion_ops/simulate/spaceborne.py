@@ -112,7 +112,11 @@ class _Orbit:
         return np.rad2deg(lat), np.rad2deg(np.angle(np.exp(1j * lon)))
 
     def orbit_number(self, t_s: float) -> int:
-        return int((t_s - self.cfg.epoch.timestamp()) * self.n / (2 * np.pi)) + 1
+        """Revolutions since launch (counted from 2000 for a platform simulated before launch)."""
+        epoch = self.cfg.epoch.timestamp()
+        if t_s < epoch:
+            epoch = datetime(2000, 1, 1, tzinfo=UTC).timestamp()
+        return int((t_s - epoch) * self.n / (2 * np.pi)) % 1_000_000 + 1
 
 
 def _destination(lat, lon, bearing, dist_km):

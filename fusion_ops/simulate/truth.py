@@ -583,6 +583,21 @@ class TruthModel:
         j, i, _ = self.grid.index(x_km, y_km)
         return st.take((j, i))
 
+    def polarimetric(
+        self, x_km: np.ndarray, y_km: np.ndarray, height_m: np.ndarray, t: datetime
+    ) -> dict[str, np.ndarray]:
+        """3-D truth at points ``(x, y, z)`` and time ``t``: see :func:`column_profile`.
+
+        Columns come from the nearest cell of the 1-km truth grid; arrays broadcast together.
+        """
+        x, y, z = np.broadcast_arrays(
+            np.asarray(x_km, float), np.asarray(y_km, float), np.asarray(height_m, float)
+        )
+        j, i, inside = self.grid.index(x, y)
+        cols = self.state(t).take((j, i))
+        cols.rain_mm_h = np.where(inside, cols.rain_mm_h, 0.0).astype(np.float32)
+        return column_profile(cols, z)
+
     # ------------------------------------------------------------------ object shapes
     @staticmethod
     def _cell_rain(c: _Cells, k: int, t_s: float, x: np.ndarray, y: np.ndarray) -> np.ndarray:

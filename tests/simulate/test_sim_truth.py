@@ -124,6 +124,17 @@ def test_rain_series_matches_single_times(truth):
         np.testing.assert_allclose(series[:, k], truth.rain_at_points(x, y, t), rtol=1e-5)
 
 
+def test_polarimetric_at_points(truth, state):
+    j, i = np.unravel_index(np.argmax(state.rain_mm_h), state.rain_mm_h.shape)
+    x, y = truth.grid.x_km[i], truth.grid.y_km[j]
+    p = truth.polarimetric(np.full(3, x), np.full(3, y), np.array([100.0, 3000.0, 30000.0]), T)
+    dbz = 10 * np.log10(np.maximum(p["z_lin"], 1e-6))
+    assert dbz[0] > 40 and dbz[1] > 40 and p["z_lin"][2] == 0  # nothing above the echo top
+    assert p["kdp_deg_km"][0] > 0.5 and 0.9 < p["rhohv"][0] <= 1.0
+    far = truth.polarimetric(5000.0, 5000.0, 1000.0, T)  # outside the simulated box
+    assert far["z_lin"] == 0
+
+
 def test_naive_time_is_rejected(truth):
     with pytest.raises(ValueError, match="timezone"):
         truth.state(datetime(2009, 5, 20, 12))

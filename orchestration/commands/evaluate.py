@@ -1,0 +1,144 @@
+"""``rainfuse evaluate``: held-out scores of the MLP calibration chain from the stored evaluations.
+
+Reads the ``calibration_evaluation`` partitions of the days asked for (default: the demo days as
+``make demo`` left them) from the configured asset storage and pools the sufficient statistics of
+every estimator over the days on which its model was a trained network (a day served by a
+fallback is not a held-out test of the network and is left out, with its baselines). Prints a
+table, then as its last line one JSON object::
+
+    {"mlp1": S, "zr_200_1.6": S, "zr_300_1.4": S, "zr_250_1.2": S,
+     "mlp2": S, "sr_standard": S, "mlp3": S, "tb_curve": S}
+
+with ``S = {"rmse": mm/h, "corr": r, "nbias": fraction, "n": samples}`` (``null`` where a score
+cannot be computed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import sys
+from collections.abc import Sequence
+
+from fusion_ops.calibration.evaluation import ESTIMATORS, pool, score_from_stats
+
+ASSET_KEY = "calibration_evaluation"
+OWNER = {
+    "mlp1": "mlp1",
+    "zr_200_1.6": "mlp1",
+    "zr_300_1.4": "mlp1",
+    "zr_250_1.2": "mlp1",
+    "mlp2": "mlp2",
+    "sr_standard": "mlp2",
+    "mlp3": "mlp3",
+    "tb_curve": "mlp3",
+}
+REFERENCE = {"mlp1": "gauges (hourly, held-out)", "mlp2": "GR rain", "mlp3": "GR rain"}
+
+
+def _parse(argv: Sequence[str]) -> argparse.Namespace:
+    from orchestration.cli import parse_day
+
+    parser = argparse.ArgumentParser(
+        prog="rainfuse evaluate",
+        description="Held-out scores of the MLP calibration chain (stored daily evaluations).",
+    )
+    parser.add_argument("--start", type=parse_day, help="first day (default: the demo days)")
+    parser.add_argument("--end", type=parse_day, help="last day (inclusive)")
+    args = parser.parse_args(list(argv))
+    if (args.start is None) != (args.end is None):
+        parser.error("give both --start and --end, or neither")
+    return args
+
+
+def _days(args: argparse.Namespace) -> list[str]:
+    from orchestration.cli import day_range
+    from orchestration.config import load_config
+    from orchestration.demo import DEFAULT_DEMO_DAYS
+
+    if args.start is not None:
+        return day_range(args.start, args.end)
+    start = load_config().partitions.start_date
+    return day_range(start, start + dt.timedelta(days=DEFAULT_DEMO_DAYS - 1))
+
+
+def load_evaluations(days: Sequence[str]) -> dict[str, dict]:
+    """The stored evaluation record of each day that has one."""
+    from upath import UPath
+
+    from orchestration.config import load_config, resolve_env
+    from orchestration.io_managers import read_value
+
+    storage = load_config().storage
+    base = UPath(storage.url, **resolve_env(dict(storage.storage_options))) / ASSET_KEY
+    out = {}
+    for day in days:
+        try:
+            out[day] = read_value(base / day)
+        except FileNotFoundError:
+            continue
+    return out
+
+
+def pooled_scores(records: dict[str, dict]) -> tuple[dict[str, dict], dict[str, list[str]]]:
+    """Pool each estimator over the days on which its owner model was trained (not a fallback)."""
+    used: dict[str, list[str]] = {m: [] for m in REFERENCE}
+    for day, rec in sorted(records.items()):
+        for model in REFERENCE:
+            entry = rec.get(model) or {}
+            if entry and not entry.get("fallback"):
+                used[model].append(day)
+    scores = {}
+    for est in ESTIMATORS:
+        days = used[OWNER[est]]
+        scores[est] = score_from_stats(pool(records[d][est]["stats"] for d in days))
+    return scores, used
+
+
+def _clean(value: float | int) -> float | int | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return round(value, 4) if isinstance(value, float) else value
+
+
+def _fmt(value: float | int | None, width: int, digits: int = 3) -> str:
+    if value is None:
+        return f"{'-':>{width}}"
+    return f"{value:>{width}.{digits}f}" if isinstance(value, float) else f"{value:>{width}d}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    days = _days(args)
+    records = load_evaluations(days)
+    scores, used = pooled_scores(records)
+    result = {
+        est: {k: _clean(scores[est][k]) for k in ("rmse", "corr", "nbias", "n")}
+        for est in ESTIMATORS
+    }
+    print(f"rainfuse evaluate: {days[0]} .. {days[-1]} ({len(records)} day(s) with evaluations)")
+    for model, ref in REFERENCE.items():
+        listed = ", ".join(used[model]) or "none (no trained model yet: fallbacks only)"
+        print(f"  {model} held-out days against {ref}: {listed}")
+    print(f"{'estimator':<14}{'rmse mm/h':>11}{'corr':>8}{'nbias':>8}{'n':>9}")
+    for est in ESTIMATORS:
+        s = result[est]
+        print(
+            f"{est:<14}{_fmt(s['rmse'], 11)}{_fmt(s['corr'], 8)}{_fmt(s['nbias'], 8)}"
+            f"{_fmt(s['n'], 9)}"
+        )
+    best_zr = min(
+        (result[z]["rmse"] for z in ESTIMATORS if z.startswith("zr_") and result[z]["rmse"]),
+        default=None,
+    )
+    if best_zr and result["mlp1"]["rmse"]:
+        gain = 1 - result["mlp1"]["rmse"] / best_zr
+        print(f"MLP-1 RMSE vs best fixed Z-R: {100 * gain:+.1f} % lower")
+    print(json.dumps(result))
+    return 0 if records else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

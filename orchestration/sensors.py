@@ -219,6 +219,12 @@ def build_archive_sensor(
         ),
     )
     def _archive_sensor(context: SensorEvaluationContext):
+        try:
+            partitioned = context.repository_def.get_job(job.name).partitions_def is not None
+        except Exception:  # evaluated outside a code location (tests): nothing to check
+            partitioned = True
+        if not partitioned:
+            return SkipReason(f"{job.name} selects no daily-partitioned asset yet")
         archives = {key: getattr(context.resources, key) for key in resource_keys}
         days = window_days(partitions_def, clock(), lookback_days)
         requests, cursor, notes = evaluate_archives(

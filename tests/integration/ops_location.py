@@ -9,9 +9,12 @@ Environment read at load time:
 
 - ``RAINFUSE_OPS_STORAGE``: IO-manager base URL (folder or ``s3://bucket/prefix``);
 - ``RAINFUSE_OPS_S3_ENDPOINT``: S3 endpoint for that URL (credentials from ``AWS_*`` variables);
-- ``RAINFUSE_OPS_GPU_SECONDS``: how long the GPU step holds its slot (to expose overlaps).
+- ``RAINFUSE_OPS_GPU_SECONDS``: how long the GPU step holds its slot (to expose overlaps);
+- ``RAINFUSE_OPS_ARCHIVE``: a NEXRAD-layout folder; when set, an archive sensor (running by
+  default) requests ``ops_ingest_job`` for the days whose volumes are there.
 """
 
+import datetime as dt
 import os
 import time
 from typing import Any
@@ -19,6 +22,7 @@ from typing import Any
 from dagster import (
     AssetExecutionContext,
     DailyPartitionsDefinition,
+    DefaultSensorStatus,
     Definitions,
     MetadataValue,
     asset,
@@ -30,6 +34,8 @@ from assets.gpu import GPU_OP_TAGS, GPU_POOL
 from orchestration.backfill_policy import ingest_backfill_policy
 from orchestration.executors import executor_for_profile
 from orchestration.io_managers import UniversalIOManager
+from orchestration.resources import RadarArchiveResource
+from orchestration.sensors import NEXRAD_WATCH, build_archive_sensor
 
 # One month: January 2024 (end is exclusive).
 PARTITIONS = DailyPartitionsDefinition(
@@ -121,6 +127,34 @@ def _storage_options() -> dict[str, Any]:
 
 ops_daily_job = define_asset_job("ops_daily_job", selection=[ops_ingest, ops_gpu_fit, ops_product])
 
+ops_ingest_job = define_asset_job("ops_ingest_job", selection=[ops_ingest])
+
+resources: dict[str, Any] = {
+    "io_manager": UniversalIOManager(
+        base_url=os.environ.get("RAINFUSE_OPS_STORAGE", "/tmp/rainfuse-ops-storage"),
+        storage_options=_storage_options(),
+    )
+}
+sensors = []
+if os.environ.get("RAINFUSE_OPS_ARCHIVE"):
+    # The archive sensor as the daemon runs it, on a NEXRAD-layout folder, with a clock fixed
+    # inside the month so that its trailing window (Jan 6..10) falls in these partitions.
+    resources["radar_archive"] = RadarArchiveResource(
+        url=os.environ["RAINFUSE_OPS_ARCHIVE"], sites=["KMLB"]
+    )
+    sensors.append(
+        build_archive_sensor(
+            ops_ingest_job,
+            PARTITIONS,
+            watches=(NEXRAD_WATCH,),
+            name="ops_archive_sensor",
+            lookback_days=5,
+            minimum_interval_seconds=5,
+            now=lambda: dt.datetime(2024, 1, 11, 10, 0, tzinfo=dt.UTC),
+            default_status=DefaultSensorStatus.RUNNING,
+        )
+    )
+
 executor = (
     in_process_executor
     if os.environ.get("RAINFUSE_OPS_IN_PROCESS") == "1"
@@ -129,13 +163,9 @@ executor = (
 
 defs = Definitions(
     assets=[ops_ingest, ops_gpu_fit, ops_product],
-    jobs=[ops_daily_job],
-    resources={
-        "io_manager": UniversalIOManager(
-            base_url=os.environ.get("RAINFUSE_OPS_STORAGE", "/tmp/rainfuse-ops-storage"),
-            storage_options=_storage_options(),
-        )
-    },
+    jobs=[ops_daily_job, ops_ingest_job],
+    sensors=sensors,
+    resources=resources,
     executor=executor,
 )
 

@@ -4,13 +4,15 @@
 a real ``dagster-daemon`` launches its runs through the run queue; the test then reads the instance:
 every partition of every asset materialized, runs tagged ``dagster/backfill``, the backfill policy's
 partitions per run honoured, and no two GPU steps ever held the ``gpu`` pool at the same time even
-though the backfill's runs overlapped.
+though the backfill's runs overlapped. The same daemon runs the archive sensor on a NEXRAD-layout
+folder: it requests exactly the days whose volumes arrived.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 import pytest
 from ops_services import BIN, REPO, dagster_home, start_process, stop_process, tail, write_workspace
@@ -21,6 +23,39 @@ START, END = "2024-01-01", "2024-01-31"
 N_DAYS = 31
 GPU_HOLD_S = 2.0
 ASSETS = ("ops_ingest", "ops_gpu_fit", "ops_product")
+# Volumes in the watched archive: the sensor's window at its fixed clock is Jan 6..10.
+ARCHIVE_FILES = (
+    "2024/01/07/KMLB/KMLB20240107_000312_V06",
+    "2024/01/09/KMLB/KMLB20240109_120000_V06",
+    "2024/01/10/KMLB/KMLB20240110_235959_V06",
+    "2024/01/08/KTLH/KTLH20240108_000000_V06",  # a site not ingested
+    "2024/01/11/KMLB/KMLB20240111_000312_V06",  # the current day: not complete
+)
+SENSED_DAYS = ["2024-01-07", "2024-01-09", "2024-01-10"]
+
+
+def _wait_for_sensor_runs(env: dict, timeout_s: float) -> list[str]:
+    """Statuses of the archive sensor's runs once all of them finished (the daemon still up)."""
+    script = (
+        "from dagster import DagsterInstance, RunsFilter\n"
+        "with DagsterInstance.get() as i:\n"
+        "    runs = i.get_runs(filters=RunsFilter(tags={'rainfuse/trigger': 'archive_sensor'}))\n"
+        "    print(' '.join(f\"{r.tags['dagster/partition']}={r.status.value}\" for r in runs))\n"
+    )
+    deadline = time.monotonic() + timeout_s
+    line = ""
+    while time.monotonic() < deadline:
+        probe = subprocess.run(
+            [str(BIN / "python"), "-c", script], env=env, capture_output=True, text=True, timeout=60
+        )
+        line = probe.stdout.strip()
+        states = [item.split("=")[1] for item in line.split()]
+        if len(states) >= len(SENSED_DAYS) and all(
+            state in ("SUCCESS", "FAILURE", "CANCELED") for state in states
+        ):
+            break
+        time.sleep(2)
+    return sorted(line.split())
 
 
 def _overlaps(intervals: list[tuple[float, float]]) -> int:
@@ -49,6 +84,11 @@ def backfilled(postgres_server, tmp_path_factory):
         "RAINFUSE_OPS_GPU_SECONDS": str(GPU_HOLD_S),
         "PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "integration"), str(REPO)]),
     }
+    archive = folder / "archive"
+    for key in ARCHIVE_FILES:
+        (archive / key).parent.mkdir(parents=True, exist_ok=True)
+        (archive / key).write_bytes(b"AR2V0006." + bytes(64))
+    env["RAINFUSE_OPS_ARCHIVE"] = str(archive)
     workspace = write_workspace(folder)
     daemon = start_process(
         [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env, folder / "daemon.log"
@@ -62,6 +102,7 @@ def backfilled(postgres_server, tmp_path_factory):
             ],
             env=env, capture_output=True, text=True, timeout=300, cwd=REPO,
         )  # fmt: skip
+        sensed = _wait_for_sensor_runs(env, timeout_s=120)
     finally:
         stop_process(daemon)
     assert result.returncode == 0, (
@@ -74,7 +115,7 @@ def backfilled(postgres_server, tmp_path_factory):
 
     instance = DagsterInstance.get()
     try:
-        yield instance, backfill_id, result.stderr
+        yield instance, backfill_id, result.stderr, sensed
     finally:
         instance.dispose()
         for key, value in saved.items():
@@ -87,7 +128,7 @@ def backfilled(postgres_server, tmp_path_factory):
 def test_backfill_completes_with_every_partition(backfilled):
     from dagster import AssetKey
 
-    instance, backfill_id, log = backfilled
+    instance, backfill_id, log, _ = backfilled
     assert f"submitted {backfill_id}" in log
     assert instance.get_backfill(backfill_id).status.value == "COMPLETED_SUCCESS"
     expected = {f"2024-01-{day:02d}" for day in range(1, N_DAYS + 1)}
@@ -100,7 +141,7 @@ def test_backfill_completes_with_every_partition(backfilled):
 def test_backfill_runs_follow_policy_and_queue_tag(backfilled):
     from dagster import DagsterRunStatus, RunsFilter
 
-    instance, backfill_id, _ = backfilled
+    instance, backfill_id, _, _ = backfilled
     runs = instance.get_runs(filters=RunsFilter(tags={"dagster/backfill": backfill_id}))
     # 31 days at 8 partitions per run (BackfillPolicy.multi_run(8)): 8 + 8 + 8 + 7
     assert len(runs) == 4
@@ -119,7 +160,7 @@ def test_backfill_runs_follow_policy_and_queue_tag(backfilled):
 def test_gpu_pool_limit_respected_while_runs_overlap(backfilled):
     from dagster import AssetKey, RunsFilter
 
-    instance, backfill_id, _ = backfilled
+    instance, backfill_id, _, _ = backfilled
     assert instance.event_log_storage.get_concurrency_info("gpu").slot_count == 1
     records = instance.fetch_materializations(AssetKey("ops_gpu_fit"), limit=200).records
     gpu_spans = {
@@ -137,3 +178,14 @@ def test_gpu_pool_limit_respected_while_runs_overlap(backfilled):
     run_spans = [(r.start_time, r.end_time) for r in run_records]
     # ... although the queue let several backfill runs work side by side
     assert _overlaps(run_spans) >= 2
+
+
+def test_archive_sensor_requested_the_days_whose_volumes_arrived(backfilled):
+    from dagster import RunsFilter
+
+    instance, _, _, sensed = backfilled
+    # run by the daemon's sensor loop: one run per day with a KMLB volume, each succeeded
+    assert sensed == [f"{day}=SUCCESS" for day in SENSED_DAYS]
+    runs = instance.get_runs(filters=RunsFilter(tags={"rainfuse/trigger": "archive_sensor"}))
+    assert {run.job_name for run in runs} == {"ops_ingest_job"}
+    assert all("dagster/backfill" not in run.tags for run in runs)

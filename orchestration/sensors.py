@@ -42,6 +42,7 @@ from dagster import (
 
 from orchestration.alerts import Alert, send_alert
 from orchestration.resources import ArchiveResource
+from orchestration.schedules import automation_running_by_default
 
 if TYPE_CHECKING:
     from dagster._core.definitions.unresolved_asset_job_definition import (
@@ -173,13 +174,13 @@ def evaluate_archives(
             if key in previous:
                 cursor[key] = previous[key]
             continue
-        print_ = fingerprint(listing)
-        cursor[key] = print_
-        if previous.get(key) == print_:
+        digest = fingerprint(listing)
+        cursor[key] = digest
+        if previous.get(key) == digest:
             continue
         requests.append(
             RunRequest(
-                run_key=f"archive-{key}-{print_}",
+                run_key=f"archive-{key}-{digest}",
                 partition_key=key,
                 tags={
                     "rainfuse/trigger": "archive_sensor",
@@ -198,12 +199,19 @@ def build_archive_sensor(
     lookback_days: int = DEFAULT_LOOKBACK_DAYS,
     minimum_interval_seconds: int = DEFAULT_SENSOR_INTERVAL_S,
     now: Callable[[], dt.datetime] | None = None,
-    default_status: DefaultSensorStatus = DefaultSensorStatus.STOPPED,
+    default_status: DefaultSensorStatus | None = None,
 ) -> SensorDefinition:
     """A cursor-based sensor that requests ``job`` for each day whose inputs arrived.
 
-    ``now`` exists for tests (a fixed clock); the daemon uses the wall clock.
+    ``now`` exists for tests (a fixed clock); the daemon uses the wall clock. The sensor starts
+    stopped unless ``RAINFUSE_AUTOMATION_DEFAULT=running`` (or ``default_status``) says otherwise.
     """
+    if default_status is None:
+        default_status = (
+            DefaultSensorStatus.RUNNING
+            if automation_running_by_default()
+            else DefaultSensorStatus.STOPPED
+        )
     resource_keys = {watch.resource_key for watch in watches}
     clock = now or (lambda: dt.datetime.now(dt.UTC))
 

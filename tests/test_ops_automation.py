@@ -218,3 +218,22 @@ def test_ingest_backfill_policy_from_environment(monkeypatch):
     monkeypatch.setenv("RAINFUSE_BACKFILL_PARTITIONS_PER_RUN", "0")
     with pytest.raises(BackfillPolicyError, match="RAINFUSE_BACKFILL_PARTITIONS_PER_RUN: 0"):
         ingest_backfill_policy()
+
+
+def test_automation_default_status_follows_environment(monkeypatch):
+    from dagster import DefaultScheduleStatus, DefaultSensorStatus
+
+    from orchestration.sensors import build_archive_sensor
+
+    job = define_asset_job("tiny_daily", selection=[day_input])
+    monkeypatch.delenv("RAINFUSE_AUTOMATION_DEFAULT", raising=False)
+    assert build_archive_sensor(job, DAYS).default_status == DefaultSensorStatus.STOPPED
+    monkeypatch.setenv("RAINFUSE_AUTOMATION_DEFAULT", "running")
+    assert build_archive_sensor(job, DAYS).default_status == DefaultSensorStatus.RUNNING
+    defs = Definitions(assets=[day_input], jobs=[job], schedules=[build_daily_schedule(job)])
+    assert (
+        defs.resolve_schedule_def("daily_schedule").default_status == DefaultScheduleStatus.RUNNING
+    )
+    monkeypatch.setenv("RAINFUSE_AUTOMATION_DEFAULT", "sometimes")
+    with pytest.raises(AutomationConfigError, match="RAINFUSE_AUTOMATION_DEFAULT"):
+        build_archive_sensor(job, DAYS)

@@ -136,7 +136,7 @@ def normalise_gauges(gauges: pd.DataFrame) -> pd.DataFrame:
 def mlp1_samples(
     profiles: pd.DataFrame,
     gauges: pd.DataFrame,
-    volume_interval_s: float = 300.0,
+    volume_interval_s: float | None = None,
     min_coverage: float = MIN_VOLUME_COVERAGE,
 ) -> pd.DataFrame:
     """Gauge/GR pairs matched to the gauge accumulation interval.
@@ -146,7 +146,8 @@ def mlp1_samples(
     profiles : long GR profiles above gauges (ingest schema: ``station_id, time, height_m,
         reflectivity_dbz, zdr_db, kdp_deg_km, gauge_range_m``).
     gauges : accumulations (see :func:`normalise_gauges`).
-    volume_interval_s : nominal time between volumes (to judge the coverage of an interval).
+    volume_interval_s : nominal time between volumes (to judge the coverage of an interval);
+        by default the median spacing of the day's volume times.
     min_coverage : fraction of the expected volumes an interval needs.
 
     Returns
@@ -156,6 +157,8 @@ def mlp1_samples(
         time, interval_start, interval_end, group, gauge_rate_mm_h, heldout`` + MLP-1 features.
     """
     wide = profiles_wide(profiles)
+    if volume_interval_s is None:
+        volume_interval_s = median_volume_interval_s(wide["time"])
     g = normalise_gauges(gauges)
     g = g[g["qc_ok"]]
     rows = []
@@ -188,6 +191,14 @@ def mlp1_samples(
     out = out[counts >= np.floor(min_coverage * expected)].copy()
     out["heldout"] = is_heldout_station(out["station_id"].to_numpy())
     return out.drop(columns=["duration_h"]).reset_index(drop=True)
+
+
+def median_volume_interval_s(times) -> float:
+    """Median spacing of the distinct volume times (s); 300 s when fewer than two volumes."""
+    t = np.unique(pd.to_datetime(pd.Series(times), utc=True).to_numpy())
+    if t.size < 2:
+        return 300.0
+    return float(np.median(np.diff(t) / np.timedelta64(1, "s")))
 
 
 def _empty_mlp1() -> pd.DataFrame:

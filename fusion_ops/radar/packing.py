@@ -38,24 +38,16 @@ def unpack(codes: np.ndarray, step: float, offset: float) -> np.ndarray:
     return out
 
 
-def code_attrs(name: str) -> dict:
-    """Attributes describing the uint8 codes of moment ``name`` (non-CF, decoded explicitly)."""
+def cf_code_attrs(name: str) -> dict:
+    """CF attributes of uint8 codes of moment ``name`` held in memory (decoded on file read)."""
     step, offset = PACKING[name]
     units = {"reflectivity": "dBZ", "differential_reflectivity": "dB"}.get(name, "deg/km")
     return {
-        "code_scale": np.float32(step),
-        "code_offset": np.float32(offset),
-        "code_fill": np.uint8(FILL_CODE),
+        "scale_factor": np.float32(step),
+        "add_offset": np.float32(offset),
+        "_FillValue": np.uint8(FILL_CODE),
         "units": units,
-        "comment": "uint8 code; value = code_offset + code_scale * code; code_fill = no data",
     }
-
-
-def decode(da) -> np.ndarray:
-    """Float32 values (NaN = no data) of a uint8 code array carrying :func:`code_attrs`."""
-    codes = np.asarray(da.values if hasattr(da, "values") else da)
-    attrs = da.attrs
-    return unpack(codes, float(attrs["code_scale"]), float(attrs["code_offset"]))
 
 
 def pack_dbz(dbz: np.ndarray) -> np.ndarray:

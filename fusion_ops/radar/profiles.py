@@ -206,13 +206,13 @@ def ingest_radar_day(
 ) -> RadarDay:
     """Stream a day of volumes into gauge profiles and uint8-packed grid profiles.
 
-    Only one decoded volume is in memory at a time; the day's grid is held, stored and loaded as
-    uint8 codes (``(volume, height, lat, lon)`` per moment, attributes ``code_scale``,
-    ``code_offset``, ``code_fill``); :func:`fusion_ops.radar.packing.decode` turns a selection
-    into floats.  The codes are deliberately not CF ``scale_factor`` encoded: a loader would
-    decode a 5-minute day to float32 (4x the memory).
+    Only one decoded volume is in memory at a time; the day's grid is held as uint8 codes
+    (``(volume, height, lat, lon)`` per moment) carrying CF ``scale_factor``/``add_offset``/
+    ``_FillValue`` attributes: writing it with xarray stores the codes (compressed), and opening
+    the file decodes floats.  Open it lazily and select volumes (``isel``) rather than loading a
+    whole day as float32 (4x the codes' memory).
     """
-    from fusion_ops.radar.packing import FILL_CODE, PACKING, code_attrs, pack
+    from fusion_ops.radar.packing import FILL_CODE, PACKING, cf_code_attrs, pack
     from fusion_ops.readers.ground_radar import volume_time_from_name
 
     heights = tuple(float(h) for h in grid.heights_m)
@@ -223,6 +223,7 @@ def ingest_radar_day(
     rows: list[dict] = []
     profiles: list[pd.DataFrame] = []
     site_pos: dict[str, tuple[float, float]] = {}
+    site_meta: dict[str, object] = {}  # first site's location, as the per-volume products carry
     n_ok = 0
     for url in urls:
         site = str(url).rsplit("/", 1)[-1][:4]
@@ -246,6 +247,13 @@ def ingest_radar_day(
         p = prods[0]
         ds = p.grid
         site_pos.setdefault(site, (ds.attrs["site_latitude_deg"], ds.attrs["site_longitude_deg"]))
+        if not site_meta:
+            site_meta.update(
+                site_id=p.site_id,
+                site_latitude_deg=float(ds.attrs["site_latitude_deg"]),
+                site_longitude_deg=float(ds.attrs["site_longitude_deg"]),
+                site_altitude_m=float(ds.attrs["site_altitude_m"]),
+            )
         for m in moments:
             if m in ds:
                 codes[m][n_ok] = pack(ds[m].values[0], *PACKING[m])
@@ -278,7 +286,7 @@ def ingest_radar_day(
         data_vars[m] = (
             ("volume", "height", "lat", "lon"),
             codes[m][:n_ok],
-            code_attrs(m),
+            cf_code_attrs(m),
         )
     gridded = xr.Dataset(
         data_vars,
@@ -293,6 +301,7 @@ def ingest_radar_day(
             "packing": "uint8 codes: value = code_offset + code_scale * code, code_fill = no data"
         },
     )
+    gridded.attrs.update(site_meta)
     for m in moments:
         gridded[m].encoding.update(zlib=True, complevel=4)
     return RadarDay(inventory=inventory, profiles=prof, grid=gridded, quarantine=quarantine)

@@ -20,7 +20,6 @@ from assets.ingest import (
     satellite_native_scene,
     spaceborne_profiles,
 )
-from fusion_ops.radar.packing import decode
 from orchestration.io_managers import UniversalIOManager
 from orchestration.resources import (
     ArchiveResource,
@@ -135,14 +134,18 @@ def test_real_day_values(real_day):
     assert len(prof) == 3 * 16
     assert prof["reflectivity_dbz"].notna().sum() > 10
     stored = next((root / "storage").rglob("ground_radar_grid_profiles/2016-06-01.nc"))
-    with xr.open_dataset(stored) as grid:  # what downstream assets load: uint8 codes
-        assert grid["reflectivity"].dtype == np.uint8
+    with xr.open_dataset(stored) as grid:  # what downstream assets read: decoded floats
         assert grid["reflectivity"].shape == (1, 16, 18, 20)  # cell centres of the domain
-        z = decode(grid["reflectivity"])
+        z = grid["reflectivity"].values
+        assert grid.attrs["site_id"] == "KLBB"
+        assert grid.attrs["site_latitude_deg"] == pytest.approx(33.654, abs=1e-3)
     assert z.dtype == np.float32
     assert np.isfinite(z).sum() > 1000 and np.nanmax(z) <= 71.5 and np.nanmin(z) >= -32.0
-    mem = result.asset_value(AssetKey("ground_radar_grid_profiles"))["reflectivity"].values
-    np.testing.assert_array_equal(np.isfinite(z), mem != 255)
+    with xr.open_dataset(stored, mask_and_scale=False) as raw:
+        assert raw["reflectivity"].dtype == np.uint8  # stored compactly
+    codes = result.asset_value(AssetKey("ground_radar_grid_profiles"))["reflectivity"].values
+    assert codes.dtype == np.uint8  # held as codes in memory
+    np.testing.assert_array_equal(np.isfinite(z), codes != 255)
     sb = result.asset_value(AssetKey("spaceborne_profiles"))
     assert sb.sizes["footprint"] == 0 and "zku_dbz" in sb
     sat = result.asset_value(AssetKey("satellite_features"))

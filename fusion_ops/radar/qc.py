@@ -83,12 +83,18 @@ def speckle_mask(valid: np.ndarray, min_neighbours: int) -> np.ndarray:
     return valid & (neighbours < min_neighbours)
 
 
-def sweep_meteo_mask(sweep: Sweep, cfg: RadarQCConfig) -> np.ndarray:
-    """Boolean (nazimuth, ngate): True where the gate is kept as weather."""
+def sweep_meteo_mask(
+    sweep: Sweep, cfg: RadarQCConfig, rhohv: np.ndarray | None = None
+) -> np.ndarray:
+    """Boolean (nazimuth, ngate): True where the gate is kept as weather.
+
+    ``rhohv`` stands in for a sweep without its own RHOHV (a NEXRAD Doppler split cut takes it
+    from the surveillance cut at the same elevation, scanned seconds earlier).
+    """
     z = sweep.fields["reflectivity"]
     with np.errstate(invalid="ignore"):
         keep = np.isfinite(z) & (z >= cfg.min_reflectivity_dbz)
-        rho = sweep.fields.get("cross_correlation_ratio")
+        rho = sweep.fields.get("cross_correlation_ratio", rhohv)
         if rho is not None:
             # NaN RHOHV (not measured at that gate) does not reject the gate.
             keep &= ~(rho < cfg.rhohv_min)
@@ -108,12 +114,25 @@ def quality_control(volume: RadarVolume, cfg: RadarQCConfig | None = None) -> di
     """
     cfg = cfg or RadarQCConfig()
     before = after = 0
+    # RHOHV of the dual-pol cuts, by elevation and azimuth grid, for the split cuts without it
+    rho_by_cut = {
+        (round(s.elevation_deg, 1), s.n_azimuth): s.fields["cross_correlation_ratio"].copy()
+        for s in volume.sweeps
+        if "cross_correlation_ratio" in s.fields
+    }
     for sweep in volume.sweeps:
         if "reflectivity" not in sweep.fields:
             continue
         before += int(np.isfinite(sweep.fields["reflectivity"]).sum())
         apply_bounds(sweep)
-        keep = sweep_meteo_mask(sweep, cfg)
+        borrowed = None
+        if "cross_correlation_ratio" not in sweep.fields:
+            src = rho_by_cut.get((round(sweep.elevation_deg, 1), sweep.n_azimuth))
+            if src is not None:
+                borrowed = np.full(sweep.fields["reflectivity"].shape, np.nan, np.float32)
+                n = min(src.shape[1], borrowed.shape[1])
+                borrowed[:, :n] = src[:, :n]
+        keep = sweep_meteo_mask(sweep, cfg, borrowed)
         for arr in sweep.fields.values():
             arr[~keep] = np.nan
         after += int(keep.sum())

@@ -209,7 +209,7 @@ def read_ghcnd_csv(
         out = pd.DataFrame(
             {
                 "station_id": df["STATION"].str.strip(),
-                "day": pd.to_datetime(df["DATE"], format="ISO8601", utc=True),
+                "day": _utc(df["DATE"], url, reader),
                 "value": pd.to_numeric(df["PRCP"], errors="coerce"),
                 "qflag": qflag.str.strip(),
                 "lat": df.get("LATITUDE", np.nan),

@@ -144,6 +144,18 @@ def bad_gauge_files(tmp_path_factory, shared_data):
     out["csv_empty"].write_text("")
     out["csv_wrong"] = d / "wrong.csv"
     out["csv_wrong"].write_bytes(arm[:3000])
+    ghcn = (
+        "STATION,DATE,LATITUDE,LONGITUDE,ELEVATION,NAME,PRCP,PRCP_ATTRIBUTES\n"
+        'USW00023042,2016-06-01,33.6656,-101.8231,993.6,"LUBBOCK, TX US",152,",,W,2400"\n'
+    )
+    out["ghcnd_truncated"] = d / "USW00023042.csv"
+    out["ghcnd_truncated"].write_text(ghcn[:-30])
+    out["ghcnd_corrupt"] = d / "USW00023043.csv"
+    out["ghcnd_corrupt"].write_text(ghcn.replace("2016-06-01", "2016-13-45"))
+    out["csv_truncated"] = d / "net.csv"
+    out["csv_truncated"].write_text("station_id,time,precip_mm,lat,lon\nA,2016-06-01T01:00Z,0.")
+    out["isd_corrupt"] = d / "72267023043.csv"
+    out["isd_corrupt"].write_text(ISD.replace("2016-06-01T15:53:00", "yesterday"))
     return {k: str(v) for k, v in out.items()}
 
 
@@ -155,6 +167,10 @@ def bad_gauge_files(tmp_path_factory, shared_data):
         ("isd_truncated", read_isd_csv, "truncated"),
         ("csv_empty", read_plain_csv, "empty"),
         ("csv_wrong", read_plain_csv, ""),
+        ("csv_truncated", read_plain_csv, "truncated"),
+        ("ghcnd_truncated", read_ghcnd_csv, "truncated"),
+        ("ghcnd_corrupt", read_ghcnd_csv, ""),
+        ("isd_corrupt", read_isd_csv, "bad time"),
     ],
 )
 def test_bad_gauge_file_raises_named_error(bad_gauge_files, key, reader, reason):

@@ -97,10 +97,20 @@ def test_k8s_profile_launches_jobs_and_helm_values_match():
     env = {item["name"]: item["value"] for item in deployment["env"]}
     assert env["RAINFUSE_PROFILE"] == "k8s"
     daemon = values["dagsterDaemon"]
-    limits = daemon["runCoordinator"]["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"]
-    assert {"key": "dagster/backfill", "limit": 32} in limits
+    assert daemon["runCoordinator"]["type"] == "QueuedRunCoordinator"
     assert daemon["runMonitoring"]["freeSlotsAfterRunEndSeconds"] > 0
-    assert values["additionalInstanceConfig"]["concurrency"]["pools"]["granularity"] == "op"
+    concurrency = values["concurrency"]
+    assert concurrency["enabled"] and concurrency["pools"]["granularity"] == "op"
+    assert {"key": "dagster/backfill", "limit": 32} in concurrency["runs"]["tagConcurrencyLimits"]
+    # the Helm values and the instance file the tests validate say the same
+    assert (
+        instance_yaml["concurrency"]["runs"]["tag_concurrency_limits"]
+        == (concurrency["runs"]["tagConcurrencyLimits"])
+    )
+    assert (
+        instance_yaml["concurrency"]["pools"]["default_limit"]
+        == (concurrency["pools"]["defaultLimit"])
+    )
 
 
 def test_celery_worker_config_matches_executor(monkeypatch):

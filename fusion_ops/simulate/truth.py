@@ -272,7 +272,7 @@ class TruthModel:
             zr_a_convective=float(250.0 * np.exp(rng.normal(0, 0.25))),
             zr_b_convective=float(np.clip(rng.normal(1.25, 0.05), 1.1, 1.4)),
             zr_a_stratiform=float(200.0 * np.exp(rng.normal(0, 0.25))),
-            zr_b_stratiform=float(np.clip(rng.normal(1.6, 0.05), 1.45, 1.75)),
+            zr_b_stratiform=float(np.clip(rng.normal(1.6, 0.05), 1.5, 1.75)),
             surface_temperature_k=float(273.15 + LAPSE_RATE_K_PER_KM * fl / 1000.0),
         )
 
@@ -325,7 +325,7 @@ class TruthModel:
             sig_b_km=sig_a * rng.uniform(0.5, 1.0, n),
             theta_rad=rng.uniform(0, np.pi, n),
             top_m=rng.uniform(10500.0, 15800.0, n),
-            log_a=np.log(reg.zr_a_convective) + rng.normal(0, 0.35, n),
+            log_a=np.log(reg.zr_a_convective) + rng.normal(0, 0.45, n),
             b=np.clip(reg.zr_b_convective + rng.normal(0, 0.05, n), 1.1, 1.6),
             anvil_u_kms=(reg.upper_u_ms - reg.steering_u_ms) / 1000.0 + 0 * u,
             anvil_v_kms=(reg.upper_v_ms - reg.steering_v_ms) / 1000.0 + 0 * v,
@@ -524,7 +524,7 @@ class TruthModel:
             log_a_c = np.where(conv > 0, conv_loga / conv, np.log(reg.zr_a_convective))
             b_c = np.where(conv > 0, conv_b / conv, reg.zr_b_convective)
         # Stratiform DSDs vary in space too (aggregation vs. riming regions): a texture that
-        # drifts with the flow modulates a by about +-30 %.
+        # drifts with the flow modulates a (log-normal, sigma 0.45).
         log_a_s = np.full(shape, np.log(reg.zr_a_stratiform))
         wet_s = strat > 0
         if wet_s.any():
@@ -533,7 +533,7 @@ class TruthModel:
             drift_y = reg.steering_v_ms / 1000.0 * (t_s % 86400.0)
             gx = 0.5 * (xs[ii] - drift_x) + 333.0
             gy = 0.5 * (ys[jj] - drift_y) + 333.0
-            log_a_s[jj, ii] += 0.3 * _texture_lookup(self._tex_strat_b, gx, gy)
+            log_a_s[jj, ii] += 0.45 * _texture_lookup(self._tex_strat_b, gx, gy)
         log_a = cf * log_a_c + (1 - cf) * log_a_s
         b = cf * b_c + (1 - cf) * reg.zr_b_stratiform
         xx_all = xs[None, :]

@@ -18,11 +18,13 @@ DAY = date(2009, 5, 20)
 
 @pytest.fixture(scope="module")
 def truth() -> TruthModel:
-    return TruthModel(TruthConfig(seed=0, domain=Domain()))
+    # A 10 km margin keeps the truth grid small (fast); the radar sees the domain only.
+    return TruthModel(TruthConfig(seed=0, domain=Domain(margin_km=10.0)))
 
 
 def _rmse_log(est: np.ndarray, obs: np.ndarray) -> float:
-    return float(np.sqrt(np.mean((np.log1p(est) - np.log1p(obs)) ** 2)))
+    """RMS of the log ratio estimate / gauge (a multiplicative error, 0.1 mm floor)."""
+    return float(np.sqrt(np.mean((np.log(np.maximum(est, 0.1)) - np.log(obs)) ** 2)))
 
 
 def test_truth_aware_zr_beats_best_fixed_zr_on_gauges(truth):
@@ -60,8 +62,11 @@ def test_truth_aware_zr_beats_best_fixed_zr_on_gauges(truth):
     shape = (len(rainy), 12, len(stations))
     z, a_t, b_t, evap = (np.reshape(v, shape) for v in (z, a_t, b_t, evap))
     g = np.stack(obs)
-    ok = np.isfinite(g) & (g >= 0.5)
-    assert ok.sum() >= 40, "too few rainy gauge-hours for a meaningful comparison"
+    # Gauges within 100 km, where the lowest beam stays below the melting layer (the bright band
+    # would add an error that neither relation can remove).
+    near = np.hypot(sx, sy) < 100.0
+    ok = np.isfinite(g) & (g >= 1.0) & near[None, :]
+    assert ok.sum() >= 100, "too few rainy gauge-hours for a meaningful comparison"
 
     def hourly(a, b, factor=1.0):
         return (np.where(z > 0, (z / a) ** (1.0 / b), 0.0) * factor).mean(axis=1)
@@ -72,7 +77,7 @@ def test_truth_aware_zr_beats_best_fixed_zr_on_gauges(truth):
         for a in np.geomspace(50, 1000, 25)
         for b in np.arange(1.1, 2.01, 0.05)
     )
-    assert err_aware < 0.85 * best, (err_aware, best)
+    assert err_aware < 0.75 * best, (err_aware, best)
 
 
 def test_spaceborne_near_surface_is_attenuated_in_heavy_rain(truth):

@@ -275,12 +275,21 @@ def alert_for_failure(context: RunFailureSensorContext) -> Alert:
     )
 
 
-@run_failure_sensor(
-    name="run_failure_alert",
-    default_status=DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
-    description="Raises an alert (log, and RAINFUSE_ALERT_WEBHOOK when set) for every failed run.",
-)
-def run_failure_alert(context: RunFailureSensorContext) -> None:
-    alert = alert_for_failure(context)
-    send_alert(alert, logger=context.log)
+def build_run_failure_alert(
+    name: str = "run_failure_alert", minimum_interval_seconds: int = 30
+) -> SensorDefinition:
+    """A run-failure sensor (running by default) that sends an alert for every failed run."""
+
+    @run_failure_sensor(
+        name=name,
+        default_status=DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=minimum_interval_seconds,
+        description="Raises an alert (log, and RAINFUSE_ALERT_WEBHOOK when set) for every failed run.",
+    )
+    def _run_failure_alert(context: RunFailureSensorContext) -> None:
+        send_alert(alert_for_failure(context), logger=context.log)
+
+    return _run_failure_alert
+
+
+run_failure_alert = build_run_failure_alert()

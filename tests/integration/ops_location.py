@@ -11,7 +11,8 @@ Environment read at load time:
 - ``RAINFUSE_OPS_S3_ENDPOINT``: S3 endpoint for that URL (credentials from ``AWS_*`` variables);
 - ``RAINFUSE_OPS_GPU_SECONDS``: how long the GPU step holds its slot (to expose overlaps);
 - ``RAINFUSE_OPS_ARCHIVE``: a NEXRAD-layout folder; when set, an archive sensor (running by
-  default) requests ``ops_ingest_job`` for the days whose volumes are there.
+  default) requests ``ops_volume_job`` for the days whose volumes are there, and the run-failure
+  alert watches every run.
 """
 
 import datetime as dt
@@ -35,7 +36,7 @@ from orchestration.backfill_policy import ingest_backfill_policy
 from orchestration.executors import executor_for_profile
 from orchestration.io_managers import UniversalIOManager
 from orchestration.resources import RadarArchiveResource
-from orchestration.sensors import NEXRAD_WATCH, build_archive_sensor
+from orchestration.sensors import NEXRAD_WATCH, build_archive_sensor, build_run_failure_alert
 
 # One month: January 2024 (end is exclusive).
 PARTITIONS = DailyPartitionsDefinition(
@@ -113,6 +114,28 @@ def ops_product(context: AssetExecutionContext, ops_ingest: Any, ops_gpu_fit: An
     )
 
 
+class TruncatedVolumeError(ValueError):
+    """A radar volume in the archive is too short to be a Level II file."""
+
+
+@asset(
+    group_name="ingest",
+    partitions_def=PARTITIONS,
+    kinds={"python"},
+    required_resource_keys={"radar_archive"},
+    description="Stand-in radar check: counts the day's volumes, refuses a truncated one.",
+)
+def ops_volume_check(context: AssetExecutionContext) -> Any:
+    archive = context.resources.radar_archive
+    day = context.partition_key.replace("-", "/")
+    volumes = archive.glob(f"{day}/KMLB/*_V06")
+    for name in volumes:
+        size = len(archive.read_bytes(name))
+        if size < 32:
+            raise TruncatedVolumeError(f"{name}: truncated volume ({size} bytes)")
+    return {"day": context.partition_key, "volumes": len(volumes)}
+
+
 def _storage_options() -> dict[str, Any]:
     endpoint = os.environ.get("RAINFUSE_OPS_S3_ENDPOINT")
     if not endpoint:
@@ -127,24 +150,28 @@ def _storage_options() -> dict[str, Any]:
 
 ops_daily_job = define_asset_job("ops_daily_job", selection=[ops_ingest, ops_gpu_fit, ops_product])
 
-ops_ingest_job = define_asset_job("ops_ingest_job", selection=[ops_ingest])
-
 resources: dict[str, Any] = {
     "io_manager": UniversalIOManager(
         base_url=os.environ.get("RAINFUSE_OPS_STORAGE", "/tmp/rainfuse-ops-storage"),
         storage_options=_storage_options(),
     )
 }
+assets: list[Any] = [ops_ingest, ops_gpu_fit, ops_product]
+jobs: list[Any] = [ops_daily_job]
 sensors = []
 if os.environ.get("RAINFUSE_OPS_ARCHIVE"):
     # The archive sensor as the daemon runs it, on a NEXRAD-layout folder, with a clock fixed
-    # inside the month so that its trailing window (Jan 6..10) falls in these partitions.
+    # inside the month so that its trailing window (Jan 6..10) falls in these partitions; and the
+    # run-failure alert, quicker than in production.
     resources["radar_archive"] = RadarArchiveResource(
         url=os.environ["RAINFUSE_OPS_ARCHIVE"], sites=["KMLB"]
     )
+    ops_volume_job = define_asset_job("ops_volume_job", selection=[ops_volume_check])
+    assets.append(ops_volume_check)
+    jobs.append(ops_volume_job)
     sensors.append(
         build_archive_sensor(
-            ops_ingest_job,
+            ops_volume_job,
             PARTITIONS,
             watches=(NEXRAD_WATCH,),
             name="ops_archive_sensor",
@@ -154,6 +181,7 @@ if os.environ.get("RAINFUSE_OPS_ARCHIVE"):
             default_status=DefaultSensorStatus.RUNNING,
         )
     )
+    sensors.append(build_run_failure_alert(minimum_interval_seconds=5))
 
 executor = (
     in_process_executor
@@ -162,8 +190,8 @@ executor = (
 )
 
 defs = Definitions(
-    assets=[ops_ingest, ops_gpu_fit, ops_product],
-    jobs=[ops_daily_job, ops_ingest_job],
+    assets=assets,
+    jobs=jobs,
     sensors=sensors,
     resources=resources,
     executor=executor,

@@ -5,13 +5,17 @@ a real ``dagster-daemon`` launches its runs through the run queue; the test then
 every partition of every asset materialized, runs tagged ``dagster/backfill``, the backfill policy's
 partitions per run honoured, and no two GPU steps ever held the ``gpu`` pool at the same time even
 though the backfill's runs overlapped. The same daemon runs the archive sensor on a NEXRAD-layout
-folder: it requests exactly the days whose volumes arrived.
+folder: it requests exactly the days whose volumes arrived, and the run-failure sensor posts the
+alert of the day whose volume is truncated to a webhook receiver.
 """
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import subprocess
+import threading
 import time
 
 import pytest
@@ -26,12 +30,27 @@ ASSETS = ("ops_ingest", "ops_gpu_fit", "ops_product")
 # Volumes in the watched archive: the sensor's window at its fixed clock is Jan 6..10.
 ARCHIVE_FILES = (
     "2024/01/07/KMLB/KMLB20240107_000312_V06",
-    "2024/01/09/KMLB/KMLB20240109_120000_V06",
+    "2024/01/09/KMLB/KMLB20240109_120000_V06",  # truncated: its run fails and alerts
     "2024/01/10/KMLB/KMLB20240110_235959_V06",
     "2024/01/08/KTLH/KTLH20240108_000000_V06",  # a site not ingested
     "2024/01/11/KMLB/KMLB20240111_000312_V06",  # the current day: not complete
 )
 SENSED_DAYS = ["2024-01-07", "2024-01-09", "2024-01-10"]
+TRUNCATED = "2024/01/09/KMLB/KMLB20240109_120000_V06"
+
+
+class _Webhook(http.server.BaseHTTPRequestHandler):
+    """Collects the alerts the daemon's run-failure sensor posts."""
+
+    received: list = []
+
+    def do_POST(self):  # noqa: N802 (http.server API)
+        type(self).received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
 
 
 def _wait_for_sensor_runs(env: dict, timeout_s: float) -> list[str]:
@@ -87,8 +106,12 @@ def backfilled(postgres_server, tmp_path_factory):
     archive = folder / "archive"
     for key in ARCHIVE_FILES:
         (archive / key).parent.mkdir(parents=True, exist_ok=True)
-        (archive / key).write_bytes(b"AR2V0006." + bytes(64))
+        (archive / key).write_bytes(b"AR2V0006." + (b"x" if key == TRUNCATED else bytes(64)))
     env["RAINFUSE_OPS_ARCHIVE"] = str(archive)
+    _Webhook.received = []
+    webhook = http.server.HTTPServer(("127.0.0.1", 0), _Webhook)
+    threading.Thread(target=webhook.serve_forever, daemon=True).start()
+    env["RAINFUSE_ALERT_WEBHOOK"] = f"http://127.0.0.1:{webhook.server_port}/hooks/ops"
     workspace = write_workspace(folder)
     daemon = start_process(
         [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env, folder / "daemon.log"
@@ -103,8 +126,13 @@ def backfilled(postgres_server, tmp_path_factory):
             env=env, capture_output=True, text=True, timeout=300, cwd=REPO,
         )  # fmt: skip
         sensed = _wait_for_sensor_runs(env, timeout_s=120)
+        deadline = time.monotonic() + 60
+        while not _Webhook.received and time.monotonic() < deadline:
+            time.sleep(1)
     finally:
         stop_process(daemon)
+        webhook.shutdown()
+        webhook.server_close()
     assert result.returncode == 0, (
         result.stdout + result.stderr + "\n--- daemon log ---\n" + tail(daemon.log_path)
     )
@@ -115,7 +143,7 @@ def backfilled(postgres_server, tmp_path_factory):
 
     instance = DagsterInstance.get()
     try:
-        yield instance, backfill_id, result.stderr, sensed
+        yield instance, backfill_id, result.stderr, (sensed, list(_Webhook.received))
     finally:
         instance.dispose()
         for key, value in saved.items():
@@ -183,9 +211,21 @@ def test_gpu_pool_limit_respected_while_runs_overlap(backfilled):
 def test_archive_sensor_requested_the_days_whose_volumes_arrived(backfilled):
     from dagster import RunsFilter
 
-    instance, _, _, sensed = backfilled
-    # run by the daemon's sensor loop: one run per day with a KMLB volume, each succeeded
-    assert sensed == [f"{day}=SUCCESS" for day in SENSED_DAYS]
+    instance, _, _, (sensed, _) = backfilled
+    # run by the daemon's sensor loop: one run per day with a KMLB volume; the truncated one fails
+    assert sensed == ["2024-01-07=SUCCESS", "2024-01-09=FAILURE", "2024-01-10=SUCCESS"]
     runs = instance.get_runs(filters=RunsFilter(tags={"rainfuse/trigger": "archive_sensor"}))
-    assert {run.job_name for run in runs} == {"ops_ingest_job"}
+    assert {run.job_name for run in runs} == {"ops_volume_job"}
     assert all("dagster/backfill" not in run.tags for run in runs)
+
+
+def test_run_failure_alert_reached_the_webhook(backfilled):
+    _, _, _, (_, alerts) = backfilled
+    # exactly the failed run alerted (the backfill's and the other sensor runs succeeded)
+    (alert,) = alerts
+    assert alert["job_name"] == "ops_volume_job"
+    assert alert["partition_key"] == "2024-01-09"
+    assert alert["message"] == (
+        f"ops_volume_check: ops_location.TruncatedVolumeError: {TRUNCATED}: truncated volume (10 bytes)"
+    )
+    assert alert["text"].startswith("[rainfuse error] run of ops_volume_job failed for 2024-01-09")

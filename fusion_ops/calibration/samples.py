@@ -346,12 +346,14 @@ def mlp3_samples(
     feature_names: list[str],
     stride: int = 3,
     seed: int = 0,
+    max_pairs: int = 40_000,
 ) -> pd.DataFrame:
     """ABI pixel / GR hourly rain pairs, in the same hour, inside GR coverage.
 
     Every raining cell is kept; dry cells are subsampled on a ``stride`` x ``stride`` lattice
-    (their count would otherwise swamp the rain). ``gr_hourly`` has ``rain_rate`` (time, lat,
-    lon) and the boolean ``coverage`` (lat, lon).
+    (their count would otherwise swamp the rain). A day is capped at ``max_pairs`` (half raining,
+    half dry, drawn reproducibly) so that a 30-day window stays quick to train. ``gr_hourly`` has
+    ``rain_rate`` (time, lat, lon) and the boolean ``coverage`` (lat, lon).
     """
     hours = np.intersect1d(abi["time"].to_numpy(), gr_hourly["time"].to_numpy())
     present = [n for n in feature_names if n in abi.data_vars]
@@ -377,4 +379,13 @@ def mlp3_samples(
         parts.append(pd.DataFrame(frame))
     out = pd.concat(parts, ignore_index=True)
     out["time"] = pd.to_datetime(out["time"], utc=True)
+    if len(out) > max_pairs:
+        wet = np.flatnonzero(out["gr_rain_mm_h"].to_numpy() > 0)
+        dry = np.flatnonzero(out["gr_rain_mm_h"].to_numpy() <= 0)
+        n_wet = min(wet.size, max_pairs // 2)
+        n_dry = min(dry.size, max_pairs - n_wet)
+        keep = np.sort(
+            np.r_[rng.choice(wet, n_wet, replace=False), rng.choice(dry, n_dry, replace=False)]
+        )
+        out = out.iloc[keep].reset_index(drop=True)
     return out

@@ -85,12 +85,12 @@ def make_mlp1_samples(n_groups: int, seed: int, n_days: int = 6) -> pd.DataFrame
 
 @pytest.fixture(scope="module")
 def mlp1_train() -> pd.DataFrame:
-    return make_mlp1_samples(2500, seed=1)
+    return make_mlp1_samples(1500, seed=1)
 
 
 @pytest.fixture(scope="module")
 def mlp1_test() -> pd.DataFrame:
-    return make_mlp1_samples(800, seed=2)
+    return make_mlp1_samples(600, seed=2)
 
 
 def make_mlp2_samples(n: int, seed: int) -> pd.DataFrame:

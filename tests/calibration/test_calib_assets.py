@@ -1,7 +1,7 @@
-"""The calibration assets materialized over three days on stub ingest assets (synthetic world).
+"""The calibration assets materialized over two days on stub ingest assets (synthetic world).
 
-Day 1 has no earlier samples (every model falls back, flagged); day 3 is served by models trained
-on days 1-2 only (window 2 days, cadence 1) and is evaluated on held-out gauges.
+Day 1 has no earlier samples (every model falls back, flagged); day 2 is served by models trained
+on day 1 only (window 2 days, cadence 1: 05-19 does not exist) and is evaluated on held-out gauges.
 """
 
 import json
@@ -20,7 +20,7 @@ from orchestration.io_managers import UniversalIOManager, read_value
 from orchestration.partitions import daily_partitions
 from orchestration.resources import ComputeResource, DomainResource
 
-DAYS = ["2009-05-20", "2009-05-21", "2009-05-22"]
+DAYS = ["2009-05-20", "2009-05-21"]
 SITE = (28.113, -80.654)
 LAT = np.round(27.80 + 0.025 * np.arange(26), 4)
 LON = np.round(-80.97 + 0.025 * np.arange(26), 4)
@@ -30,7 +30,7 @@ H = np.asarray(PROFILE_HEIGHTS_M, float)
 
 def _rain(day: str, t: pd.Timestamp, lat, lon) -> np.ndarray:
     """A moving rain cell (mm/h); a different track every day."""
-    k = DAYS.index(day) + 1
+    k = DAYS.index(day) + 2
     rng = np.random.default_rng(k)
     minutes = (t - pd.Timestamp(f"{day}T{HOURS[0]}:00")).total_seconds() / 60
     c_lat = 28.0 + rng.uniform(-0.1, 0.1) + 0.002 * minutes * rng.choice([-1, 1])
@@ -206,7 +206,7 @@ def chain(tmp_path_factory):
         "window_days": 2,
         "cadence_days": 1,
         "min_groups": 30,
-        "epochs": 40,
+        "epochs": 80,
         "hidden": [16, 16],
     }
     config = RunConfig(
@@ -252,21 +252,21 @@ def test_first_day_falls_back_and_says_so(chain):
     assert sr["fallback"].all()
 
 
-def test_third_day_uses_trained_models_with_versions(chain):
+def test_second_day_uses_trained_models_with_versions(chain):
     root, results = chain
-    model, meta = load_model_or_fallback(read_value(root / "mlp1_model" / DAYS[2]))
+    model, meta = load_model_or_fallback(read_value(root / "mlp1_model" / DAYS[1]))
     assert model is not None and meta["fallback"] is None
-    assert meta["info"]["window"] == DAYS[:2] and meta["info"]["serves"] == DAYS[2]
-    hourly = read_value(root / "gr_rain_hourly" / DAYS[2])
+    assert meta["info"]["window"] == ["2009-05-19", DAYS[0]] and meta["info"]["serves"] == DAYS[1]
+    hourly = read_value(root / "gr_rain_hourly" / DAYS[1])
     assert hourly.attrs["model_version"] == meta["version"]
     assert json.loads(hourly.attrs["model_versions"]) == {"mlp1": meta["version"]}
     # hours labelled by their start; 16:00 holds a single volume: too thin for a mean (NaN)
     assert hourly.sizes["time"] == len(HOURS) + 1 and hourly["time"].attrs["label"] == "start"
     assert np.isnan(hourly["rain_rate"].values[-1]).all()
     assert np.nanmax(hourly["rain_rate"].values) > 5.0
-    sat = read_value(root / "sat_rain_hourly" / DAYS[2])
+    sat = read_value(root / "sat_rain_hourly" / DAYS[1])
     assert sat.sizes["lat"] == LAT.size and sat.attrs["model"] == "mlp3"
-    ev = read_value(root / "calibration_evaluation" / DAYS[2])
+    ev = read_value(root / "calibration_evaluation" / DAYS[1])
     for key in (
         "mlp1",
         "zr_200_1.6",
@@ -281,5 +281,5 @@ def test_third_day_uses_trained_models_with_versions(chain):
     assert ev["mlp1"]["n"] > 0 and ev["mlp1"]["model_version"] == meta["version"]
     # the stub's truth is exactly Z = 300 R^1.4 on the lowest level: that relation is near-perfect
     assert ev["zr_300_1.4"]["rmse"] < ev["zr_200_1.6"]["rmse"]
-    mat = results[DAYS[2]].asset_materializations_for_node("calibration_evaluation")[0]
+    mat = results[DAYS[1]].asset_materializations_for_node("calibration_evaluation")[0]
     assert "scatter" in mat.metadata and "data:image/png;base64," in mat.metadata["scatter"].value

@@ -152,3 +152,5 @@ def test_mlp3_pairs_inside_coverage_keep_all_rain():
     assert "bt_c08" not in out.columns
     dry = out[out["gr_rain_mm_h"] == 0]
     assert 0 < len(dry) < (gr["coverage"].values.sum() - raining.sum()) / 8
+    capped = mlp3_samples(abi, gr, ["bt_c14"], stride=1, max_pairs=40)
+    assert len(capped) == 40 and (capped["gr_rain_mm_h"] > 0).sum() == 20

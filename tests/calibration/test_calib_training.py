@@ -40,7 +40,7 @@ def test_mlp1_beats_fixed_zr_at_gauges(mlp1_train, mlp1_test, one_thread):
     spec = F.mlp1_spec()
     groups, y = group_targets(mlp1_train, "gauge_rate_mm_h")
     result = train_model(spec, F.matrix(mlp1_train, spec), y, groups)
-    assert result.n_groups == 2500 and result.n_samples == 2500 * 12
+    assert result.n_groups == 1500 and result.n_samples == 1500 * 12
     frame = pd.DataFrame(
         {
             "group": mlp1_test["group"],
@@ -60,7 +60,7 @@ def test_mlp1_beats_fixed_zr_at_gauges(mlp1_train, mlp1_test, one_thread):
 
 
 def test_mlp2_beats_the_sr_standard_product(one_thread):
-    train = sr_feature_table(make_mlp2_samples(2000, seed=1))
+    train = sr_feature_table(make_mlp2_samples(1500, seed=1))
     test = sr_feature_table(make_mlp2_samples(800, seed=2))
     spec = F.mlp2_spec()
     result = train_model(spec, F.matrix(train, spec), train["gr_rain_mm_h"].to_numpy())
@@ -71,7 +71,7 @@ def test_mlp2_beats_the_sr_standard_product(one_thread):
 
 
 def test_mlp3_beats_the_fixed_tb_curve(one_thread):
-    train = make_mlp3_samples(2500, seed=1)
+    train = make_mlp3_samples(1500, seed=1)
     test = make_mlp3_samples(1000, seed=2)
     spec = F.mlp3_spec(list(train.columns))
     assert "bt_c14" in spec.features and "gr_rain_mm_h" not in spec.features

@@ -6,7 +6,7 @@ One manager stores each asset value in the format that suits its type:
 value              suffix      format
 =================  ==========  ==========================
 pandas DataFrame   .parquet    Apache Parquet (pyarrow)
-xarray Dataset     .nc         NetCDF-4 (h5netcdf)
+xarray Dataset     .nc         NetCDF-4 (h5netcdf); loaded lazily
 dict / list        .json       JSON
 bytes              .bin        raw bytes
 =================  ==========  ==========================
@@ -19,7 +19,6 @@ run) may return a ``dict`` keyed by partition key; each value is stored under it
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import tempfile
@@ -115,9 +114,10 @@ def read_value(final: UPath) -> Any:
             with fs.open(path.path, "rb") as handle:
                 return pd.read_parquet(handle)
         if suffix == ".nc":
-            data = fs.cat_file(path.path)
-            with xr.open_dataset(io.BytesIO(data), engine="h5netcdf") as ds:
-                return ds.load()
+            # Lazy: a day of packed radar grids decodes to several GB of floats, so variables are
+            # read (and unpacked) only when a consumer selects them.
+            source = path.path if _is_local(path) else fs.open(path.path, "rb")
+            return xr.open_dataset(source, engine="h5netcdf")
         if suffix == ".json":
             return json.loads(fs.cat_file(path.path))
         return fs.cat_file(path.path)

@@ -55,7 +55,7 @@ from fusion_ops.products.inputs import (
     truth_daily_on_grid,
 )
 from fusion_ops.products.merge import range_from_site_km
-from fusion_ops.products.pipeline import daily_dataset_from_hourly, fuse_day
+from fusion_ops.products.pipeline import ScreeningConfig, daily_dataset_from_hourly, fuse_day
 from fusion_ops.products.plots import daily_map_png
 from fusion_ops.products.verify import (
     GaugeSet,
@@ -110,6 +110,10 @@ class FusionConfig(Config):
     radar_lon_deg: float = Field(-80.654)
     sr_footprint_radius_km: float = Field(3.0, gt=0)
     gauge_required_hours: int = Field(24, ge=1, le=24)
+    screening_max_ratio: float = Field(
+        4.0, gt=1.0, description="a source off the gauges by more than this factor is left out"
+    )
+    screening_min_difference_mm: float = Field(10.0, ge=0.0)
 
 
 class VerificationConfig(Config):
@@ -233,7 +237,10 @@ def fused_rain_hourly(
         complete,
         config.withheld_fraction,
         AdjustConfig(method=config.adjust_method, nnearest=config.adjust_nnearest),  # type: ignore[arg-type]
+        ScreeningConfig(config.screening_max_ratio, config.screening_min_difference_mm),
     )
+    for name, reason in fused.excluded.items():
+        context.log.warning(f"{name} left out of the merge on {day}: {reason}")
     versions = model_versions(gr_rain_hourly, sr_rain_swath, sat_rain_hourly)
     for name, entry in (calibration_evaluation or {}).items():
         if isinstance(entry, dict) and "model_version" in entry:
@@ -256,6 +263,7 @@ def fused_rain_hourly(
                     "library": "wradlib.adjust",
                 }
             ),
+            "rainfuse_screening": json.dumps(fused.excluded, sort_keys=True),
             "rainfuse_error_model": json.dumps(
                 {
                     "origin": errors.origin,
@@ -272,6 +280,7 @@ def fused_rain_hourly(
     context.add_output_metadata(
         {
             "sources_present": MetadataValue.json(present),
+            "sources_excluded": MetadataValue.json(fused.excluded),
             "domain_mean_mm": MetadataValue.float(float(np.nanmean(fused.daily_mm))),
             "domain_max_mm": MetadataValue.float(float(np.nanmax(fused.daily_mm))),
             "adjusting_gauges": MetadataValue.int(fused.n_adjusting_gauges),

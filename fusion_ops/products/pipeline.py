@@ -28,6 +28,62 @@ from fusion_ops.products.merge import merge
 from fusion_ops.products.verify import GaugeSet, verify_day
 
 
+@dataclass(frozen=True)
+class ScreeningConfig:
+    """Gauge screening of the single sources before the merge.
+
+    A source whose daily total at the adjusting gauges is off by more than a factor
+    ``max_ratio`` (mean over the gauge pairs) *and* by more than ``min_difference_mm`` is left out
+    of the day's merge and named in the product (``rainfuse_screening``): the evaluation-based
+    weights assume a working source, and one broken input (a mis-decoded grid, a wrong model)
+    would otherwise dominate the product. Needs ``min_gauges`` pairs; the verification still scores
+    the excluded source.
+    """
+
+    max_ratio: float = 4.0
+    min_difference_mm: float = 10.0
+    min_gauges: int = 5
+
+
+def screen_sources(
+    source_daily_mm: Mapping[str, np.ndarray | None],
+    lat_deg: np.ndarray,
+    lon_deg: np.ndarray,
+    gauges: pd.DataFrame,
+    config: ScreeningConfig | None = None,
+) -> dict[str, str]:
+    """Sources that disagree grossly with the adjusting gauges: ``{source: reason}``."""
+    from fusion_ops.products.verify import nearest_cell_values
+
+    config = config or ScreeningConfig()
+    excluded: dict[str, str] = {}
+    if gauges is None or gauges.empty:
+        return excluded
+    g = gauges["daily_mm"].to_numpy(float)
+    for name, estimate in source_daily_mm.items():
+        if estimate is None:
+            continue
+        at = nearest_cell_values(
+            estimate,
+            lat_deg,
+            lon_deg,
+            gauges["lat_deg"].to_numpy(float),
+            gauges["lon_deg"].to_numpy(float),
+        )
+        ok = np.isfinite(at) & np.isfinite(g)
+        if ok.sum() < config.min_gauges:
+            continue
+        mean_src, mean_g = float(at[ok].mean()), float(g[ok].mean())
+        ratio = (mean_src + 0.1) / (mean_g + 0.1)  # 0.1 mm keeps a dry day finite
+        off = ratio > config.max_ratio or ratio < 1.0 / config.max_ratio
+        if off and abs(mean_src - mean_g) > config.min_difference_mm:
+            excluded[name] = (
+                f"mean daily total {mean_src:.1f} mm at {int(ok.sum())} gauges that measured "
+                f"{mean_g:.1f} mm"
+            )
+    return excluded
+
+
 @dataclass
 class FusedDay:
     """Everything one day of fusion produces, on the product grid.
@@ -53,6 +109,7 @@ class FusedDay:
     n_adjusting_gauges: int
     withheld: np.ndarray
     source_daily_mm: dict[str, np.ndarray | None] = field(default_factory=dict)
+    excluded: dict[str, str] = field(default_factory=dict)
 
 
 def _check_source(name: str, values: np.ndarray | None, shape: tuple[int, ...]) -> None:
@@ -76,6 +133,7 @@ def fuse_day(
     gauges: pd.DataFrame | None,
     withheld_fraction: float = 0.2,
     adjust_config: AdjustConfig | None = None,
+    screening: ScreeningConfig | None = None,
 ) -> FusedDay:
     """Merge, accumulate and gauge-adjust one UTC day.
 
@@ -90,6 +148,7 @@ def fuse_day(
         (NaN for an incomplete day); ``None`` or empty: no adjustment.
     withheld_fraction : share of gauges kept out of the adjustment for verification.
     adjust_config : wradlib adjustment parameters.
+    screening : gauge screening of the sources (:func:`screen_sources`).
     """
     lat = np.asarray(lat_deg, float)
     lon = np.asarray(lon_deg, float)
@@ -98,13 +157,26 @@ def fuse_day(
         _check_source(name, values, shape)
     if all(v is None for v in sources_mm_h.values()):
         raise ProductInputError(day, "no source has any rain estimate this day")
-    merged = merge(sources_mm_h, error_std_mm_h)
-    merged_daily, n_hours = daily_total_mm(merged.rain_mm_h)
+    source_daily: dict[str, np.ndarray | None] = {}
+    for name in SOURCES:
+        values = sources_mm_h.get(name)
+        daily_src = None if values is None else daily_total_mm(values)[0]
+        source_daily[name] = (
+            daily_src if daily_src is not None and np.isfinite(daily_src).any() else None
+        )
 
     if gauges is None or gauges.empty:
         gauges = pd.DataFrame({"lat_deg": [], "lon_deg": [], "daily_mm": []})
     withheld = withheld_gauges(list(gauges.index.astype(str)), day, withheld_fraction)
     adjusting = gauges.loc[~withheld]
+    excluded = screen_sources(source_daily, lat, lon, adjusting, screening)
+    usable = {k: (None if k in excluded else v) for k, v in sources_mm_h.items()}
+    if all(v is None for v in usable.values()):
+        # Every source disagrees with the gauges: merge them all rather than make nothing.
+        excluded = {k: f"{v} (kept: every source failed screening)" for k, v in excluded.items()}
+        usable = dict(sources_mm_h)
+    merged = merge(usable, error_std_mm_h)
+    merged_daily, n_hours = daily_total_mm(merged.rain_mm_h)
     result = adjust_daily(
         np.where(np.isfinite(merged_daily), merged_daily, np.nan),
         lat,
@@ -121,13 +193,6 @@ def fuse_day(
     daily_std = np.sqrt(np.nansum(hourly_std**2, axis=0))
     daily_std = np.where(n_hours > 0, daily_std, np.nan)
     daily_flag = np.bitwise_or.reduce(merged.source_flag, axis=0)
-
-    source_daily: dict[str, np.ndarray | None] = {}
-    for name in SOURCES:
-        values = sources_mm_h.get(name)
-        source_daily[name] = None if values is None else daily_total_mm(values)[0]
-        if source_daily[name] is not None and not np.isfinite(source_daily[name]).any():
-            source_daily[name] = None
     return FusedDay(
         day=day,
         lat_deg=lat,
@@ -145,6 +210,7 @@ def fuse_day(
         n_adjusting_gauges=result.n_gauges,
         withheld=withheld,
         source_daily_mm=source_daily,
+        excluded=excluded,
     )
 
 

@@ -93,3 +93,16 @@ def test_absent_source_is_none_in_summary(synthetic_day):
     summ = summary(verify_fused_day(fused, s.gauges, None))
     assert summ["sr"] is None
     assert "rmse_truth" not in summ["fused"] and summ["fused"]["rmse_gauges"] > 0
+
+
+def test_a_broken_source_is_screened_out_by_the_gauges(synthetic_day):
+    s = synthetic_day
+    broken = {**s.sources, "gr": np.full_like(s.sources["gr"], 100.0)}  # a mis-decoded grid
+    fused = fuse_day(s.day, s.lat, s.lon, broken, s.error_std, s.gauges)
+    assert set(fused.excluded) == {"gr"} and "gauges" in fused.excluded["gr"]
+    assert not (fused.daily_flag & 1).any()
+    v = verify_fused_day(fused, s.gauges, s.truth_daily_mm)
+    assert v["fused"]["truth"]["rmse"] < v["gr"]["truth"]["rmse"] / 50
+    # The healthy day keeps every source.
+    healthy = fuse_day(s.day, s.lat, s.lon, s.sources, s.error_std, s.gauges)
+    assert healthy.excluded == {}

@@ -50,7 +50,9 @@ def run_demo(days: int | None = None, fresh: bool = False) -> int:
         manifests = [os.path.join(root, "manifest", *d.split("-"), "manifest.json") for d in dates]
         if fresh or not all(os.path.exists(m) for m in manifests):
             _say(f"simulating {n_days} day(s) from {start} into {root}")
-            code = simulate(["--start", start.isoformat(), "--days", str(n_days), "--out", root])
+            workers = str(min(n_days, os.cpu_count() or 1))
+            args = ["--start", start.isoformat(), "--days", str(n_days), "--out", root]
+            code = simulate([*args, "--workers", workers])
             if code:
                 return code
         else:

@@ -384,12 +384,31 @@ def _write_imagery(
     say(f"{day} imagery: scene {n}x{n}, cloud cover {float((cod > 1).mean()):.0%}")
 
 
-def simulate(cfg: SimulationConfig, progress: Progress | None = stderr_progress) -> list[dict]:
-    """Simulate ``cfg.days`` days from ``cfg.start``; returns the manifests."""
+def _simulate_one_day(cfg: SimulationConfig, day: date, quiet: bool) -> dict:
+    # Runs in a worker process: the truth is a pure function of (seed, time), so a fresh model
+    # per process gives the same files as one shared model.
+    return simulate_day(cfg, day, None, None if quiet else stderr_progress)
+
+
+def simulate(
+    cfg: SimulationConfig, progress: Progress | None = stderr_progress, workers: int = 1
+) -> list[dict]:
+    """Simulate ``cfg.days`` days from ``cfg.start``; returns the manifests in day order.
+
+    ``workers > 1`` simulates days in that many processes (days are independent).
+    """
+    days = [cfg.start + timedelta(days=k) for k in range(cfg.days)]
+    if workers > 1 and len(days) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        if progress:
+            progress(f"{len(days)} days in {min(workers, len(days))} processes")
+        with ProcessPoolExecutor(max_workers=min(workers, len(days))) as pool:
+            futures = [pool.submit(_simulate_one_day, cfg, d, progress is None) for d in days]
+            return [f.result() for f in futures]
     truth = TruthModel(TruthConfig(seed=cfg.seed, domain=cfg.domain))
     out = []
-    for k in range(cfg.days):
-        day = cfg.start + timedelta(days=k)
+    for k, day in enumerate(days):
         if progress:
             progress(f"day {k + 1}/{cfg.days}: {day}")
         out.append(simulate_day(cfg, day, truth, progress))

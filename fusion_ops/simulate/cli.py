@@ -60,6 +60,7 @@ def build_parser(prog: str = "rainfuse simulate") -> argparse.ArgumentParser:
         "--platform", choices=["TRMM", "GPM"], default="TRMM", help="spaceborne radar orbit"
     )
     p.add_argument("--no-imagery", action="store_true", help="skip the daily imagery scenes")
+    p.add_argument("--workers", type=int, default=1, help="processes simulating days in parallel")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return p
 
@@ -82,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         write_imagery=not args.no_imagery,
     )
     try:
-        manifests = simulate(cfg, progress=None if args.quiet else stderr_progress)
+        manifests = simulate(
+            cfg, progress=None if args.quiet else stderr_progress, workers=max(1, args.workers)
+        )
     except SimulationError as err:
         print(f"rainfuse simulate: {err}", file=sys.stderr)
         return 2

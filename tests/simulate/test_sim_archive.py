@@ -302,3 +302,32 @@ def test_cli_rejects_bad_arguments(capsys):
     with pytest.raises(SystemExit):
         main(["--out", "/tmp/x", "--start", "20th May"])
     assert "not a date" in capsys.readouterr().err
+
+
+def test_parallel_days_write_the_same_files_as_sequential(tmp_path):
+    from fusion_ops.simulate.archive import simulate
+
+    def run(root: Path, workers: int) -> dict[str, bytes]:
+        cfg = SimulationConfig(
+            out_url=str(root),
+            start=DAY,
+            days=2,
+            seed=3,
+            radar_cadence_min=720.0,
+            gate_spacing_m=2000.0,
+            truth_step_min=60.0,
+            domain=DOMAIN,
+            observers=("gauges", "nexrad", "spaceborne", "truth"),
+        )
+        simulate(cfg, progress=None, workers=workers)
+        return {
+            str(p.relative_to(root)): p.read_bytes()
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and "manifest" not in p.parts
+        }
+
+    sequential = run(tmp_path / "seq", 1)
+    parallel = run(tmp_path / "par", 2)
+    assert sorted(sequential) == sorted(parallel)
+    assert any(key.startswith("nexrad/2009/05/21/") for key in parallel)
+    assert all(sequential[key] == parallel[key] for key in sequential)

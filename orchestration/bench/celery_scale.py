@@ -47,10 +47,10 @@ def _tail(path: Path, n: int = 1500) -> str:
         return ""
 
 
-def _daily_assets_exist(env: dict[str, str]) -> tuple[bool, str]:
+def _daily_assets_exist(env: dict[str, str], module: str) -> tuple[bool, str]:
     """Ask a fresh interpreter (with the benchmark's configuration) whether daily assets exist."""
     code = (
-        "from orchestration.definitions import defs\n"
+        f"from {module} import defs\n"
         "g = defs.resolve_asset_graph()\n"
         "print(sum(g.get(k).partitions_def is not None for k in g.materializable_asset_keys))\n"
     )
@@ -58,20 +58,22 @@ def _daily_assets_exist(env: dict[str, str]) -> tuple[bool, str]:
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
     )
     if proc.returncode != 0:
-        return False, f"orchestration.definitions failed to load: {proc.stderr.strip()[-500:]}"
+        return False, f"{module} failed to load: {proc.stderr.strip()[-500:]}"
     count = int(proc.stdout.strip().splitlines()[-1])
     if count == 0:
         return False, (
-            "no daily-partitioned asset is defined in orchestration.definitions yet "
+            f"no daily-partitioned asset is defined in {module} yet "
             "(the ingest, calibration and product assets have not been wired in)"
         )
     return True, ""
 
 
-def _execute_job(job: str, env: dict[str, str], partition: str | None, log: Path, timeout_s: float):
+def _execute_job(
+    job: str, env: dict[str, str], partition: str | None, log: Path, timeout_s: float, module: str
+) -> tuple[int | None, float]:
     """``dagster job execute`` of ``job`` (the profile's Celery executor); returns (rc, seconds)."""
     args = [str(Path(sys.executable).parent / "dagster"), "job", "execute"]
-    args += ["-m", "orchestration.definitions", "-j", job]
+    args += ["-m", module, "-j", job]
     if partition:
         args += ["--tags", json.dumps({"dagster/partition": partition})]
     t0 = time.perf_counter()
@@ -103,10 +105,24 @@ if runs:
     run = runs[0]
     out["run_id"] = run.run_id
     out["run_status"] = run.status.value
+    worker = {{}}
+    for rec in inst.all_logs(run.run_id):
+        ev = rec.dagster_event
+        if ev is None or ev.event_type_value != "ENGINE_EVENT" or not rec.step_key:
+            continue
+        md = getattr(ev.event_specific_data, "metadata", None) or {{}}
+        if "Celery worker" in md:
+            worker[rec.step_key] = str(md["Celery worker"].value).split("@")[0]
+    t_first = None
+    stats = inst.get_run_step_stats(run.run_id)
+    starts = [s.start_time for s in stats if s.start_time is not None]
+    t_first = min(starts) if starts else 0.0
     steps = []
-    for s in inst.get_run_step_stats(run.run_id):
+    for s in stats:
         sec = None if s.start_time is None or s.end_time is None else round(s.end_time - s.start_time, 3)
-        steps.append({{"step": s.step_key, "status": s.status.value if s.status else None, "seconds": sec}})
+        steps.append({{"step": s.step_key, "status": s.status.value if s.status else None,
+                      "seconds": sec, "worker": worker.get(s.step_key),
+                      "start_s": None if s.start_time is None else round(s.start_time - t_first, 2)}})
     out["steps"] = sorted(steps, key=lambda r: -(r["seconds"] or 0))
 print(json.dumps(out))
 """
@@ -125,6 +141,8 @@ def run_section(
     cadence_min: float | None = None,
     timeout_s: float = DEFAULT_RUN_TIMEOUT_S,
     worker_counts: tuple[int, ...] = WORKER_COUNTS,
+    module: str = "orchestration.definitions",
+    keep: bool = False,
 ) -> dict[str, Any]:
     """The Celery section result; ``None`` numbers with a reason when something is missing."""
     from orchestration.bench.services import (
@@ -146,7 +164,7 @@ def run_section(
         "setup": (
             "PostgreSQL instance storage + Redis broker/backend on 127.0.0.1, profile "
             "orchestration/deploy/celery (unchanged), N dagster-celery workers with "
-            "--concurrency=1 on queues dagster and gpu, local shared asset storage; daily job "
+            "one process each (solo pool, code location preloaded) on queues dagster and gpu, local shared asset storage; daily job "
             "run with `dagster job execute`, reference job run first and not timed."
         ),
     }
@@ -165,7 +183,7 @@ def run_section(
         "DAGSTER_HOME": str(home),
     }
     try:
-        ok, reason = _daily_assets_exist({**env, "RAINFUSE_PROFILE": "local"})
+        ok, reason = _daily_assets_exist({**env, "RAINFUSE_PROFILE": "local"}, module)
         if not ok:
             return {**base, **not_measured(reason)}
         results: dict[str, dict[str, Any]] = {}
@@ -178,10 +196,14 @@ def run_section(
                 logs = work / f"logs{n}"
                 logs.mkdir()
                 say(f"celery: {n} worker(s), day {day}")
-                with celery_workers(n, env, PROFILE_DIR / "worker.yaml", logs, PROJECT_ROOT):
-                    _execute_job("reference_job", env, None, logs / "reference.log", timeout_s)
+                with celery_workers(
+                    n, env, PROFILE_DIR / "worker.yaml", logs, PROJECT_ROOT, preload=module
+                ):
+                    _execute_job(
+                        "reference_job", env, None, logs / "reference.log", timeout_s, module
+                    )
                     rc, seconds = _execute_job(
-                        "daily_job", env, day.isoformat(), logs / "daily.log", timeout_s
+                        "daily_job", env, day.isoformat(), logs / "daily.log", timeout_s, module
                     )
                 run = _latest_run(env, "daily_job")
                 res: dict[str, Any] = {"wall_s": round(seconds, 2), **run}
@@ -206,7 +228,10 @@ def run_section(
     except ServiceUnavailable as error:
         return {**base, **not_measured(str(error))}
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if keep:
+            say(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -223,6 +248,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cadence-min", type=float, default=None)
     parser.add_argument("--timeout-s", type=float, default=DEFAULT_RUN_TIMEOUT_S)
     parser.add_argument("--result", help="also write the JSON result to this file")
+    # a stand-in code location for checking the machinery (must define `defs`)
+    parser.add_argument(
+        "--code-module", default="orchestration.definitions", help=argparse.SUPPRESS
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     args = parser.parse_args(argv)
     graceful_sigterm()
     result = run_section(
@@ -231,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         day=args.day,
         cadence_min=args.cadence_min,
         timeout_s=args.timeout_s,
+        module=args.code_module,
+        keep=args.keep,
     )
     text = json.dumps(result, default=str)
     if args.result:

@@ -375,8 +375,6 @@ def run_child(
         "process_cpu_s": round(
             (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime), 2
         ),
-        # ru_maxrss is in KiB on Linux: the largest single descendant process
-        "max_single_process_rss_gb": round(after.ru_maxrss * 1024 / 1e9, 3),
         "sampled_tree_rss_gb": round(sampler.peak_bytes / 1e9, 3),
         "returncode": proc.returncode,
         "timed_out": timed_out,
@@ -387,7 +385,18 @@ def run_child(
         data = json.loads(text) if text.strip() else None
     finally:
         os.unlink(result_file)
+    # the kernel's high-water mark of the child (or its largest descendant), as it reported it:
+    # this process's own RUSAGE_CHILDREN maximum also covers earlier children
+    own = (data or {}).pop("own_max_rss_gb", None)
+    usage["max_single_process_rss_gb"] = own if own is not None else usage["sampled_tree_rss_gb"]
     return data, usage
+
+
+def own_max_rss_gb() -> float:
+    """Largest RSS of this process or any of its reaped children (Linux reports KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(max(own, kids) * 1024 / 1e9, 3)
 
 
 def run_section(
@@ -518,8 +527,10 @@ def main(argv: list[str] | None = None) -> int:
     graceful_sigterm()
     if args.library:
         result = library_day(Path(args.archive), args.day, args.library)
+        result["own_max_rss_gb"] = own_max_rss_gb()
     elif args.materialize:
         result = materialize_day(Path(args.config), args.day, Path(args.home))
+        result["own_max_rss_gb"] = own_max_rss_gb()
     else:
         result = run_section(
             quick=args.quick,

@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -97,7 +98,7 @@ def _which(binary: str, package: str, extra_globs: tuple[str, ...] = ()) -> str:
         matches = sorted(glob.glob(pattern))
         if matches:
             return matches[-1]
-    raise ServiceUnavailable(f"{binary} not found: install the Debian package {package}")
+    raise ServiceUnavailable(f"{binary} not found: install {package}")
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,9 @@ class Postgres:
 @contextlib.contextmanager
 def postgres_server(timeout_s: float = 90.0) -> Iterator[Postgres]:
     """A throw-away PostgreSQL cluster on a free loopback port (no fsync: benchmark only)."""
-    pg_ctl = _which("pg_ctl", "postgresql", ("/usr/lib/postgresql/*/bin/pg_ctl",))
+    pg_ctl = _which(
+        "pg_ctl", "the Debian package postgresql", ("/usr/lib/postgresql/*/bin/pg_ctl",)
+    )
     bin_dir = Path(os.path.realpath(pg_ctl)).parent
     root = Path(tempfile.mkdtemp(prefix="rainfuse-bench-pg-"))
     as_user: list[str] = []
@@ -179,7 +182,7 @@ def postgres_server(timeout_s: float = 90.0) -> Iterator[Postgres]:
 @contextlib.contextmanager
 def redis_server(timeout_s: float = 30.0) -> Iterator[str]:
     """A Redis server on a free loopback port without persistence; yields its URL."""
-    binary = _which("redis-server", "redis-server")
+    binary = _which("redis-server", "the Debian package redis-server")
     port = free_port()
     root = Path(tempfile.mkdtemp(prefix="rainfuse-bench-redis-"))
     args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
@@ -205,22 +208,34 @@ def celery_workers(
     cwd: Path,
     queues: tuple[str, ...] = ("dagster", "gpu"),
     timeout_s: float = 120.0,
+    preload: str | None = None,
 ) -> Iterator[list[subprocess.Popen]]:
     """``count`` dagster-celery workers, one process each (``--pool=solo``), on ``queues``.
 
     Yields once every worker answers a ping on the broker (``RAINFUSE_CELERY_BROKER`` in ``env``).
+    ``preload`` names a module each worker imports at start (the code location), as long-running
+    workers have it loaded already.
     """
-    executable = _which("dagster-celery", "rainfuse[ops] (dagster-celery)")
+    beside = Path(sys.executable).parent / "dagster-celery"
+    executable = (
+        str(beside)
+        if beside.exists()
+        else _which("dagster-celery", "rainfuse[ops] (dagster-celery)")
+    )
     workers: list[subprocess.Popen] = []
     try:
         for k in range(count):
             name = f"bench{k + 1}-{uuid.uuid4().hex[:6]}@%h"
             args = [executable, "worker", "start", "-A", "dagster_celery.app"]
             args += ["-y", str(worker_yaml), "-n", name, "-l", "INFO"]
-            for queue in queues:
-                args += ["-q", queue]
-            # solo pool: the step runs in the worker process itself, one at a time
-            args += ["--", "--pool=solo", "--without-gossip", "--without-mingle"]
+            # one comma-separated -q: dagster-celery turns repeated -q into repeated celery -Q,
+            # of which celery keeps only the last
+            args += ["-q", ",".join(queues)]
+            if preload:
+                args += ["-i", preload]
+            # solo pool: the step runs in the worker process itself; concurrency 1 so that the
+            # worker reserves (prefetches) one task only, leaving the next to an idle worker
+            args += ["--", "--pool=solo", "--concurrency=1", "--without-gossip", "--without-mingle"]
             log = log_dir / f"worker{k + 1}.log"
             workers.append(start_process(args, env, log, cwd))
         from celery import Celery

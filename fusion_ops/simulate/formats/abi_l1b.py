@@ -574,7 +574,14 @@ def _fill_dataset(ds, info, counts, dqf, grid, start, end, created, platform, fn
         standard_name="height_above_reference_ellipsoid", units="km",
     )[...] = PERSPECTIVE_POINT_HEIGHT_M / 1000.0  # fmt: skip
 
-    lat, lon = abi_lat_lon(grid)
+    # The extremes of a sector's latitude/longitude lie on its border: project only those pixels.
+    border = [
+        AbiGrid(band, grid.x_rad, grid.y_rad[[0, -1]], grid.satellite_lon_deg),
+        AbiGrid(band, grid.x_rad[[0, -1]], grid.y_rad, grid.satellite_lon_deg),
+    ]
+    edges = [abi_lat_lon(g) for g in border]
+    lat = np.concatenate([e[0].ravel() for e in edges])
+    lon = np.concatenate([e[1].ravel() for e in edges])
     c_lat, c_lon = abi_lat_lon(
         AbiGrid(band, np.array([x_img]), np.array([y_img]), grid.satellite_lon_deg)
     )

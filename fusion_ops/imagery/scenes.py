@@ -163,6 +163,7 @@ class SensorViews:
     ms: np.ndarray  # MS at ratio_ms x PAN pixel
     pan: np.ndarray  # fine PAN
     rgb: np.ndarray  # fine RGB through the camera response
+    ms_truth: np.ndarray  # MS bands at the PAN resolution (the pansharpening truth)
     wavelengths_nm: np.ndarray
     ratio_hs: int
     ratio_ms: int
@@ -215,6 +216,7 @@ def observe(
         ms=noisy(gaussian_decimate(project(ms_srf), ratio_ms, mtf_gain)),
         pan=noisy(project(pan_srf)),
         rgb=noisy(project(rgb_srf)),
+        ms_truth=project(ms_srf).numpy().astype(np.float32),
         wavelengths_nm=np.asarray(wl_nm, dtype=float),
         ratio_hs=ratio_hs,
         ratio_ms=ratio_ms,
@@ -260,6 +262,7 @@ def scene_to_dataset(
             "rgb": (("rgb_band", "lat", "lon"), views.rgb),
             "hs": (("wavelength", "lat_hs", "lon_hs"), views.hs),
             "ms": (("ms_band", "lat_ms", "lon_ms"), views.ms),
+            "ms_truth": (("ms_band", "lat", "lon"), views.ms_truth),
         },
         coords={
             **coords(1, ""),
@@ -281,7 +284,7 @@ def scene_to_dataset(
         ds[name].attrs.update(units="degrees_north", standard_name="latitude")
     for name in ("lon", "lon_hs", "lon_ms"):
         ds[name].attrs.update(units="degrees_east", standard_name="longitude")
-    for name in ("reflectance", "pan", "rgb", "hs", "ms"):
+    for name in ("reflectance", "pan", "rgb", "hs", "ms", "ms_truth"):
         ds[name].attrs["units"] = "1"
     return ds
 

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from fusion_ops.imagery.classic import mtf_glp_hpm
-from fusion_ops.imagery.degrade import gaussian_decimate, upsample
+from fusion_ops.imagery.degrade import crop_to_multiple, gaussian_decimate, upsample
 from fusion_ops.imagery.nets.mhf_net import MHFNet
 from fusion_ops.imagery.nets.rgb_guided import CSRLayer, RGBGuidedHSNet
 from fusion_ops.imagery.nets.two_branch import TwoBranchPansharpenNet
@@ -216,6 +216,12 @@ def fuse_two_branch(
 # --------------------------------------------------------------------------- MS/HS fusion
 
 
+def spectral_angle_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean spectral angle (radians, via ``sqrt(2 (1 - cos))``, smooth at 0) of ``(B, L, H, W)``."""
+    cos = F.cosine_similarity(pred, target, dim=1, eps=1e-8)
+    return (2.0 * (1.0 - cos).clamp_min(0.0) + 1e-10).sqrt().mean()
+
+
 def _hs_scale(hs: torch.Tensor) -> torch.Tensor:
     return hs.mean(dim=(1, 2), keepdim=True).abs().clamp_min(1e-6)
 
@@ -227,10 +233,11 @@ def train_mhf_net(
     gain: float = 0.3,
     phase_px: float | None = None,
     cfg: TrainConfig | None = None,
-    rank: int = 8,
+    rank: int = 32,
     stages: int = 4,
     width: int = 32,
     consistency_weight: float = 0.5,
+    sam_weight: float = 1.0,
 ) -> TrainResult:
     """Train MHF-Net on the scene: ``(degraded HS, degraded guide) -> HS``, plus consistency.
 
@@ -242,16 +249,20 @@ def train_mhf_net(
     torch.manual_seed(cfg.seed)
     hs_s, g_s = _hs_scale(hs), _hs_scale(guide)
     z, y = hs / hs_s, guide / g_s
-    z2 = gaussian_decimate(z, ratio, gain, phase_px)
-    y2 = gaussian_decimate(y, ratio, gain, phase_px)
-    model = MHFNet.from_data(y2, z2, ratio, gain, phase_px, rank=rank, stages=stages, width=width)
+    # the Wald pair needs the coarse grid to be a multiple of the ratio
+    z_w = crop_to_multiple(z, ratio)
+    y_w = y[..., : z_w.shape[-2] * ratio, : z_w.shape[-1] * ratio]
+    z2 = gaussian_decimate(z_w, ratio, gain, phase_px)
+    y2 = gaussian_decimate(y_w, ratio, gain, phase_px)
+    model = MHFNet.from_data(y, z, ratio, gain, phase_px, rank=rank, stages=stages, width=width)
     model = model.to(dev)
-    z, y, z2, y2 = (t.to(dev) for t in (z, y, z2, y2))
+    z, y, z2, y2, z_w = (t.to(dev) for t in (z, y, z2, y2, z_w))
 
     def batch_loss(gen: torch.Generator) -> torch.Tensor:
         # crops aligned to the ratio so that coarse and fine tensors stay co-registered
-        y_b, z2_b, z_b = _crops([y2, z2, z], cfg.patch, cfg.batch, gen, align=ratio)
-        loss = F.l1_loss(model(y_b, z2_b), z_b)
+        y_b, z2_b, z_b = _crops([y2, z2, z_w], cfg.patch, cfg.batch, gen, align=ratio)
+        pred = model(y_b, z2_b)
+        loss = F.l1_loss(pred, z_b) + sam_weight * spectral_angle_loss(pred, z_b)
         if consistency_weight > 0:
             yf_b, zf_b = _crops([y, z], cfg.patch * ratio, 1, gen, align=ratio)
             x = model(yf_b, zf_b)
@@ -285,7 +296,7 @@ def train_rgb_guided(
     gain: float = 0.3,
     phase_px: float | None = None,
     cfg: TrainConfig | None = None,
-    width: int = 48,
+    width: int = 32,
     rgb_weight: float = 1.0,
     smooth_weight: float = 1e-2,
 ) -> TrainResult:
@@ -305,17 +316,20 @@ def train_rgb_guided(
     # CSR acting on normalised HS must produce normalised RGB: fold the scales into the init
     init = csr_init * hs_s.view(1, -1) / rgb_s
     csr = CSRLayer(init)
-    z2 = gaussian_decimate(z, ratio, gain, phase_px)
-    c2 = gaussian_decimate(c, ratio, gain, phase_px)
+    z_w = crop_to_multiple(z, ratio)
+    c_w = c[..., : z_w.shape[-2] * ratio, : z_w.shape[-1] * ratio]
+    z2 = gaussian_decimate(z_w, ratio, gain, phase_px)
+    c2 = gaussian_decimate(c_w, ratio, gain, phase_px)
     model = RGBGuidedHSNet(hs.shape[0], ratio, gain, phase_px, width=width).to(dev)
+    model.init_from_data(c, z)
     model.csr = csr.to(dev)
-    z, c, z2, c2 = (t.to(dev) for t in (z, c, z2, c2))
+    z, c, z2, c2, z_w = (t.to(dev) for t in (z, c, z2, c2, z_w))
 
     def batch_loss(gen: torch.Generator) -> torch.Tensor:
         cf, zf = _crops([c, z], cfg.patch * ratio, 1, gen, align=ratio)
         x = model(cf, zf)
         loss = F.l1_loss(model.degrade(x), zf) + rgb_weight * F.l1_loss(model.csr(x), cf)
-        c_b, z2_b, z_b = _crops([c2, z2, z], cfg.patch, cfg.batch, gen, align=ratio)
+        c_b, z2_b, z_b = _crops([c2, z2, z_w], cfg.patch, cfg.batch, gen, align=ratio)
         loss = loss + F.l1_loss(model(c_b, z2_b), z_b)
         return loss + smooth_weight * model.csr.smoothness()
 

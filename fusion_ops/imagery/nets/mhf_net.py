@@ -19,6 +19,7 @@ leading singular vectors of the residual) and trained end to end.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from fusion_ops.imagery.degrade import gaussian_decimate, upsample
@@ -99,17 +100,25 @@ class MHFNet(nn.Module):
 
     def spectral(self, y: torch.Tensor) -> torch.Tensor:
         """``Y A`` (with offset): the part of ``X`` the guide explains linearly."""
-        return torch.einsum("bghw,gl->blhw", y, self.A[:-1]) + self.A[-1].view(1, -1, 1, 1)
+        return F.conv2d(y, self.A[:-1].T[:, :, None, None], self.A[-1])
+
+    def _to_basis(self, x: torch.Tensor) -> torch.Tensor:
+        """Project ``(B, L, H, W)`` on the rows of ``B``: ``(B, rank, H, W)``."""
+        return F.conv2d(x, self.B[:, :, None, None])
+
+    def _from_basis(self, yh: torch.Tensor) -> torch.Tensor:
+        """``Y' B``: ``(B, rank, H, W)`` -> ``(B, L, H, W)``."""
+        return F.conv2d(yh, self.B.T[:, :, None, None])
 
     def forward(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         height, width = y.shape[-2:]
         base = self.spectral(y)
         # initial Y': the coarse residual, interpolated and projected on the basis
         resid = upsample(z - self.degrade(base), self.ratio, self.phase_px)
-        yh = torch.einsum("blhw,rl->brhw", resid, self.B)
+        yh = self._to_basis(resid)
         for eta, prox in zip(self.eta, self.prox, strict=True):
-            x = base + torch.einsum("brhw,rl->blhw", yh, self.B)
+            x = base + self._from_basis(yh)
             err = self.degrade(x) - z
-            grad = torch.einsum("blhw,rl->brhw", self.degrade.adjoint(err, height, width), self.B)
+            grad = self._to_basis(self.degrade.adjoint(err, height, width))
             yh = prox(yh - eta * grad, y)
-        return base + torch.einsum("brhw,rl->blhw", yh, self.B)
+        return base + self._from_basis(yh)

@@ -28,7 +28,9 @@ def normalise_responses(responses: torch.Tensor) -> torch.Tensor:
 
 def project_rgb(hs: torch.Tensor, response: torch.Tensor) -> torch.Tensor:
     """RGB seen by a camera with ``response`` ``(3, L)`` from an HS cube ``(..., L, H, W)``."""
-    return torch.einsum("...lhw,cl->...chw", hs, response)
+    if hs.ndim == 3:
+        return F.conv2d(hs[None], response[:, :, None, None])[0]
+    return F.conv2d(hs, response[:, :, None, None])
 
 
 @torch.no_grad()
@@ -88,11 +90,15 @@ class CSRLayer(nn.Module):
 
 
 class RGBGuidedHSNet(nn.Module):
-    """Fine HS = upsampled coarse HS + CNN(RGB, upsampled HS), with learned ``C`` and CSR.
+    """Fine HS = upsampled coarse HS + RGB detail mapped to HS + CNN(base, RGB) correction.
 
-    One encoder per source (RGB, HS), a fused representation and a decoder predicting the
-    residual; ``degrade`` (spatial response) and ``csr`` are the physical layers the
-    reconstruction losses go through.
+    * the RGB high-pass detail (RGB minus its degraded-and-reinterpolated self) is mapped to the
+      HS bands by a learned linear spectral map (initialised by least squares at the coarse
+      scale, :meth:`init_from_data`);
+    * one encoder per source (base HS, RGB), a fused representation and a decoder predict the
+      remaining residual;
+    * ``degrade`` (spatial response, learned) and ``csr`` (:class:`CSRLayer`) are the physical
+      layers the unsupervised reconstruction losses go through.
     """
 
     def __init__(
@@ -101,7 +107,7 @@ class RGBGuidedHSNet(nn.Module):
         ratio: int,
         gain: float = 0.3,
         phase_px: float | None = None,
-        width: int = 48,
+        width: int = 32,
         csr: CSRLayer | None = None,
     ) -> None:
         super().__init__()
@@ -110,8 +116,20 @@ class RGBGuidedHSNet(nn.Module):
             (n_hs, 3), n_hs, encoder_depths=(2, 3), width=width, decoder_depth=2, residual_source=0
         )
         self.degrade = SpatialDegradation(ratio, gain, phase_px)
+        self.detail_map = nn.Parameter(torch.zeros(n_hs, 3))
         self.csr = csr
+
+    @torch.no_grad()
+    def init_from_data(self, rgb: torch.Tensor, z: torch.Tensor) -> None:
+        """Least-squares spectral map from coarse RGB ``(3, H, W)`` to coarse HS ``(L, h, w)``."""
+        c_lr = gaussian_decimate(rgb, self.ratio, 0.3, self.phase_px)
+        c0 = c_lr.reshape(3, -1) - c_lr.reshape(3, -1).mean(1, keepdim=True)
+        z0 = z.reshape(z.shape[0], -1) - z.reshape(z.shape[0], -1).mean(1, keepdim=True)
+        sol = torch.linalg.lstsq(c0.T.double(), z0.T.double()).solution  # (3, L)
+        self.detail_map.copy_(sol.T.float())
 
     def forward(self, rgb: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         up = upsample(z, self.ratio, self.phase_px)
-        return self.body(up, rgb)
+        rgb_lp = upsample(self.degrade(rgb), self.ratio, self.phase_px)
+        base = up + F.conv2d(rgb - rgb_lp, self.detail_map[:, :, None, None])
+        return self.body(base, rgb)

@@ -257,7 +257,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="fewer training steps (smoke run)")
     p.add_argument("--steps", type=int, default=None, help="training steps per network")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (1 by default: on a shared, oversubscribed 2-core machine two "
+        "threads made training ~10x slower than one; use 2 on an idle machine)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--camera", type=int, default=20, help="database camera used for Samson RGB")
     p.add_argument(

@@ -267,6 +267,7 @@ def fused_rain_hourly(
             "rainfuse_error_model": json.dumps(
                 {
                     "origin": errors.origin,
+                    "weights_from": fused.error_origin,
                     "sr_std_mm_h": errors.sr_std_mm_h,
                     "sat_std_mm_h": errors.sat_std_mm_h,
                 }
@@ -289,6 +290,7 @@ def fused_rain_hourly(
             "adjusted": MetadataValue.bool(bool(fused.adjusted)),
             "mean_adjust_factor": MetadataValue.float(float(np.mean(fused.adjust_factor))),
             "error_model_origin": MetadataValue.json(errors.origin),
+            "weights_from": MetadataValue.json(fused.error_origin),
             "model_versions": MetadataValue.json(versions),
         }
     )

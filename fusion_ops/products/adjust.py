@@ -94,7 +94,7 @@ class AdjustConfig:
     nnear_raws: int = 9
     stat: str = "median"
     mingages: int = 5
-    minval_mm: float = 0.0
+    minval_mm: float = 0.1
     nnearest: int = 6
     idw_power: float = 2.0
     min_daily_mm: float = 0.1

@@ -84,6 +84,55 @@ def screen_sources(
     return excluded
 
 
+FULL_DAY_SOURCES = ("gr", "sat")
+"""Sources that observe every hour: their daily error at the gauges is a fair measure of skill."""
+
+
+def gauge_scaled_error_std(
+    source_daily_mm: Mapping[str, np.ndarray | None],
+    error_std_mm_h: Mapping[str, np.ndarray | float],
+    lat_deg: np.ndarray,
+    lon_deg: np.ndarray,
+    gauges: pd.DataFrame,
+    min_gauges: int = 10,
+) -> tuple[dict[str, np.ndarray | float], dict[str, str]]:
+    """Rescale the evaluated error of the full-day sources to their daily error at the gauges.
+
+    The chain's hourly RMSEs treat hours as independent, but a source's errors persist through a
+    day (a satellite's false alarms under a cold anvil, a radar's range bias), so the daily
+    error ratio between sources can be far larger than the hourly one and the hourly weights
+    would let a poor source contaminate the product. For ``gr`` and ``sat`` the day's mean squared
+    error at the *adjusting* gauges (never the withheld ones) sets the level, as an hourly
+    equivalent ``sqrt(MSE_day / 24)``, and the evaluated error keeps its spatial shape (the GR
+    range dependence) normalised to 1 at the gauges. With fewer than ``min_gauges`` pairs the
+    evaluated error is kept. Returns the error fields and where each came from.
+    """
+    from fusion_ops.products.verify import nearest_cell_values
+
+    out: dict[str, np.ndarray | float] = dict(error_std_mm_h)
+    origin: dict[str, str] = {name: "evaluation" for name in error_std_mm_h}
+    if gauges is None or gauges.empty:
+        return out, origin
+    g = gauges["daily_mm"].to_numpy(float)
+    glat = gauges["lat_deg"].to_numpy(float)
+    glon = gauges["lon_deg"].to_numpy(float)
+    for name in FULL_DAY_SOURCES:
+        estimate = source_daily_mm.get(name)
+        if estimate is None or name not in error_std_mm_h:
+            continue
+        at = nearest_cell_values(estimate, lat_deg, lon_deg, glat, glon)
+        shape_field = np.broadcast_to(np.asarray(error_std_mm_h[name], float), np.shape(estimate))
+        shape_at = nearest_cell_values(shape_field, lat_deg, lon_deg, glat, glon)
+        ok = np.isfinite(at) & np.isfinite(g) & np.isfinite(shape_at)
+        if ok.sum() < min_gauges:
+            continue
+        mse_day = float(np.mean((at[ok] - g[ok]) ** 2))
+        level = max(np.sqrt(mse_day / 24.0), 1e-3)  # hourly equivalent (mm/h)
+        out[name] = level * shape_field / float(np.mean(shape_at[ok]))
+        origin[name] = f"daily RMSE {np.sqrt(mse_day):.2f} mm at {int(ok.sum())} adjusting gauges"
+    return out, origin
+
+
 @dataclass
 class FusedDay:
     """Everything one day of fusion produces, on the product grid.
@@ -110,6 +159,7 @@ class FusedDay:
     withheld: np.ndarray
     source_daily_mm: dict[str, np.ndarray | None] = field(default_factory=dict)
     excluded: dict[str, str] = field(default_factory=dict)
+    error_origin: dict[str, str] = field(default_factory=dict)
 
 
 def _check_source(name: str, values: np.ndarray | None, shape: tuple[int, ...]) -> None:
@@ -134,6 +184,7 @@ def fuse_day(
     withheld_fraction: float = 0.2,
     adjust_config: AdjustConfig | None = None,
     screening: ScreeningConfig | None = None,
+    scale_errors_by_gauges: bool = True,
 ) -> FusedDay:
     """Merge, accumulate and gauge-adjust one UTC day.
 
@@ -149,6 +200,8 @@ def fuse_day(
     withheld_fraction : share of gauges kept out of the adjustment for verification.
     adjust_config : wradlib adjustment parameters.
     screening : gauge screening of the sources (:func:`screen_sources`).
+    scale_errors_by_gauges : set the error level of the full-day sources from their daily error
+        at the adjusting gauges (:func:`gauge_scaled_error_std`).
     """
     lat = np.asarray(lat_deg, float)
     lon = np.asarray(lon_deg, float)
@@ -175,6 +228,16 @@ def fuse_day(
         # Every source disagrees with the gauges: merge them all rather than make nothing.
         excluded = {k: f"{v} (kept: every source failed screening)" for k, v in excluded.items()}
         usable = dict(sources_mm_h)
+    if scale_errors_by_gauges:
+        error_std_mm_h, error_origin = gauge_scaled_error_std(
+            {k: (None if usable.get(k) is None else v) for k, v in source_daily.items()},
+            error_std_mm_h,
+            lat,
+            lon,
+            adjusting,
+        )
+    else:
+        error_origin = {name: "evaluation" for name in error_std_mm_h}
     merged = merge(usable, error_std_mm_h)
     merged_daily, n_hours = daily_total_mm(merged.rain_mm_h)
     result = adjust_daily(
@@ -211,6 +274,7 @@ def fuse_day(
         withheld=withheld,
         source_daily_mm=source_daily,
         excluded=excluded,
+        error_origin=error_origin,
     )
 
 

@@ -19,7 +19,7 @@ Writes BENCHMARKS.md (project root) and ``benchmarks/results.json`` and prints, 
 one JSON object with the headline keys (:data:`orchestration.bench._report.HEADLINE_KEYS`).
 ``--only`` reruns some sections and keeps the others from the previous ``results.json`` (each
 section records when it was measured). ``--quick`` shrinks every section (radar every 30 min,
-fewer repeats) for a smoke run; its numbers are labelled as such.
+imager every 3 h, fewer repeats) for a smoke run; its numbers are labelled as such.
 """
 
 from __future__ import annotations

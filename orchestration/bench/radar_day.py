@@ -38,6 +38,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DAY = dt.date(2009, 5, 20)
 DEFAULT_CADENCE_MIN = 5.0
 QUICK_CADENCE_MIN = 30.0
+QUICK_ABI_CADENCE_MIN = 180.0
 CACHE_ROOT = PROJECT_ROOT / "data" / "bench"
 MATERIALIZE_TIMEOUT_S = 1800
 
@@ -69,11 +70,16 @@ def ensure_archive(
 ) -> dict[str, Any]:
     """Simulate ``day`` into ``root`` (default: a cache folder) unless it is already there.
 
-    Returns ``{"root", "simulate_s", "cached", "counts"}``; ``simulate_s`` is ``None`` when the
-    archive came from the cache.
+    Imager scenes are hourly, or every 3 hours for a quick archive (radar cadence of
+    :data:`QUICK_CADENCE_MIN` or coarser). Returns ``{"root", "simulate_s", "cached", "counts"}``;
+    ``simulate_s`` is ``None`` when the archive came from the cache.
     """
+    abi_cadence_min = QUICK_ABI_CADENCE_MIN if cadence_min >= QUICK_CADENCE_MIN else 60.0
     if root is None:
-        key = f"day-{day:%Y%m%d}-c{cadence_min:g}-s{seed}-{simulator_fingerprint()}"
+        key = (
+            f"day-{day:%Y%m%d}-c{cadence_min:g}-a{abi_cadence_min:g}-s{seed}-"
+            f"{simulator_fingerprint()}"
+        )
         root = CACHE_ROOT / key
     manifest = manifest_path(root, day)
     if manifest.exists() and not fresh:
@@ -89,7 +95,12 @@ def ensure_archive(
     say(f"simulating {day} (radar every {cadence_min:g} min) into {root}")
     t0 = time.perf_counter()
     cfg = SimulationConfig(
-        out_url=str(root), start=day, days=1, seed=seed, radar_cadence_min=cadence_min
+        out_url=str(root),
+        start=day,
+        days=1,
+        seed=seed,
+        radar_cadence_min=cadence_min,
+        abi_cadence_min=abi_cadence_min,
     )
     manifests = simulate(cfg, progress=None)
     seconds = time.perf_counter() - t0

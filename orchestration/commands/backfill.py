@@ -93,6 +93,33 @@ def daemon_running(instance: Any) -> bool:
     )
 
 
+def target_subset(defs: Any, keys: list, start: dt.date, end: dt.date) -> Any:
+    """Exactly ``start..end`` of every asset in ``keys``: nothing upstream, nothing after ``end``.
+
+    Dagster's anchor-partition constructor would extend a backfill along non-identity partition
+    mappings: with the calibration models' trailing-window inputs, one day of samples would target
+    the models of the next 45 days and miss the model of the day itself. An explicit subset keeps
+    the backfill to the days asked for; the daemon still orders them by their dependencies.
+    """
+    from dagster import PartitionKeyRange
+    from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
+
+    asset_graph = defs.resolve_asset_graph()
+    day_range = PartitionKeyRange(start.isoformat(), end.isoformat())
+    partitioned, unpartitioned = {}, set()
+    for key in keys:
+        partitions_def = asset_graph.get(key).partitions_def
+        if partitions_def is None:
+            unpartitioned.add(key)
+        else:
+            partitioned[key] = partitions_def.empty_subset().with_partition_key_range(
+                partitions_def, day_range
+            )
+    return AssetGraphSubset(
+        partitions_subsets_by_asset_key=partitioned, non_partitioned_asset_keys=unpartitioned
+    )
+
+
 def submit_backfill(
     instance: Any,
     defs: Any,
@@ -108,11 +135,8 @@ def submit_backfill(
 
     keys, partition_keys = backfill_targets(defs, job_name, start, end)
     backfill_id = make_new_backfill_id()
-    backfill = PartitionBackfill.from_asset_partitions(
+    backfill = PartitionBackfill.from_asset_graph_subset(
         backfill_id=backfill_id,
-        asset_graph=defs.resolve_asset_graph(),
-        partition_names=partition_keys,
-        asset_selection=keys,
         backfill_timestamp=time.time(),
         tags={
             "rainfuse/backfill_range": f"{start.isoformat()}..{end.isoformat()}",
@@ -120,9 +144,12 @@ def submit_backfill(
             **(tags or {}),
         },
         dynamic_partitions_store=instance,
-        all_partitions=False,
+        asset_graph_subset=target_subset(defs, keys, start, end),
         title=title or f"rainfuse {job_name} {start.isoformat()}..{end.isoformat()}",
-        description=f"{len(partition_keys)} partition(s) of {len(keys)} asset(s), submitted by rainfuse backfill",
+        description=(
+            f"{len(partition_keys)} partition(s) of {len(keys)} asset(s), submitted by "
+            "rainfuse backfill"
+        ),
         run_config=None,
     )
     instance.add_backfill(backfill)

@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from dagster import AssetKey
 from ops_location import defs as ops_defs
 from ops_services import dagster_home
 
@@ -66,3 +67,57 @@ def test_unknown_definitions_module_exits_2(tmp_path, monkeypatch, capsys):
     code = main(["--start", "2024-01-01", "--end", "2024-01-02", "--definitions", "nowhere:defs"])
     assert code == 2
     assert "cannot import nowhere" in capsys.readouterr().err
+
+
+def test_trailing_window_inputs_do_not_stretch_the_backfill(tmp_path, monkeypatch):
+    """A model trained on the days before D (like the calibration chain): the backfill of
+    D1..D2 holds exactly D1..D2 of every asset, the model of D1 included, nothing after D2."""
+    from dagster import (
+        AssetIn,
+        DagsterInstance,
+        DailyPartitionsDefinition,
+        Definitions,
+        TimeWindowPartitionMapping,
+        asset,
+        define_asset_job,
+    )
+
+    from orchestration.commands.backfill import submit_backfill
+
+    days = DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-03-01")
+
+    @asset(partitions_def=days)
+    def samples() -> dict:
+        return {}
+
+    @asset(
+        partitions_def=days,
+        ins={
+            "samples": AssetIn(
+                partition_mapping=TimeWindowPartitionMapping(
+                    start_offset=-3, end_offset=-1, allow_nonexistent_upstream_partitions=True
+                )
+            )
+        },
+    )
+    def model(samples) -> dict:
+        return {}
+
+    @asset(partitions_def=days)
+    def applied(model: dict) -> dict:
+        return {}
+
+    window_defs = Definitions(
+        assets=[samples, model, applied],
+        jobs=[define_asset_job("chain", selection=[samples, model, applied])],
+    )
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home(tmp_path, "local")))
+    with DagsterInstance.get() as instance:
+        backfill_id = submit_backfill(
+            instance, window_defs, "chain", dt.date(2024, 1, 10), dt.date(2024, 1, 12)
+        )
+        subset = instance.get_backfill(backfill_id).asset_backfill_data.target_subset
+    wanted = ["2024-01-10", "2024-01-11", "2024-01-12"]
+    for name in ("samples", "model", "applied"):
+        keys = sorted(subset.get_partitions_subset(AssetKey(name)).get_partition_keys())
+        assert keys == wanted, name

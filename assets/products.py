@@ -454,6 +454,11 @@ def product_verification(
         for key, value in (entry or {}).items():
             if value is not None:  # numbers only: the UI charts them across partitions
                 metadata[f"{name}_{key}"] = MetadataValue.float(float(value))
+    for name, entry in scores.items():
+        for ref in ("truth", "gauges"):
+            same = (entry or {}).get(f"fused_same_support_{ref}") or {}
+            if same.get("rmse") is not None:  # the fused product on a partial source's support
+                metadata[f"fused_on_{name}_support_rmse_{ref}"] = MetadataValue.float(same["rmse"])
     metadata["table"] = MetadataValue.md(score_markdown(compact))
     context.add_output_metadata(metadata)
     return record

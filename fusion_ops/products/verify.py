@@ -106,17 +106,18 @@ def verify_day(
     gauges: GaugeSet | None,
     truth_mm: np.ndarray | None,
     threshold_mm: float = DEFAULT_THRESHOLD_MM,
+    fused_name: str = "fused",
 ) -> dict[str, dict[str, dict[str, float | int | None]] | None]:
     """Scores of each daily estimate against the withheld gauges and against truth.
 
-    Returns ``{estimate: {"gauges": scores, "truth": scores | None}}``, ``None`` for an absent
-    estimate.
+    Returns ``{estimate: {"gauges": scores, "truth": scores}}`` (``None`` for an absent estimate);
+    a source that covers only part of the domain also gets ``fused_same_support_gauges`` /
+    ``fused_same_support_truth``: the fused product scored on the same pixels and gauges.
     """
     result: dict[str, dict[str, dict[str, float | int | None]] | None] = {}
-    for name, field in estimates_mm.items():
-        if field is None or not np.isfinite(field).any():
-            result[name] = None
-            continue
+    fused = estimates_mm.get(fused_name)
+
+    def score_entry(field: np.ndarray) -> dict[str, dict[str, float | int | None]]:
         entry: dict[str, dict[str, float | int | None]] = {}
         if gauges is not None:
             at_gauges = nearest_cell_values(
@@ -130,6 +131,18 @@ def verify_day(
                     f"shape {np.shape(truth_mm)} differs from the product {np.shape(field)}",
                 )
             entry["truth"] = scores(field, truth_mm, threshold_mm)
+        return entry
+
+    for name, field in estimates_mm.items():
+        if field is None or not np.isfinite(field).any():
+            result[name] = None
+            continue
+        entry = score_entry(field)
+        if fused is not None and name != fused_name and not np.isfinite(field).all():
+            # The fused product on this source's support (e.g. the SR swath): a like-for-like
+            # comparison for a source that saw part of the domain.
+            same = score_entry(np.where(np.isfinite(field), fused, np.nan))
+            entry.update({f"fused_same_support_{k}": v for k, v in same.items()})
         result[name] = entry
     return result
 
@@ -214,7 +227,9 @@ def skill_failures(
             if name == fused or other is None:
                 continue
             for ref in ("gauges", "truth"):
-                mine = (entry.get(ref) or {}).get("rmse")
+                # Like for like: on a partial source's support when it has one.
+                mine_entry = other.get(f"fused_same_support_{ref}") or entry.get(ref) or {}
+                mine = mine_entry.get("rmse")
                 theirs = (other.get(ref) or {}).get("rmse")
                 if mine is not None and theirs is not None and mine >= theirs:
                     failures.append(

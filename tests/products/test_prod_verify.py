@@ -58,6 +58,10 @@ def test_fused_beats_every_single_source_on_the_synthetic_day(verified, syntheti
         v["fused"]["truth"]["rmse"]
         < 0.85 * scores(fused.merged_daily_mm, synthetic_day.truth_daily_mm)["rmse"]
     )
+    # Like for like on the SR swath: the fused product there beats the SR as well.
+    assert v["sr"]["fused_same_support_truth"]["rmse"] < v["sr"]["truth"]["rmse"]
+    assert v["sr"]["fused_same_support_truth"]["n"] == v["sr"]["truth"]["n"]
+    assert "fused_same_support_truth" not in v["gr"]  # GR covers the whole small domain
     # Withheld gauges only: the verification sample is the withheld set.
     assert v["fused"]["gauges"]["n"] == 18
     assert v["fused"]["gauges"]["corr"] > 0.9

@@ -192,19 +192,56 @@ def grid_area(grid: LatLonGrid):
     )
 
 
+#: Nearest-neighbour index maps, one per (source area, product grid, radius): an ABI sector keeps
+#: its fixed-grid footprint from scan to scan, so the k-d tree is built once, not once per scan.
+_NEAREST_INDEX_CACHE: dict[tuple, np.ndarray] = {}
+
+
+def _area_key(area) -> tuple:
+    return (area.crs.to_wkt(), tuple(np.round(area.area_extent, 3)), tuple(area.shape))
+
+
+def nearest_index(source_area, target_area, radius_of_influence_m: float) -> np.ndarray:
+    """Flat source index of the nearest pixel for every target cell (-1 where none in range)."""
+    key = (_area_key(source_area), _area_key(target_area), float(radius_of_influence_m))
+    cached = _NEAREST_INDEX_CACHE.get(key)
+    if cached is not None:
+        return cached
+    from pyresample import kd_tree
+
+    valid_in, valid_out, index, _ = kd_tree.get_neighbour_info(
+        source_area, target_area, radius_of_influence_m, neighbours=1
+    )
+    source_of_valid = np.flatnonzero(valid_in)
+    mapping = np.full(int(np.prod(target_area.shape)), -1, dtype=np.int64)
+    found = index < source_of_valid.size
+    targets = np.flatnonzero(valid_out)
+    mapping[targets[found]] = source_of_valid[index[found]]
+    mapping = mapping.reshape(target_area.shape)
+    if len(_NEAREST_INDEX_CACHE) > 32:
+        _NEAREST_INDEX_CACHE.clear()
+    _NEAREST_INDEX_CACHE[key] = mapping
+    return mapping
+
+
 def scene_on_grid(scn, grid: LatLonGrid, radius_of_influence_m: float = 5000.0) -> xr.Dataset:
-    """Resample a loaded scene to the product grid (rows south -> north as ``grid.lat``)."""
+    """Nearest-neighbour resampling of a loaded scene to the product grid (rows south -> north).
+
+    Uses pyresample's neighbour search once per source geometry (cached index map), then a
+    plain gather per band and scan.
+    """
     area = grid_area(grid)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = scn.resample(area, resampler="nearest", radius_of_influence=radius_of_influence_m)
     data_vars = {}
-    dataset_ids = res.keys()
+    dataset_ids = scn.keys()  # a satpy Scene iterates over DataArrays, not over its keys
     for did in dataset_ids:
-        arr = np.asarray(res[did].values, dtype=np.float32)[::-1]  # area rows run north->south
+        band = scn[did]
+        mapping = nearest_index(band.attrs["area"], area, radius_of_influence_m)
+        values = np.asarray(band.values, dtype=np.float32).ravel()
+        arr = np.where(mapping >= 0, values[np.maximum(mapping, 0)], np.float32(np.nan))
         kind = "refl" if did["name"] in REFLECTIVE else "bt"
         unit = "%" if kind == "refl" else "K"
-        data_vars[f"{kind}_{did['name'].lower()}"] = (("lat", "lon"), arr, {"units": unit})
+        # area rows run north -> south; the product grid runs south -> north
+        data_vars[f"{kind}_{did['name'].lower()}"] = (("lat", "lon"), arr[::-1], {"units": unit})
     return xr.Dataset(data_vars, coords={"lat": grid.lat, "lon": grid.lon})
 
 

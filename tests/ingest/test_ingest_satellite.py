@@ -71,3 +71,30 @@ def test_day_without_imagery_is_empty():
     grid = LatLonGrid(36.0, 37.0, -121.0, -120.0, 0.5)
     feats, quarantine = hourly_features([], grid)
     assert feats.sizes["time"] == 0 and not quarantine
+
+
+def test_cached_nearest_resampling_equals_satpy_resample(shared_data):
+    import glob
+    import warnings
+
+    from satpy import Scene
+
+    from fusion_ops.radar.gridding import LatLonGrid
+    from fusion_ops.readers import satellite
+
+    files = sorted(glob.glob(str(shared_data / "satellite" / "*C0[27]_*.nc")))
+    scn = Scene(reader="abi_l1b", filenames=files)
+    scn.load(["C02", "C07"])
+    grid = LatLonGrid(36.0, 40.0, -123.0, -118.0, 0.05)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = scn.resample(
+            satellite.grid_area(grid), resampler="nearest", radius_of_influence=5000.0
+        )
+    ours = satellite.scene_on_grid(scn, grid)
+    again = satellite.scene_on_grid(scn, grid)  # served from the cached index map
+    for name, var in (("C02", "refl_c02"), ("C07", "bt_c07")):
+        expected = np.asarray(reference[name].values)[::-1]
+        assert np.isfinite(expected).sum() > 1000
+        np.testing.assert_array_equal(ours[var].values, expected)
+        np.testing.assert_array_equal(again[var].values, expected)

@@ -114,6 +114,10 @@ class FusionConfig(Config):
         4.0, gt=1.0, description="a source off the gauges by more than this factor is left out"
     )
     screening_min_difference_mm: float = Field(10.0, ge=0.0)
+    merge_sources: list[str] = Field(
+        default_factory=lambda: ["gr", "sr", "sat"],
+        description="sources merged (all are still verified); e.g. drop 'sat' where it only hurts",
+    )
 
 
 class VerificationConfig(Config):
@@ -226,13 +230,18 @@ def fused_rain_hourly(
         "sr": errors.sr_std_mm_h,
         "sat": errors.sat_std_mm_h,
     }
+    unknown = set(config.merge_sources) - set(SOURCES)
+    if unknown:
+        raise ProductInputError(
+            "FusionConfig.merge_sources", f"unknown source(s) {sorted(unknown)}"
+        )
     gauges = _gauge_days(gauge_hourly, day, config.gauge_required_hours)
     complete = gauges.dropna(subset=["daily_mm"])
     fused = fuse_day(
         day,
         lat,
         lon,
-        sources,
+        {k: (v if k in config.merge_sources else None) for k, v in sources.items()},
         error_std,
         complete,
         config.withheld_fraction,

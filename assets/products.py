@@ -99,7 +99,7 @@ class FusionConfig(Config):
         0.2, ge=0.0, lt=1.0, description="share of gauges withheld from adjustment each day"
     )
     adjust_method: str = Field("mixed", description="wradlib adjustment: mixed, multiply or add")
-    adjust_nnearest: int = Field(6, ge=1, description="gauges in the IDW interpolation")
+    adjust_nnearest: int = Field(12, ge=1, description="gauges in the IDW interpolation")
     sr_sampling_std_mm_h: float = Field(
         2.0, gt=0, description="hourly sampling error of one SR snapshot (mm/h)"
     )

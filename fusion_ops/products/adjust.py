@@ -95,7 +95,7 @@ class AdjustConfig:
     stat: str = "median"
     mingages: int = 5
     minval_mm: float = 0.1
-    nnearest: int = 6
+    nnearest: int = 12
     idw_power: float = 2.0
     min_daily_mm: float = 0.1
     factor_bounds: tuple[float, float] = (0.2, 5.0)

@@ -252,7 +252,7 @@ def fused_rain_hourly(
         context.log.warning(f"{name} left out of the merge on {day}: {reason}")
     versions = model_versions(gr_rain_hourly, sr_rain_swath, sat_rain_hourly)
     for name, entry in (calibration_evaluation or {}).items():
-        if isinstance(entry, dict) and "model_version" in entry:
+        if isinstance(entry, dict) and entry.get("model_version"):
             versions.setdefault(name, str(entry["model_version"]))
     withheld_ids = sorted(complete.index[fused.withheld].astype(str))
     provenance = Provenance(

@@ -72,7 +72,7 @@ def gsa(
     up0 = up - up.mean(dim=(1, 2), keepdim=True)
     p = pan[:1] - pan[:1].mean()
     p_lr = gaussian_decimate(p, ratio, gain_pan, phase_px)
-    design = torch.cat([ms0.reshape(ms.shape[0], -1), torch.ones(1, ms0[0].numel())]).T
+    design = torch.cat([ms0.reshape(ms.shape[0], -1), ms0.new_ones(1, ms0[0].numel())]).T
     alpha = torch.linalg.lstsq(design.double(), p_lr.reshape(-1, 1).double()).solution.float()
     intensity = torch.einsum("c,chw->hw", alpha[:-1, 0], up0) + alpha[-1, 0]
     intensity = intensity[None]
@@ -145,7 +145,7 @@ def glp_hs(
     _check(hs, guide, ratio)
     n_hs, n_g = hs.shape[0], guide.shape[0]
     g_lr = gaussian_decimate(guide, ratio, gain_hs, phase_px)
-    design = torch.cat([g_lr.reshape(n_g, -1), torch.ones(1, g_lr[0].numel())]).T.double()
+    design = torch.cat([g_lr.reshape(n_g, -1), g_lr.new_ones(1, g_lr[0].numel())]).T.double()
     coef = torch.linalg.lstsq(design, hs.reshape(n_hs, -1).T.double()).solution.float()
     synth = torch.einsum("gl,ghw->lhw", coef[:-1], guide) + coef[-1][:, None, None]
     up = upsample(hs, ratio, phase_px)

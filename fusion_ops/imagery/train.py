@@ -320,9 +320,10 @@ def train_rgb_guided(
     c_w = c[..., : z_w.shape[-2] * ratio, : z_w.shape[-1] * ratio]
     z2 = gaussian_decimate(z_w, ratio, gain, phase_px)
     c2 = gaussian_decimate(c_w, ratio, gain, phase_px)
-    model = RGBGuidedHSNet(hs.shape[0], ratio, gain, phase_px, width=width).to(dev)
+    model = RGBGuidedHSNet(hs.shape[0], ratio, gain, phase_px, width=width)
     model.init_from_data(c, z)
-    model.csr = csr.to(dev)
+    model.csr = csr
+    model = model.to(dev)
     z, c, z2, c2, z_w = (t.to(dev) for t in (z, c, z2, c2, z_w))
 
     def batch_loss(gen: torch.Generator) -> torch.Tensor:

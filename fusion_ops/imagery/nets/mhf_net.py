@@ -88,7 +88,7 @@ class MHFNet(nn.Module):
         net = cls(y.shape[-3], z.shape[-3], ratio, gain, phase_px, **kwargs)
         y_lr = gaussian_decimate(y, ratio, gain, phase_px)
         n_g, n_hs = y.shape[-3], z.shape[-3]
-        design = torch.cat([y_lr.reshape(n_g, -1), torch.ones(1, y_lr[0].numel())]).T.double()
+        design = torch.cat([y_lr.reshape(n_g, -1), y_lr.new_ones(1, y_lr[0].numel())]).T.double()
         target = z.reshape(n_hs, -1).T.double()
         a = torch.linalg.lstsq(design, target).solution
         resid = target - design @ a

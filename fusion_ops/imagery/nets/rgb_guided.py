@@ -111,7 +111,7 @@ class RGBGuidedHSNet(nn.Module):
         csr: CSRLayer | None = None,
     ) -> None:
         super().__init__()
-        self.ratio, self.phase_px = int(ratio), phase_px
+        self.ratio, self.phase_px, self.gain = int(ratio), phase_px, float(gain)
         self.body = MultiSourceFusionNet(
             (n_hs, 3), n_hs, encoder_depths=(2, 3), width=width, decoder_depth=2, residual_source=0
         )
@@ -122,7 +122,7 @@ class RGBGuidedHSNet(nn.Module):
     @torch.no_grad()
     def init_from_data(self, rgb: torch.Tensor, z: torch.Tensor) -> None:
         """Least-squares spectral map from coarse RGB ``(3, H, W)`` to coarse HS ``(L, h, w)``."""
-        c_lr = gaussian_decimate(rgb, self.ratio, 0.3, self.phase_px)
+        c_lr = gaussian_decimate(rgb, self.ratio, self.gain, self.phase_px)
         c0 = c_lr.reshape(3, -1) - c_lr.reshape(3, -1).mean(1, keepdim=True)
         z0 = z.reshape(z.shape[0], -1) - z.reshape(z.shape[0], -1).mean(1, keepdim=True)
         sol = torch.linalg.lstsq(c0.T.double(), z0.T.double()).solution  # (3, L)

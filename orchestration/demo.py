@@ -1,22 +1,24 @@
 """``make demo``: the whole pipeline on the embedded synthetic observing system.
 
 1. simulate the default scenario into the archive folders of the configuration (skipped when the
-   days are already there, unless ``--fresh``);
-2. materialize the reference assets and the daily job for every simulated day;
-3. print the scores and where the products and plots are.
+   days are already there, unless ``--fresh``), plus the gauges of the following day: a gauge's
+   report for the last hour of a day is dated 00:00 of the next day, as in ISD;
+2. materialize the reference assets and the daily job for every simulated day, in order (each
+   day's models train on the days before it);
+3. print the calibration and verification score tables and where the products and plots are.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import os
 import sys
+import time
 
 from orchestration.cli import day_range, ensure_dagster_home, materialize_days
 from orchestration.config import load_config
 
-DEFAULT_DEMO_DAYS = 4
+DEFAULT_DEMO_DAYS = 3
 
 
 def _say(message: str) -> None:
@@ -36,31 +38,64 @@ def archive_root() -> str:
     return parents.pop()
 
 
+def _manifest(root: str, day: str) -> str:
+    return os.path.join(root, "manifest", *day.split("-"), "manifest.json")
+
+
+def simulate_archive(root: str, start: dt.date, n_days: int, fresh: bool) -> int:
+    """Simulate the demo days (in parallel processes) and the next day's gauges."""
+    from fusion_ops.simulate.archive import SimulationConfig, simulate_day
+    from fusion_ops.simulate.cli import main as simulate
+
+    dates = day_range(start, start + dt.timedelta(days=n_days - 1))
+    next_day = start + dt.timedelta(days=n_days)
+    if not fresh and all(os.path.exists(_manifest(root, d)) for d in dates):
+        _say(f"simulated archive for {dates[0]}..{dates[-1]} already in {root}")
+    else:
+        _say(f"simulating {n_days} day(s) from {start} into {root}")
+        workers = str(min(n_days, os.cpu_count() or 1))
+        args = ["--start", start.isoformat(), "--days", str(n_days), "--out", root]
+        code = simulate([*args, "--workers", workers])
+        if code:
+            return code
+    if fresh or not os.path.exists(_manifest(root, next_day.isoformat())):
+        _say(f"simulating the gauges of {next_day} (they close the last hour of {dates[-1]})")
+        cfg = SimulationConfig(out_url=root, start=start, days=n_days + 1, observers=("gauges",))
+        simulate_day(cfg, next_day, progress=None)
+    return 0
+
+
+def print_scores(dates: list[str], config) -> None:
+    """The calibration chain's held-out scores, the verification table and the product paths."""
+    from orchestration.commands import evaluate, verify
+
+    print("\n== Calibration chain, held-out scores (rainfuse evaluate) ==", flush=True)
+    evaluate.main(["--start", dates[0], "--end", dates[-1]])
+    print("\n== Daily fused product verification (rainfuse verify) ==", flush=True)
+    summaries, missing = verify.load_summaries(dates)
+    print(verify.format_score_table(summaries))
+    if missing:
+        print(f"no verification stored for: {', '.join(missing)}")
+    from fusion_ops.products.writers import product_relative_paths
+
+    print("\n== Products ==")
+    for day in dates:
+        for path in product_relative_paths(day, config.domain.name).values():
+            print(f"{config.product_store.url}/{path}")
+
+
 def run_demo(days: int | None = None, fresh: bool = False) -> int:
+    started = time.monotonic()
     ensure_dagster_home()
     config = load_config()
     n_days = days or DEFAULT_DEMO_DAYS
     start = config.partitions.start_date
     dates = day_range(start, start + dt.timedelta(days=n_days - 1))
-    root = archive_root()
 
-    if importlib.util.find_spec("fusion_ops.simulate.cli") is not None:
-        from fusion_ops.simulate.cli import main as simulate
+    code = simulate_archive(archive_root(), start, n_days, fresh)
+    if code:
+        return code
 
-        manifests = [os.path.join(root, "manifest", *d.split("-"), "manifest.json") for d in dates]
-        if fresh or not all(os.path.exists(m) for m in manifests):
-            _say(f"simulating {n_days} day(s) from {start} into {root}")
-            workers = str(min(n_days, os.cpu_count() or 1))
-            args = ["--start", start.isoformat(), "--days", str(n_days), "--out", root]
-            code = simulate([*args, "--workers", workers])
-            if code:
-                return code
-        else:
-            _say(f"simulated archive for {dates[0]}..{dates[-1]} already in {root}")
-    else:
-        _say("the synthetic observing system is not available yet: materializing what exists")
-
-    ok = True
     from dagster import DagsterInstance
 
     from orchestration.definitions import defs
@@ -68,9 +103,11 @@ def run_demo(days: int | None = None, fresh: bool = False) -> int:
     reference = defs.resolve_job_def("reference_job").execute_in_process(
         instance=DagsterInstance.get(), raise_on_error=False
     )
-    ok &= reference.success
-    ok &= materialize_days(dates, "daily_job")
-    _say(f"Dagster instance: {os.environ['DAGSTER_HOME']} (open it with `make ui`)")
-    _say(f"asset storage: {config.storage.url}")
-    _say(f"products: {config.product_store.url}")
+    ok = reference.success and materialize_days(dates, "daily_job")
+    print_scores(dates, config)
+    print(f"\nDagster instance: {os.environ['DAGSTER_HOME']} (browse the runs with `make ui`)")
+    print(f"asset storage: {config.storage.url}")
+    print(
+        f"demo finished in {(time.monotonic() - started) / 60:.1f} min: {'ok' if ok else 'FAILED'}"
+    )
     return 0 if ok else 1

@@ -18,7 +18,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 import fsspec
@@ -346,6 +346,21 @@ def simulate_day(
     return manifest
 
 
+def _merge_manifest(manifest: dict, extra: dict, cfg: SimulationConfig) -> None:
+    """Fold a partial run's manifest (same day) into ``manifest`` and store the result."""
+    manifest["files"] = [*manifest["files"], *extra["files"]]
+    manifest["counts"] = _count(manifest["files"])
+    for key, value in extra["timings"].items():
+        manifest["timings"][key] = round(manifest["timings"].get(key, 0.0) + value, 2)
+    manifest["config"]["observers"] = str(cfg.observers)
+    day = date.fromisoformat(manifest["day"])
+    _Writer(cfg.out_url, cfg.storage_options).put(
+        f"manifest/{day:%Y/%m/%d}/manifest.json",
+        json.dumps(manifest, indent=1).encode(),
+        "manifest",
+    )
+
+
 def _count(files: list[dict]) -> dict[str, int]:
     out: dict[str, int] = {}
     for f in files:
@@ -403,9 +418,17 @@ def simulate(
 
         if progress:
             progress(f"{len(days)} days in {min(workers, len(days))} processes")
+        # The yearly ISD files are read-modify-write: gauges are written by this process alone.
+        others = replace(cfg, observers=tuple(o for o in cfg.observers if o != "gauges"))
         with ProcessPoolExecutor(max_workers=min(workers, len(days))) as pool:
-            futures = [pool.submit(_simulate_one_day, cfg, d, progress is None) for d in days]
-            return [f.result() for f in futures]
+            futures = [pool.submit(_simulate_one_day, others, d, progress is None) for d in days]
+            manifests = [f.result() for f in futures]
+        if "gauges" in cfg.observers:
+            truth = TruthModel(TruthConfig(seed=cfg.seed, domain=cfg.domain))
+            gauges_only = replace(cfg, observers=("gauges",))
+            for day, manifest in zip(days, manifests, strict=True):
+                _merge_manifest(manifest, simulate_day(gauges_only, day, truth, progress), cfg)
+        return manifests
     truth = TruthModel(TruthConfig(seed=cfg.seed, domain=cfg.domain))
     out = []
     for k, day in enumerate(days):

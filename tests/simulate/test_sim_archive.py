@@ -319,7 +319,13 @@ def test_parallel_days_write_the_same_files_as_sequential(tmp_path):
             domain=DOMAIN,
             observers=("gauges", "nexrad", "spaceborne", "truth"),
         )
-        simulate(cfg, progress=None, workers=workers)
+        manifests = simulate(cfg, progress=None, workers=workers)
+        assert [m["counts"].get("gauge_isd", 0) for m in manifests] == [
+            m["counts"].get("gauge_isd", 0) for m in manifests[:1]
+        ] * 2
+        stored = json.loads((root / "manifest/2009/05/21/manifest.json").read_text())
+        assert stored["counts"] == manifests[1]["counts"]
+        assert stored["counts"]["gauge_isd"] > 100 and stored["counts"]["nexrad_level2"] == 2
         return {
             str(p.relative_to(root)): p.read_bytes()
             for p in sorted(root.rglob("*"))

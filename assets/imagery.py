@@ -157,3 +157,30 @@ def fused_hs(
     png = products.quicklook_png(before, fused["hs_fused"].values, bands, "HS")  # type: ignore[arg-type]
     context.add_output_metadata({**_floats(metrics), "quicklook": _png_md(png, "HS before/after")})
     return fused
+
+
+@asset(
+    group_name=GROUP,
+    partitions_def=daily_partitions,
+    kinds={"xarray", "netcdf"},
+    description="ABI reflective bands (C01, C03, C05) sharpened to 0.5 km with the 0.5 km red "
+    "band C02 (MTF-GLP, regression gain); HQNR and reduced-resolution scores as metadata.",
+)
+def abi_sharpened(context: AssetExecutionContext, satellite_native_scene: xr.Dataset) -> xr.Dataset:
+    from fusion_ops.imagery.abi import sharpen_native_scene
+
+    if "C02" not in satellite_native_scene:
+        context.log.warning("no ABI scene with C02 for this day: empty product")
+        context.add_output_metadata({"bands": MetadataValue.int(0)})
+        return xr.Dataset()
+    out, metrics = sharpen_native_scene(satellite_native_scene)
+    first = next(iter(out.data_vars), None)
+    meta = {**_floats(metrics), "bands": MetadataValue.int(len(out.data_vars))}
+    if first is not None:
+        # both at 2 km for the quicklook: the 1 km input every 2nd pixel, the product every 4th
+        before = satellite_native_scene[first].values[::2, ::2][None]
+        after = out[first].values[::4, ::4][None]
+        png = products.quicklook_png(before, after, (0, 0, 0), first)
+        meta["quicklook"] = _png_md(png, f"{first} before/after")
+    context.add_output_metadata(meta)
+    return out

@@ -78,7 +78,11 @@ def sam_deg(ref: torch.Tensor, fused: torch.Tensor) -> float:
     valid = (r.norm(dim=0) > 0) & (f.norm(dim=0) > 0)
     if not bool(valid.any()):
         return float("nan")
-    ang = spectral_angle_mapper(f[None], r[None], reduction="none")[0]
+    if r.shape[0] == 1:
+        # torchmetrics needs two bands; one band: 0 deg for equal signs, 180 for opposite
+        ang = torch.where(r[0] * f[0] >= 0, 0.0, math.pi).to(r.dtype)
+    else:
+        ang = spectral_angle_mapper(f[None], r[None], reduction="none")[0]
     return float(torch.rad2deg(ang[valid]).mean())
 
 

@@ -44,11 +44,16 @@ HEADLINE_KEYS: tuple[str, ...] = (
 
 #: (headline key, comparison, threshold, what the issue asks) for the targets table.
 TARGETS: tuple[tuple[str, str, float, str], ...] = (
-    ("ingest_over_bz2_floor", "<=", 3.0, "full ingest of one Level II volume <= 3x its bz2 floor"),
-    ("radar_day_wall_s", "<", 300.0, "one radar-day end to end < 5 min"),
-    ("radar_year_projected_h", "<", 24.0, "projected radar-year < 24 h on one 2-core machine"),
-    ("peak_rss_gb", "<", 3.0, "peak RSS of the radar-day < 3 GB"),
-    ("celery_speedup_2_workers", ">=", 1.6, "2 Celery workers >= 1.6x faster than 1"),
+    (
+        "ingest_over_bz2_floor",
+        "<=",
+        3.0,
+        "full ingest of one Level II volume <= 3x its bz2 floor (x)",
+    ),
+    ("radar_day_wall_s", "<", 300.0, "one radar-day end to end < 5 min (s)"),
+    ("radar_year_projected_h", "<", 24.0, "projected radar-year < 24 h on one 2-core machine (h)"),
+    ("peak_rss_gb", "<", 3.0, "peak RSS of the radar-day < 3 GB (GB)"),
+    ("celery_speedup_2_workers", ">=", 1.6, "2 Celery workers >= 1.6x faster than 1 (x)"),
 )
 
 #: Load average per core above which the machine counts as busy (timings are then noisy).
@@ -287,14 +292,23 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def _status_line(section: Mapping[str, Any]) -> str:
+    """When and how the section was measured, and why it has no numbers if so."""
+    stamp = []
+    if section.get("measured_utc"):
+        stamp.append(f"measured {section['measured_utc']} UTC")
+    if section.get("section_wall_s") is not None:
+        stamp.append(f"section took {_fmt(section['section_wall_s'])} s")
+    if section.get("quick"):
+        stamp.append("**--quick** (reduced sizes)")
+    line = f"_{', '.join(stamp)}_\n\n" if stamp else ""
     status = section.get("status", "ok")
     if status == "ok":
-        return ""
-    return f"**Not measured ({status})**: {section.get('reason', 'no reason given')}\n\n"
+        return line
+    return line + f"**Not measured ({status})**: {section.get('reason', 'no reason given')}\n\n"
 
 
 def _ingest_md(section: Mapping[str, Any]) -> str:
-    parts = ["## 1. Level II ingest per volume\n", _status_line(section)]
+    parts = ["## 1. Level II ingest per volume\n\n", _status_line(section)]
     cols = [
         ("bz2 floor (s)", "bz2_floor_s"),
         ("Py-ART read (s)", "pyart_read_s"),
@@ -333,7 +347,7 @@ def _ingest_md(section: Mapping[str, Any]) -> str:
 
 
 def _radar_day_md(section: Mapping[str, Any]) -> str:
-    parts = ["## 2. One radar-day end to end\n", _status_line(section)]
+    parts = ["## 2. One radar-day end to end\n\n", _status_line(section)]
     keys = [
         ("day", "day"),
         ("radar volumes", "n_volumes"),
@@ -396,7 +410,7 @@ def _radar_day_md(section: Mapping[str, Any]) -> str:
 
 
 def _celery_md(section: Mapping[str, Any]) -> str:
-    parts = ["## 3. Scale-out: Celery profile, same day\n", _status_line(section)]
+    parts = ["## 3. Scale-out: Celery profile, same day\n\n", _status_line(section)]
     workers = section.get("workers") or {}
     rows = []
     for n, res in sorted(workers.items(), key=lambda kv: int(kv[0])):
@@ -507,9 +521,9 @@ def render_markdown(payload: Mapping[str, Any]) -> str:
     if "celery" in sections:
         lines.append(_celery_md(sections["celery"]))
     if "fusion" in sections:
-        lines.append(_nets_md("## 4. Fusion networks\n", sections["fusion"], "MPix/s"))
+        lines.append(_nets_md("## 4. Fusion networks\n\n", sections["fusion"], "MPix/s"))
     if "mlp" in sections:
-        lines.append(_nets_md("## 5. MLP calibration networks\n", sections["mlp"], "samples/s"))
+        lines.append(_nets_md("## 5. MLP calibration networks\n\n", sections["mlp"], "samples/s"))
     return "\n".join(lines).rstrip() + "\n"
 
 

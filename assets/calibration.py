@@ -337,8 +337,16 @@ def gr_rain_volumes(context: AssetExecutionContext, mlp1_model: bytes) -> xr.Dat
         profiles = _as_time_dim(ds)
         site = _site(profiles)
         profiles.attrs.update(site_latitude_deg=site[0], site_longitude_deg=site[1])
-        for i in range(profiles.sizes.get("time", 0)):
-            parts.append(A.gr_rain_volumes(profiles.isel(time=[i]).load(), model, device))
+        n = profiles.sizes.get("time", 0)
+        # read whole compression chunks along the volume axis: one volume at a time would
+        # decompress each chunk once per volume it holds
+        chunks = profiles["reflectivity"].encoding.get("chunksizes") or (1,)
+        block = int(max(1, min(chunks[0], 24)))
+        for start in range(0, n, block):
+            loaded = profiles.isel(time=slice(start, start + block)).load()
+            for i in range(loaded.sizes["time"]):
+                parts.append(A.gr_rain_volumes(loaded.isel(time=[i]), model, device))
+            del loaded
         if not parts:
             parts.append(A.gr_rain_volumes(profiles.isel(time=slice(0, 0)).load(), model, device))
     out = xr.concat(parts, dim="time", data_vars="minimal", coords="minimal", join="override")
@@ -389,6 +397,7 @@ def _site(profiles: xr.Dataset) -> tuple[float, float]:
 def gr_rain_hourly(context: AssetExecutionContext, gr_rain_volumes: xr.Dataset) -> xr.Dataset:
     out = A.hourly_mean(gr_rain_volumes)
     out.attrs.update(gr_rain_volumes.attrs)
+    out["rain_rate"].encoding.update(zlib=True, complevel=4)
     stats = _nan_stats(out["rain_rate"].values)
     context.add_output_metadata(
         {
@@ -590,6 +599,7 @@ def sat_rain_hourly(
     out["time"].attrs["label"] = "start"
     out["rain_rate"].attrs["units"] = "mm h-1"
     out.attrs.update(_model_attrs("mlp3", meta))
+    out["rain_rate"].encoding.update(zlib=True, complevel=4)
     stats = _nan_stats(out["rain_rate"].values)
     context.add_output_metadata(
         {

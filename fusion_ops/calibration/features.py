@@ -40,22 +40,30 @@ def beam_height_km(range_km: np.ndarray, elevation_deg: float = LOWEST_ELEVATION
     return wradlib.georef.bin_altitude(r, elevation_deg, 0.0, re=6_371_000.0, ke=4.0 / 3.0) / 1e3
 
 
-def mlp1_spec(hidden: tuple[int, ...] = (64, 64)) -> ModelSpec:
+#: The fixed estimators the networks start from and correct (see ``ModelSpec.prior``).
+MLP1_PRIOR = "zr:250:1.2"
+MLP2_PRIOR = "column:precip_rate_near_surface_mm_h"
+MLP3_PRIOR = "tb:bt_c14"
+
+
+def mlp1_spec(hidden: tuple[int, ...] = (64, 64), prior: str = MLP1_PRIOR) -> ModelSpec:
     names = level_names("dbz") + level_names("zdr") + level_names("kdp")
     fills = [NO_ECHO_DBZ] * len(PROFILE_HEIGHTS_M) + [0.0] * (2 * len(PROFILE_HEIGHTS_M))
     names += ["range_km", "beam_height_km"]
     fills += [MAX_GR_RANGE_KM, 3.0]
-    return ModelSpec("mlp1", tuple(names), tuple(fills), hidden)
+    return ModelSpec("mlp1", tuple(names), tuple(fills), hidden, prior)
 
 
-def mlp2_spec(hidden: tuple[int, ...] = (64, 64)) -> ModelSpec:
+def mlp2_spec(hidden: tuple[int, ...] = (64, 64), prior: str = MLP2_PRIOR) -> ModelSpec:
     names = level_names("zku")
     fills = [NO_ECHO_DBZ] * len(names)
     names += [f"type_{t}" for t in SR_TYPE_CODES.values()]
     fills += [0.0] * len(SR_TYPE_CODES)
     names += ["bright_band_height_km", "clutter_free_bottom_km", "local_zenith_deg"]
     fills += [0.0, 1.0, 0.0]
-    return ModelSpec("mlp2", tuple(names), tuple(fills), hidden)
+    names += ["precip_rate_near_surface_mm_h"]
+    fills += [0.0]
+    return ModelSpec("mlp2", tuple(names), tuple(fills), hidden, prior)
 
 
 #: ABI features MLP-3 uses when present (names of the ingest's hourly features: band means
@@ -73,7 +81,9 @@ ABI_FEATURE_FILLS: dict[str, float] = {
 TB_CURVE_BAND = "bt_c14"
 
 
-def mlp3_spec(feature_names: list[str], hidden: tuple[int, ...] = (64, 64)) -> ModelSpec:
+def mlp3_spec(
+    feature_names: list[str], hidden: tuple[int, ...] = (64, 64), prior: str = MLP3_PRIOR
+) -> ModelSpec:
     """Spec over the ABI features available (in the fixed order of :data:`ABI_FEATURE_FILLS`)."""
     names = [n for n in ABI_FEATURE_FILLS if n in set(feature_names)]
     if not any(n.startswith("bt_c") for n in names):
@@ -81,7 +91,11 @@ def mlp3_spec(feature_names: list[str], hidden: tuple[int, ...] = (64, 64)) -> M
             f"mlp3: no ABI brightness-temperature feature among {sorted(feature_names)}; expected "
             f"names like {list(ABI_FEATURE_FILLS)[:3]}"
         )
-    return ModelSpec("mlp3", tuple(names), tuple(ABI_FEATURE_FILLS[n] for n in names), hidden)
+    if prior and prior.partition(":")[2] not in names:
+        prior = ""  # no band 14: the network starts from scratch
+    return ModelSpec(
+        "mlp3", tuple(names), tuple(ABI_FEATURE_FILLS[n] for n in names), hidden, prior
+    )
 
 
 def matrix(table, spec: ModelSpec) -> np.ndarray:

@@ -44,12 +44,17 @@ class ModelSpec:
     features : ordered input column names.
     fill_values : value substituted for NaN, per feature (same order).
     hidden : widths of the hidden layers.
+    prior : the fixed estimator the network corrects (see :func:`prior_rate`), or ``""``:
+        ``"zr:A:B"`` (Z = A R^B on the lowest valid ``dbz_h*`` feature), ``"column:NAME"``
+        (the rate in feature NAME, e.g. the SR standard product) or ``"tb:NAME"`` (the
+        auto-estimator Tb curve on feature NAME).
     """
 
     name: str
     features: tuple[str, ...]
     fill_values: tuple[float, ...]
     hidden: tuple[int, ...] = (64, 64)
+    prior: str = ""
 
     def __post_init__(self) -> None:
         if len(self.features) != len(self.fill_values):
@@ -68,6 +73,7 @@ class ModelSpec:
             features=tuple(raw["features"]),
             fill_values=tuple(float(v) for v in raw["fill_values"]),
             hidden=tuple(int(v) for v in raw["hidden"]),
+            prior=str(raw.get("prior", "")),
         )
 
 
@@ -88,6 +94,10 @@ class RainMLP(nn.Module):
             width = h
         layers.append(nn.Linear(width, 1))
         self.body = nn.Sequential(*layers)
+        if spec.prior:
+            # start from the prior: the correction is zero until the data say otherwise
+            nn.init.zeros_(layers[-1].weight)
+            nn.init.zeros_(layers[-1].bias)
 
     def set_normalisation(self, x: np.ndarray) -> None:
         """Fit the input mean/std on training features (NaN filled first)."""
@@ -103,13 +113,47 @@ class RainMLP(nn.Module):
         return torch.where(torch.isnan(x), fill.expand_as(x), x)
 
     def log1p_rate(self, x: torch.Tensor) -> torch.Tensor:
-        """``log1p`` of the rain rate, shape ``x.shape[:-1]``."""
+        """``log1p`` of the rain rate, shape ``x.shape[:-1]``.
+
+        With a prior rate P the output is ``softplus(log P + f(x))``: for ``f = 0`` that is
+        exactly ``log1p(P)``, so an untrained (zero-initialised) network reproduces the prior and
+        training learns the correction.
+        """
         z = (self.fill(x) - self.input_mean) / self.input_std
-        return nn.functional.softplus(self.body(z)).squeeze(-1)
+        out = self.body(z).squeeze(-1)
+        if self.spec.prior:
+            out = out + torch.log(prior_rate(self.spec, x).clamp(min=1e-3))
+        return nn.functional.softplus(out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Rain rate (mm/h), continuous (no zero threshold; used in training)."""
         return torch.expm1(self.log1p_rate(x))
+
+
+def prior_rate(spec: ModelSpec, x: torch.Tensor) -> torch.Tensor:
+    """The fixed estimator's rate (mm/h) from raw features ``x`` (NaN allowed), shape x[:-1]."""
+    kind, _, arg = spec.prior.partition(":")
+    if kind == "zr":
+        a, b = (float(v) for v in arg.split(":"))
+        idx = [j for j, n in enumerate(spec.features) if n.startswith("dbz_h")]
+        dbz = x[..., idx]
+        valid = ~torch.isnan(dbz)
+        first = torch.argmax(valid.to(torch.int8), dim=-1, keepdim=True)
+        low = torch.gather(torch.nan_to_num(dbz, nan=-99.0), -1, first).squeeze(-1)
+        low = torch.where(valid.any(dim=-1), low, torch.full_like(low, -99.0)).clamp(max=53.0)
+        rate = (10.0 ** (low / 10.0) / a) ** (1.0 / b)
+        return torch.where(low >= 10.0, rate, torch.zeros_like(rate))
+    if kind in ("column", "tb"):
+        if arg not in spec.features:
+            raise ValueError(f"{spec.name}: prior feature {arg!r} is not an input feature")
+        v = x[..., spec.features.index(arg)]
+        if kind == "column":
+            return torch.nan_to_num(v, nan=0.0).clamp(min=0.0)
+        rate = (1.1183e11 * torch.exp(-3.6382e-2 * torch.nan_to_num(v, nan=300.0) ** 1.2)).clamp(
+            max=72.0
+        )
+        return torch.where(rate >= 0.1, rate, torch.zeros_like(rate))
+    raise ValueError(f"{spec.name}: unknown prior {spec.prior!r}")
 
 
 def build_model(spec: ModelSpec) -> RainMLP:

@@ -288,11 +288,11 @@ def mlp2_samples(footprints: pd.DataFrame, gr_rain: xr.Dataset) -> pd.DataFrame:
     fp = sr_feature_table(footprints)
     if fp.empty or gr_rain.sizes.get("time", 0) == 0:
         return fp.assign(gr_rain_mm_h=pd.Series(dtype="float64")).iloc[0:0]
-    vt = pd.to_datetime(gr_rain["time"].to_numpy(), utc=True)
-    fp_t = _utc(fp["time"])
+    vt = pd.to_datetime(gr_rain["time"].to_numpy(), utc=True).tz_localize(None).to_numpy()
+    fp_t = _utc(fp["time"]).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
     target = np.full(len(fp), np.nan)
     # footprints of one overpass share a few volumes: group by the set of matching volumes
-    dt_s = np.abs((fp_t.to_numpy()[:, None] - vt.to_numpy()[None, :]) / np.timedelta64(1, "s"))
+    dt_s = np.abs((fp_t[:, None] - vt[None, :]) / np.timedelta64(1, "s"))
     within = dt_s <= SR_GR_MAX_DT_S
     keys = [tuple(np.flatnonzero(r)) for r in within]
     for key in set(keys):

@@ -36,15 +36,17 @@ class TrainConfig:
 
     epochs: int = 150
     batch_groups: int = 128
-    max_steps_per_epoch: int = 100
+    max_steps_per_epoch: int = 60
     learning_rate: float = 3e-3
     weight_decay: float = 1e-5
     linear_weight: float = 4.0
     val_fraction: float = 0.15
-    patience: int = 25
+    patience: int = 20
     seed: int = 0
     min_groups: int = 50
     max_members: int = 16
+    #: Larger training sets are subsampled (reproducibly) to bound the training time.
+    max_groups: int = 300_000
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -135,6 +137,9 @@ def train_model(
         raise ValueError(f"{spec.name}: {y.size} targets for {codes.size} groups")
     ok = np.isfinite(y) & (y >= 0)
     xg, mask, y = xg[ok], mask[ok], y[ok]
+    if y.size > config.max_groups:
+        keep = np.sort(np.random.default_rng(config.seed).choice(y.size, config.max_groups, False))
+        xg, mask, y = xg[keep], mask[keep], y[keep]
     if y.size < config.min_groups:
         raise TooFewSamplesError(
             f"{spec.name}: {y.size} training groups, at least {config.min_groups} needed"

@@ -80,3 +80,20 @@ def test_year_projection(wall, cpu, expected) -> None:
     from orchestration.bench._report import project_radar_year_h
 
     assert project_radar_year_h(wall, cpu) == pytest.approx(expected, abs=0.01)
+
+
+def test_celery_runs_compared_only_when_the_same_steps_ran() -> None:
+    from orchestration.bench.celery_scale import compare_runs
+
+    steps = [{"step": "ground_radar"}, {"step": "satellite_features"}]
+    same = compare_runs(
+        {"1": {"wall_s": 100.0, "steps": steps}, "2": {"wall_s": 60.0, "steps": steps}}
+    )
+    assert same["status"] == "ok" and same["speedup_2_workers"] == pytest.approx(1.67, abs=0.01)
+    changed = compare_runs(
+        {"1": {"wall_s": 100.0, "steps": steps}, "2": {"wall_s": 300.0, "steps": steps[:1]}}
+    )
+    assert changed["status"] == "failed" and changed["speedup_2_workers"] is None
+    assert "not comparable" in changed["reason"]
+    failed = compare_runs({"1": {"wall_s": 100.0, "steps": steps}, "2": {"wall_s": None}})
+    assert failed["status"] == "failed"

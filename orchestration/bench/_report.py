@@ -191,7 +191,7 @@ def headline(sections: Mapping[str, Mapping[str, Any]]) -> dict[str, float | Non
     real = ok(ingest.get("real"))
     sim = ok(ingest.get("simulated"))
     day = ok(sections.get("radar_day"))
-    celery = sections.get("celery") or {}
+    celery = ok(sections.get("celery"))
     fusion = ok(sections.get("fusion"))
     mlp = ok(sections.get("mlp"))
     out: dict[str, float | None] = dict.fromkeys(HEADLINE_KEYS)
@@ -420,7 +420,7 @@ def _celery_md(section: Mapping[str, Any]) -> str:
     speedup = _ratio(
         _num(section, "workers", "1", "wall_s"), _num(section, "workers", "2", "wall_s"), 2
     )
-    if speedup is not None:
+    if speedup is not None and section.get("status", "ok") == "ok":
         parts.append(f"Speedup with 2 workers: **{_fmt(speedup)}x**.\n\n")
     if section.get("setup"):
         parts.append(f"Setup: {section['setup']}\n\n")

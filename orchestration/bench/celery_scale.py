@@ -134,6 +134,27 @@ print(json.dumps(out))
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def compare_runs(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Speedup of 2 workers over 1, only when both runs completed the same steps."""
+    out: dict[str, Any] = {"workers": results}
+    w1 = results.get("1", {}).get("wall_s")
+    w2 = results.get("2", {}).get("wall_s")
+    out["speedup_2_workers"] = round(w1 / w2, 2) if w1 and w2 else None
+    step_sets = {n: sorted(s["step"] for s in r.get("steps", [])) for n, r in results.items()}
+    if out["speedup_2_workers"] is None:
+        out.update(status="failed", reason="a Celery run did not complete (see workers)")
+    elif len({tuple(v) for v in step_sets.values()}) > 1:
+        # the working tree changed under the benchmark (an asset was added or removed)
+        out.update(
+            status="failed",
+            speedup_2_workers=None,
+            reason=f"the runs executed different steps, not comparable: {step_sets}",
+        )
+    else:
+        out["status"] = "ok"
+    return out
+
+
 def run_section(
     quick: bool = False,
     archive: str | None = None,
@@ -216,15 +237,7 @@ def run_section(
                     )
                     res["wall_s"] = None
                 results[str(n)] = res
-        out = {**base, "workers": results}
-        w1 = results.get("1", {}).get("wall_s")
-        w2 = results.get("2", {}).get("wall_s")
-        out["speedup_2_workers"] = round(w1 / w2, 2) if w1 and w2 else None
-        if out["speedup_2_workers"] is None:
-            out.update(status="failed", reason="a Celery run did not complete (see workers)")
-        else:
-            out["status"] = "ok"
-        return out
+        return {**base, **compare_runs(results)}
     except ServiceUnavailable as error:
         return {**base, **not_measured(str(error))}
     finally:

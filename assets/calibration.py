@@ -88,7 +88,7 @@ class CalibrationConfig(Config):
         1, ge=1, description="retraining period; the window ends the day before the period starts"
     )
     min_groups: int = Field(50, ge=1, description="fewer training groups -> flagged fallback")
-    epochs: int = Field(150, ge=1)
+    epochs: int = Field(100, ge=1)
     hidden: list[int] = Field(default_factory=lambda: [64, 64])
     dry_fraction: float = Field(
         0.2, ge=0.0, le=1.0, description="share of dry MLP-1 gauge hours kept for training"

@@ -34,9 +34,9 @@ class TooFewSamplesError(ValueError):
 class TrainConfig:
     """Optimisation settings (part of the model version)."""
 
-    epochs: int = 150
+    epochs: int = 100
     batch_groups: int = 128
-    max_steps_per_epoch: int = 60
+    max_steps_per_epoch: int = 40
     learning_rate: float = 3e-3
     weight_decay: float = 1e-5
     linear_weight: float = 4.0

@@ -420,7 +420,12 @@ def simulate(
             progress(f"{len(days)} days in {min(workers, len(days))} processes")
         # The yearly ISD files are read-modify-write: gauges are written by this process alone.
         others = replace(cfg, observers=tuple(o for o in cfg.observers if o != "gauges"))
-        with ProcessPoolExecutor(max_workers=min(workers, len(days))) as pool:
+        import multiprocessing
+
+        # spawn, not fork: forking a process that already runs threads (bz2 encoder pool, torch,
+        # a test server) can deadlock the child
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, len(days)), mp_context=spawn) as pool:
             futures = [pool.submit(_simulate_one_day, others, d, progress is None) for d in days]
             manifests = [f.result() for f in futures]
         if "gauges" in cfg.observers:

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYART_QUIET := 1
-DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+DAGSTER_HOME := $(or $(DAGSTER_HOME),$(CURDIR)/data/dagster_home)
 
 .PHONY: install test lint format demo ui bench clean
 

@@ -130,6 +130,18 @@ class Postgres:
             "DAGSTER_PG_DB": db_name,
         }
 
+    def query(self, db_name: str, sql: str, params: tuple = ()) -> list[tuple]:
+        """Rows of one SQL query against ``db_name``."""
+        import psycopg2
+
+        conn = psycopg2.connect(host=self.host, port=self.port, user=self.user, dbname=db_name)
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchall()
+        finally:
+            conn.close()
+
 
 @contextlib.contextmanager
 def postgres_server(timeout_s: float = 90.0) -> Iterator[Postgres]:

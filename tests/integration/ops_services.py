@@ -7,33 +7,25 @@ does on a fresh machine); elsewhere the test skips and names the package to inst
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from orchestration.bench.services import Postgres, free_port, stop_process
+
 REPO = Path(__file__).resolve().parents[2]
+
 BIN = Path(sys.executable).parent
 LOCATION_FILE = Path(__file__).with_name("ops_location.py")
 APT_TIMEOUT_S = 600
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(predicate, timeout_s: float, what: str, interval_s: float = 0.25, process=None):
@@ -106,20 +98,6 @@ def require_binary(binary: str, package: str) -> str:
     return path
 
 
-def stop_process(process: subprocess.Popen, timeout_s: float = 15.0) -> None:
-    """SIGTERM the process group, SIGKILL it after ``timeout_s``."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
 def start_process(args: list[str], env: dict[str, str], log: Path, cwd: Path = REPO):
     """Start ``args`` in its own process group (so every child stops with it), output to ``log``."""
     handle = open(log, "wb")  # noqa: SIM115 (closed with the process by the caller's fixture)
@@ -128,45 +106,6 @@ def start_process(args: list[str], env: dict[str, str], log: Path, cwd: Path = R
     )
     process.log_path = log  # type: ignore[attr-defined]
     return process
-
-
-@dataclass(frozen=True)
-class Postgres:
-    host: str
-    port: int
-    user: str
-
-    def create_database(self) -> str:
-        import psycopg2
-
-        name = f"dagster_{uuid.uuid4().hex[:10]}"
-        conn = psycopg2.connect(host=self.host, port=self.port, user=self.user, dbname="postgres")
-        conn.autocommit = True
-        with conn.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-        conn.close()
-        return name
-
-    def env(self, db_name: str) -> dict[str, str]:
-        """The variables the production profile's dagster.yaml reads."""
-        return {
-            "DAGSTER_PG_HOST": self.host,
-            "DAGSTER_PG_PORT": str(self.port),
-            "DAGSTER_PG_USER": self.user,
-            "DAGSTER_PG_PASSWORD": "",
-            "DAGSTER_PG_DB": db_name,
-        }
-
-    def query(self, db_name: str, sql: str, params: tuple = ()) -> list[tuple]:
-        import psycopg2
-
-        conn = psycopg2.connect(host=self.host, port=self.port, user=self.user, dbname=db_name)
-        try:
-            with conn.cursor() as cursor:
-                cursor.execute(sql, params)
-                return cursor.fetchall()
-        finally:
-            conn.close()
 
 
 @pytest.fixture(scope="session")

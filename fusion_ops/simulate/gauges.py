@@ -1,4 +1,4 @@
-"""Rain-gauge observer: tipping buckets in three networks, written as ISD global-hourly CSV.
+"""Rain-gauge observer: tipping buckets in four networks, written as ISD global-hourly CSV.
 
 Each station integrates the 1-min truth at its position, loses a wind-dependent share of the
 catch (undercatch), quantises the catch into 0.254 mm (0.01 in) tips that carry over between
@@ -31,10 +31,14 @@ __all__ = [
 ]
 
 TIP_MM = 0.254
-NETWORKS = (
+#: (name, gauges, spread km, centre km east/north of the radar); a spread of ``None`` scatters the
+#: network uniformly over the domain (a statewide mesonet reaching the far ranges of the radar,
+#: where the calibration has most to correct).
+NETWORKS: tuple[tuple[str, int, float | None, tuple[float, float]], ...] = (
     ("KSCN", 33, 35.0, (45.0, 30.0)),
     ("SJRN", 46, 70.0, (-40.0, 60.0)),
     ("SFWN", 99, 95.0, (0.0, -55.0)),
+    ("MESO", 160, None, (0.0, 0.0)),
 )
 ISD_COLUMNS = [
     "STATION",
@@ -79,14 +83,17 @@ class Station:
 
 
 def make_stations(truth: TruthModel, seed: int = 0) -> list[Station]:
-    """The three gauge networks (33, 46 and 99 gauges) scattered around the radar."""
+    """The four gauge networks (33, 46, 99 clustered and 160 uniform gauges) around the radar."""
     rng = np.random.default_rng([seed, 555])
     dom = truth.domain
     lim = min(dom.width_km, dom.height_km) / 2.0 - 5.0
     out = []
     for n_idx, (net, n, spread, (cx, cy)) in enumerate(NETWORKS):
-        x = np.clip(cx + rng.normal(0, spread / 2, n), -lim, lim)
-        y = np.clip(cy + rng.normal(0, spread / 2, n), -lim, lim)
+        if spread is None:
+            x, y = rng.uniform(-lim, lim, n), rng.uniform(-lim, lim, n)
+        else:
+            x = np.clip(cx + rng.normal(0, spread / 2, n), -lim, lim)
+            y = np.clip(cy + rng.normal(0, spread / 2, n), -lim, lim)
         lat, lon = dom.to_latlon(x, y)
         for k in range(n):
             out.append(

@@ -1,7 +1,10 @@
 """Spaceborne precipitation radar observer (TRMM PR / GPM Ku-like), written as GPM 2A V07 HDF5.
 
-Orbit: circular, spherical earth, J2 nodal precession; the first overpass is placed over the
-domain on the first simulated day at a seeded time, later ones follow from the orbit. Scan:
+Orbit: circular, spherical earth, J2 nodal precession. Two scenarios: ``"orbit"`` places the first
+overpass over the domain on the first simulated day at a seeded time and later ones follow from
+the orbit (most days then see no coincident rain); ``"coincident"`` (the default) anchors each
+day's orbit so that the pass crosses the rainiest part of the ground-radar coverage, the way
+SR-GR comparison studies select coincident overpasses with rain from years of orbits. Scan:
 cross-track +-17 deg, 49 rays, 176 range bins of 125 m, ~5 km footprints.
 
 Measured profile: every footprint is the Gaussian-weighted sum of 9 sub-beams (non-uniform
@@ -23,7 +26,14 @@ import numpy as np
 
 from fusion_ops.simulate.truth import ColumnState, TruthModel, column_profile
 
-__all__ = ["Overpass", "SpaceborneConfig", "find_overpasses", "observe_overpass", "write_gpm_2a"]
+__all__ = [
+    "Overpass",
+    "SpaceborneConfig",
+    "find_overpasses",
+    "observe_overpass",
+    "rainiest_point",
+    "write_gpm_2a",
+]
 
 EARTH_RADIUS_KM = 6371.0
 MU_KM3_S2 = 398600.4418
@@ -47,6 +57,10 @@ class SpaceborneConfig:
     scan_period_s: float = 0.6
     footprint_km: float = 5.0
     min_detectable_dbz: float = 15.0
+    #: ``"coincident"`` (one pass a day over the rainiest ground-radar area) or ``"orbit"``.
+    overpass_mode: str = "coincident"
+    #: Radius (km) around the radar searched for rain in ``"coincident"`` mode.
+    coincidence_radius_km: float = 120.0
 
     @property
     def inclination_deg(self) -> float:
@@ -81,7 +95,12 @@ class Overpass:
 
 class _Orbit:
     def __init__(
-        self, truth: TruthModel, cfg: SpaceborneConfig, seed: int, first_day: date
+        self,
+        truth: TruthModel,
+        cfg: SpaceborneConfig,
+        seed: int,
+        first_day: date,
+        target: tuple[float, float, float] | None = None,
     ) -> None:
         dom = truth.domain
         self.cfg = cfg
@@ -101,6 +120,13 @@ class _Orbit:
             u0 = np.pi - u0  # descending pass
         self.u0 = u0
         lon_c = np.deg2rad(dom.center_lon_deg + rng.uniform(-0.6, 0.6))
+        if target is not None:
+            # the pass crosses (lat, lon) at time t: a coincident rainy overpass
+            self.t_ref, lat_t, lon_t = target
+            u_t = np.arcsin(np.clip(np.sin(np.deg2rad(lat_t)) / np.sin(inc), -1, 1))
+            u0 = np.pi - u_t if u0 > np.pi / 2 else u_t
+            self.u0 = u0
+            lon_c = np.deg2rad(lon_t)
         self.raan0 = lon_c - np.arctan2(np.cos(inc) * np.sin(u0), np.cos(u0))
 
     def subpoint(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -135,6 +161,33 @@ def _bearing(lat1, lon1, lat2, lon2):
     )
 
 
+def rainiest_point(
+    truth: TruthModel, day: date, radius_km: float = 120.0, step_min: int = 20, seed: int = 0
+) -> tuple[float, float, float]:
+    """Time (POSIX s), latitude and longitude of the day's rainiest spot near the radar.
+
+    The truth's surface rain is sampled every ``step_min`` minutes inside ``radius_km`` of the
+    radar; the time with the largest area above 1 mm/h wins and the point is the rain-weighted
+    centroid of that area. A dry day gives a seeded time over the radar.
+    """
+    rng = np.random.default_rng([seed, day.toordinal(), 4242])
+    day0 = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    xx, yy = np.meshgrid(truth.grid.x_km, truth.grid.y_km)
+    near = np.hypot(xx, yy) <= radius_km
+    best = (0.0, day0.timestamp() + rng.uniform(15, 22) * 3600, 0.0, 0.0)
+    for minute in range(0, 1440, step_min):
+        t = day0 + timedelta(minutes=minute)
+        rain = np.where(near, truth.state(t).rain_mm_h, 0.0)
+        wet = rain >= 1.0
+        area = float(wet.sum())
+        if area > best[0]:
+            w = np.where(wet, rain, 0.0)
+            cx, cy = float((w * xx).sum() / w.sum()), float((w * yy).sum() / w.sum())
+            best = (area, t.timestamp(), cx, cy)
+    lat, lon = truth.domain.to_latlon(np.array([best[2]]), np.array([best[3]]))
+    return best[1], float(lat[0]), float(lon[0])
+
+
 def find_overpasses(
     truth: TruthModel,
     day: date,
@@ -142,9 +195,21 @@ def find_overpasses(
     seed: int = 0,
     first_day: date | None = None,
 ) -> list[Overpass]:
-    """Passes whose swath touches the scored domain during a UTC day."""
+    """Passes whose swath touches the scored domain during a UTC day.
+
+    In ``"coincident"`` mode (see :class:`SpaceborneConfig`) the orbit is anchored on the day's
+    rainiest point near the radar and ``first_day`` is ignored.
+    """
     cfg = cfg or SpaceborneConfig()
-    orbit = _Orbit(truth, cfg, seed, first_day or day)
+    if cfg.overpass_mode == "coincident":
+        target = rainiest_point(truth, day, cfg.coincidence_radius_km, seed=seed)
+        orbit = _Orbit(truth, cfg, seed, day, target)
+    elif cfg.overpass_mode == "orbit":
+        orbit = _Orbit(truth, cfg, seed, first_day or day)
+    else:
+        raise ValueError(
+            f"overpass_mode must be 'coincident' or 'orbit', got {cfg.overpass_mode!r}"
+        )
     dom = truth.domain
     day0 = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
     coarse = day0 + np.arange(0, 86400, 5.0)

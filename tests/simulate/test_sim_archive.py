@@ -17,6 +17,7 @@ import xarray as xr
 from fusion_ops.simulate.archive import SimulationConfig, simulate_day
 from fusion_ops.simulate.cli import main
 from fusion_ops.simulate.domain import Domain
+from fusion_ops.simulate.gauges import NETWORKS
 from fusion_ops.simulate.ground_radar import VCP21_ELEVATIONS_DEG
 from fusion_ops.simulate.truth import TruthConfig, TruthModel
 
@@ -55,7 +56,7 @@ def test_manifest_and_key_layout(archive):
     assert on_disk["day"] == "2009-05-20"
     keys = [f["key"] for f in manifest["files"]]
     patterns = {
-        "gauge_isd": r"^gauges/2009/99[123]\d{3}99999\.csv$",
+        "gauge_isd": r"^gauges/2009/99[1-4]\d{3}99999\.csv$",
         "gauge_station_list": r"^gauges/isd-history\.csv$",
         "nexrad_level2": r"^nexrad/2009/05/20/KMLB/KMLB20090520_\d{6}_V06$",
         "spaceborne_2a": r"^spaceborne/2009/05/20/2A\.TRMM\.PR\.V9-20220125\.20090520-S\d{6}-E\d{6}\.\d{6}\.V07A\.HDF5$",
@@ -68,7 +69,7 @@ def test_manifest_and_key_layout(archive):
         assert re.match(patterns[f["kind"]], f["key"]), f["key"]
         assert (root / f["key"]).stat().st_size == f["bytes"]
     counts = manifest["counts"]
-    assert counts["gauge_isd"] == 33 + 46 + 99
+    assert counts["gauge_isd"] == sum(n for _, n, _, _ in NETWORKS)
     assert counts["nexrad_level2"] == 8
     assert counts["abi_l1b"] == 4 * 2
     assert counts["spaceborne_2a"] >= 1
@@ -136,6 +137,7 @@ def test_gauges_isd_csv_read_back(archive):
         "SFWN": 99,
         "SJRN": 46,
         "KSCN": 33,
+        "MESO": 160,
     }
     one = root / "gauges/2009/99100199999.csv"
     raw = pd.read_csv(one, dtype=str)
@@ -294,7 +296,7 @@ def test_s3_root_through_fsspec(s3_bucket):
     fs = s3fs.S3FileSystem(**options)
     assert fs.exists(f"{bucket}/sim/gauges/2009/99100199999.csv")
     assert fs.exists(f"{bucket}/sim/manifest/2009/05/20/manifest.json")
-    assert manifest["counts"]["gauge_isd"] == 178
+    assert manifest["counts"]["gauge_isd"] == 338
 
 
 def test_cli_rejects_bad_arguments(capsys):

@@ -21,6 +21,9 @@ import numpy as np
 from fusion_ops.products.errors import ProductInputError
 
 DEFAULT_THRESHOLD_MM = 1.0
+#: Fewer gauge pairs than this give no continuous score: an RMSE over two or three gauges (say, a
+#: swath that crossed a few dry gauges) says nothing about a product's skill.
+MIN_GAUGE_PAIRS = 5
 
 
 def _none_if_nan(value: float) -> float | None:
@@ -28,9 +31,15 @@ def _none_if_nan(value: float) -> float | None:
 
 
 def scores(
-    estimate: np.ndarray, reference: np.ndarray, threshold_mm: float = DEFAULT_THRESHOLD_MM
+    estimate: np.ndarray,
+    reference: np.ndarray,
+    threshold_mm: float = DEFAULT_THRESHOLD_MM,
+    min_pairs: int = 1,
 ) -> dict[str, float | int | None]:
-    """RMSE, bias, correlation, POD, FAR, CSI and the pair count ``n`` (NaN pairs ignored)."""
+    """RMSE, bias, correlation, POD, FAR, CSI and the pair count ``n`` (NaN pairs ignored).
+
+    With fewer than ``min_pairs`` pairs every score is ``None`` (``n`` is still reported).
+    """
     est = np.asarray(estimate, dtype=float).ravel()
     ref = np.asarray(reference, dtype=float).ravel()
     if est.shape != ref.shape:
@@ -47,7 +56,7 @@ def scores(
         "far": None,
         "csi": None,
     }
-    if n == 0:
+    if n == 0 or n < min_pairs:
         return out
     diff = est - ref
     out["rmse"] = float(np.sqrt(np.mean(diff**2)))
@@ -123,7 +132,7 @@ def verify_day(
             at_gauges = nearest_cell_values(
                 field, grid_lat_deg, grid_lon_deg, gauges.lat_deg, gauges.lon_deg
             )
-            entry["gauges"] = scores(at_gauges, gauges.daily_mm, threshold_mm)
+            entry["gauges"] = scores(at_gauges, gauges.daily_mm, threshold_mm, MIN_GAUGE_PAIRS)
         if truth_mm is not None:
             if np.shape(truth_mm) != np.shape(field):
                 raise ProductInputError(

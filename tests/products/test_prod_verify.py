@@ -31,6 +31,12 @@ def test_undefined_scores_are_none():
     assert scores(np.array([np.nan]), np.array([1.0]))["rmse"] is None
 
 
+def test_too_few_pairs_give_no_score_but_keep_the_count():
+    s = scores(np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0, 2.5]), min_pairs=5)
+    assert s["n"] == 3 and s["rmse"] is None and s["bias"] is None and s["csi"] is None
+    assert scores(np.arange(5.0), np.arange(5.0), min_pairs=5)["rmse"] == 0.0
+
+
 def test_nearest_cell_values_outside_grid_is_nan():
     lat = np.array([28.0, 28.1, 28.2])
     lon = np.array([-81.0, -80.9])

@@ -10,6 +10,7 @@ file of a source gives a valid empty output and a failed WARN ``has_data`` check
 import base64
 import datetime as dt
 import io
+import tempfile
 from collections.abc import Iterator
 
 import numpy as np
@@ -34,7 +35,7 @@ from fusion_ops.gauges.ingest import ingest_gauge_day
 from fusion_ops.gauges.qc import QCFlag, daily_totals, hourly_accumulations
 from fusion_ops.radar.gridding import GaugePoints, LatLonGrid, cache_stats
 from fusion_ops.radar.packing import FILL_CODE, PACKING
-from fusion_ops.radar.profiles import ingest_radar_day
+from fusion_ops.radar.profiles import RadarDay, ingest_radar_day
 from fusion_ops.readers.errors import QuarantineRecord, quarantine_markdown, read_all
 from fusion_ops.readers.ground_radar import list_volumes
 from fusion_ops.readers.satellite import hourly_features, list_abi_files
@@ -294,13 +295,27 @@ def ground_radar(
     urls = [
         u for site in radar_archive.sites for u in list_volumes(radar_archive.url, day, site, opts)
     ]
-    rday = ingest_radar_day(urls, grid, gauges, storage_options=opts)
+    # The day's grid codes are spilled to a scratch file and streamed into the stored NetCDF,
+    # so the step holds one block of volumes, not the whole day (~1.1 GB at 5-minute cadence);
+    # the file goes with the last reference to the grid (at the latest when the step process ends).
+    rday = ingest_radar_day(
+        urls, grid, gauges, storage_options=opts, scratch_dir=tempfile.gettempdir()
+    )
+    yield from _ground_radar_outputs(rday, grid, stations)
+
+
+def _ground_radar_outputs(rday: RadarDay, grid: LatLonGrid, stations: pd.DataFrame) -> Iterator:
+    """The ground_radar outputs (and checks) of an ingested day."""
     inventory, prof, gridded, quarantine = rday.inventory, rday.profiles, rday.grid, rday.quarantine
     ok = inventory[inventory["status"] == "ok"]
     n_ok = len(ok)
     # preview: the day's maximum at the lowest level, straight from the uint8 codes
     shape = (1, grid.lat.size, grid.lon.size)
-    low = gridded["reflectivity"].values[:, 0] if n_ok else np.full(shape, FILL_CODE, np.uint8)
+    low = (
+        gridded["reflectivity"].isel(height=0).values
+        if n_ok
+        else np.full(shape, FILL_CODE, np.uint8)
+    )
     low_max = np.where(low == FILL_CODE, 0, low).max(axis=0)
     low_dbz = np.where(low_max > 0, PACKING["reflectivity"][1] + 0.5 * low_max, np.nan)
     coverage = float(np.isfinite(low_dbz).mean())

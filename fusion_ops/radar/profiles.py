@@ -7,6 +7,8 @@ streaming volumes through :func:`ingest_volumes` so that only one volume is in m
 from __future__ import annotations
 
 import dataclasses
+import os
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
@@ -195,6 +197,16 @@ class RadarDay:
     profiles: pd.DataFrame
     grid: xr.Dataset
     quarantine: list[QuarantineRecord]
+    _store: object = dataclasses.field(default=None, repr=False)
+
+    def close(self) -> None:
+        """Remove the scratch file behind a spilled ``grid`` now (no-op when it is in memory).
+
+        ``grid`` can no longer be read afterwards; without this call the file goes when ``grid``
+        (and every array derived from it) is garbage-collected.
+        """
+        if self._store is not None:
+            self._store.close()
 
 
 def ingest_radar_day(
@@ -203,22 +215,36 @@ def ingest_radar_day(
     gauges: GaugePoints | None,
     qc_config: RadarQCConfig | None = None,
     storage_options: dict | None = None,
+    scratch_dir: str | os.PathLike | None = None,
 ) -> RadarDay:
     """Stream a day of volumes into gauge profiles and uint8-packed grid profiles.
 
-    Only one decoded volume is in memory at a time; the day's grid is held as uint8 codes
+    Only one decoded volume is in memory at a time; the day's grid is uint8 codes
     (``(volume, height, lat, lon)`` per moment) carrying CF ``scale_factor``/``add_offset``/
     ``_FillValue`` attributes: writing it with xarray stores the codes (compressed), and opening
     the file decodes floats.  Open it lazily and select volumes (``isel``) rather than loading a
     whole day as float32 (4x the codes' memory).
+
+    With ``scratch_dir`` the codes are spilled to a file there in blocks of
+    :data:`~fusion_ops.radar.spill.VOLUME_BLOCK` volumes and ``grid`` holds lazy (dask) arrays
+    reading them back, so memory stays at one block whatever the number of volumes (a 5-minute
+    day in memory is about 1.1 GB of codes); writing ``grid`` with ``to_netcdf`` streams it.  The
+    file is removed when the last array reading it is garbage-collected (or at
+    :meth:`RadarDay.close`).  Without it the codes are NumPy arrays in memory.  The values, and
+    the file ``to_netcdf`` writes, are the same either way.
     """
     from fusion_ops.radar.packing import FILL_CODE, PACKING, cf_code_attrs, pack
+    from fusion_ops.radar.spill import VOLUME_BLOCK, VolumeCodeStore, spatial_chunks
     from fusion_ops.readers.ground_radar import volume_time_from_name
 
     heights = tuple(float(h) for h in grid.heights_m)
     ny, nx = grid.lat.size, grid.lon.size
     moments = [m for m in PROFILE_FIELDS if m in PACKING]
-    codes = {m: np.full((len(urls), len(heights), ny, nx), FILL_CODE, np.uint8) for m in moments}
+    scratch = None
+    if scratch_dir is not None:
+        os.makedirs(scratch_dir, exist_ok=True)
+        scratch = os.path.join(scratch_dir, f"rainfuse-grid-codes-{uuid.uuid4().hex}.h5")
+    store = VolumeCodeStore(moments, (len(heights), ny, nx), FILL_CODE, len(urls), scratch)
     quarantine: list[QuarantineRecord] = []
     rows: list[dict] = []
     profiles: list[pd.DataFrame] = []
@@ -254,9 +280,7 @@ def ingest_radar_day(
                 site_longitude_deg=float(ds.attrs["site_longitude_deg"]),
                 site_altitude_m=float(ds.attrs["site_altitude_m"]),
             )
-        for m in moments:
-            if m in ds:
-                codes[m][n_ok] = pack(ds[m].values[0], *PACKING[m])
+        store.append({m: pack(ds[m].values[0], *PACKING[m]) for m in moments if m in ds})
         profiles.append(p.profiles)
         rows.append(
             {
@@ -280,14 +304,10 @@ def ingest_radar_day(
         if profiles
         else pd.DataFrame(columns=list(PROFILE_COLUMNS))
     )
-    data_vars = {}
-    for m in moments:
-        step, offset = PACKING[m]
-        data_vars[m] = (
-            ("volume", "height", "lat", "lon"),
-            codes[m][:n_ok],
-            cf_code_attrs(m),
-        )
+    codes = store.arrays()
+    data_vars = {
+        m: (("volume", "height", "lat", "lon"), codes[m], cf_code_attrs(m)) for m in moments
+    }
     gridded = xr.Dataset(
         data_vars,
         coords={
@@ -304,4 +324,12 @@ def ingest_radar_day(
     gridded.attrs.update(site_meta)
     for m in moments:
         gridded[m].encoding.update(zlib=True, complevel=4)
-    return RadarDay(inventory=inventory, profiles=prof, grid=gridded, quarantine=quarantine)
+        if n_ok:
+            # chunks of whole blocks of volumes: readers take VOLUME_BLOCK volumes at a time
+            gridded[m].encoding["chunksizes"] = (
+                min(n_ok, VOLUME_BLOCK),
+                *spatial_chunks(len(heights), ny, nx),
+            )
+    return RadarDay(
+        inventory=inventory, profiles=prof, grid=gridded, quarantine=quarantine, _store=store
+    )

@@ -41,6 +41,7 @@ from fusion_ops.readers.ground_radar import list_volumes
 from fusion_ops.readers.satellite import hourly_features, list_abi_files
 from fusion_ops.readers.spaceborne import empty_footprints, read_2a
 from orchestration.config import resolve_env
+from orchestration.executors import critical_path_op_tags
 from orchestration.partitions import daily_partitions
 from orchestration.resources import (
     ArchiveResource,
@@ -182,6 +183,8 @@ def gauge_files(archive: ArchiveResource, day: dt.date, domain: DomainResource) 
     partitions_def=daily_partitions,
     kinds={"pandas", "parquet"},
     check_specs=_checks("gauge_observations"),
+    # heads the day's critical path (gauges -> ground radar -> calibration): first in the queue
+    op_tags=critical_path_op_tags(),
     description="QC-flagged gauge accumulations of the day at native resolution (ISD, GHCN-Daily, "
     "ARM, plain CSV), stations inside the domain; flags never drop a report.",
 )
@@ -226,6 +229,8 @@ def gauge_observations(
     group_name=GROUP,
     partitions_def=daily_partitions,
     kinds={"pandas", "parquet"},
+    # MLP-1's samples wait for it as much as for the radar: keep it ahead of the side branches
+    op_tags=critical_path_op_tags(),
     description="Hourly gauge accumulations (hours ending in the day) from the QC'd reports of "
     "one hour or shorter; flagged-bad reports excluded, coverage per hour.",
 )
@@ -272,6 +277,8 @@ class GroundRadarConfig(Config):
     },
     ins={"gauge_observations": AssetIn()},
     check_specs=_checks("ground_radar_volumes"),
+    # the longest step of the day's critical path: first in the Celery queue once it is ready
+    op_tags=critical_path_op_tags(),
 )
 def ground_radar(
     context: AssetExecutionContext,

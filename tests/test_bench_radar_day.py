@@ -97,3 +97,40 @@ def test_celery_runs_compared_only_when_the_same_steps_ran() -> None:
     assert "not comparable" in changed["reason"]
     failed = compare_runs({"1": {"wall_s": 100.0, "steps": steps}, "2": {"wall_s": None}})
     assert failed["status"] == "failed"
+
+
+def test_critical_path_of_a_step_graph() -> None:
+    from orchestration.bench.celery_scale import compare_runs, critical_path
+
+    steps = [
+        {"step": "gauges", "seconds": 2.0},
+        {"step": "radar", "seconds": 10.0},
+        {"step": "satellite", "seconds": 6.0},
+        {"step": "calibrate", "seconds": 3.0},
+        {"step": "fuse", "seconds": 1.0},
+    ]
+    deps = {
+        "gauges": [],
+        "radar": ["gauges"],
+        "satellite": [],
+        "calibrate": ["radar"],
+        "fuse": ["calibrate", "satellite"],
+    }
+    out = critical_path(steps, deps)
+    assert [s["step"] for s in out["critical_path"]] == ["gauges", "radar", "calibrate", "fuse"]
+    assert out["critical_path_s"] == pytest.approx(16.0)
+    assert out["total_step_s"] == pytest.approx(22.0)
+    assert out["best_speedup_2_workers"] == pytest.approx(22.0 / 16.0, abs=0.01)
+    # independent steps: two workers could halve it, no more
+    flat = critical_path(steps, {s["step"]: [] for s in steps})
+    assert flat["best_speedup_2_workers"] == 2.0
+    with pytest.raises(ValueError, match="cycle"):
+        critical_path(steps[:2], {"gauges": ["radar"], "radar": ["gauges"]})
+    runs = compare_runs(
+        {
+            "1": {"wall_s": 30.0, "steps": steps, "deps": deps},
+            "2": {"wall_s": 20.0, "steps": steps, "deps": deps},
+        }
+    )
+    assert runs["graph"]["critical_path_s"] == pytest.approx(16.0)
+    assert runs["graph"]["overhead_1_worker_s"] == pytest.approx(8.0)

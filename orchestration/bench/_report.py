@@ -414,14 +414,38 @@ def _celery_md(section: Mapping[str, Any]) -> str:
     workers = section.get("workers") or {}
     rows = []
     for n, res in sorted(workers.items(), key=lambda kv: int(kv[0])):
-        rows.append([n, res.get("wall_s"), res.get("run_status"), res.get("reason")])
+        rows.append(
+            [n, res.get("wall_s"), res.get("run_s"), res.get("run_status"), res.get("reason")]
+        )
     if rows:
-        parts.append(md_table(["workers", "daily job wall (s)", "status", "note"], rows) + "\n\n")
+        header = ["workers", "daily job wall (s)", "run in instance (s)", "status", "note"]
+        parts.append(md_table(header, rows) + "\n\n")
     speedup = _ratio(
         _num(section, "workers", "1", "wall_s"), _num(section, "workers", "2", "wall_s"), 2
     )
     if speedup is not None and section.get("status", "ok") == "ok":
-        parts.append(f"Speedup with 2 workers: **{_fmt(speedup)}x**.\n\n")
+        parts.append(f"Speedup with 2 workers: **{_fmt(speedup)}x**")
+        if section.get("speedup_2_workers_run") is not None:
+            parts.append(
+                f" (run durations in the instance, without the client's code loading: "
+                f"{_fmt(section['speedup_2_workers_run'])}x)"
+            )
+        parts.append(".\n\n")
+    graph = section.get("graph") or {}
+    if graph.get("critical_path_s"):
+        path = " -> ".join(f"{s['step']} ({_fmt(s['seconds'])} s)" for s in graph["critical_path"])
+        parts.append(
+            f"Step graph (1-worker step times): total {_fmt(graph['total_step_s'])} s, critical "
+            f"path {_fmt(graph['critical_path_s'])} s: {path}. Best possible speedup with 2 "
+            f"workers: **{_fmt(graph.get('best_speedup_2_workers'))}x**"
+            + (
+                f"; the 1-worker run spent {_fmt(graph['overhead_1_worker_s'])} s outside steps "
+                "(launch, Celery dispatch)"
+                if graph.get("overhead_1_worker_s") is not None
+                else ""
+            )
+            + ".\n\n"
+        )
     if section.get("setup"):
         parts.append(f"Setup: {section['setup']}\n\n")
     return "".join(parts)

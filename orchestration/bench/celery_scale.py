@@ -38,6 +38,39 @@ from orchestration.bench.radar_day import (
 PROFILE_DIR = PROJECT_ROOT / "orchestration" / "deploy" / "celery"
 WORKER_COUNTS = (1, 2)
 DEFAULT_RUN_TIMEOUT_S = 1200
+#: One CPU core per worker: every thread pool a step may start (OpenMP/BLAS under NumPy, SciPy and
+#: torch, numexpr, dask's threaded scheduler) is held to one thread.  With torch's default of one
+#: thread per core, two workers on two cores ran 4+ busy threads and a step running beside another
+#: took up to 5x longer (pansharpen_model 2.7 s alone, 15.4 s beside satellite_features).  Both
+#: worker counts get the same setting, so the speedup measures workers, not threads.
+WORKER_THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+    "DASK_NUM_WORKERS": "1",
+}
+#: Dagster concurrency pool of the GPU steps (assets/gpu.py).  The profile leaves it at one slot
+#: (one GPU); on a CPU-only benchmark each worker is one "device", so the pool gets one slot per
+#: worker (``dagster instance concurrency set gpu N``), else every calibration and imagery step
+#: would wait for the one slot whatever the number of workers.
+GPU_POOL_NAME = "gpu"
+
+
+class PoolSetupError(RuntimeError):
+    """The benchmark instance's concurrency pool could not be set."""
+
+
+def set_pool_slots(env: dict[str, str], pool: str, slots: int) -> None:
+    """``dagster instance concurrency set POOL SLOTS`` in the instance ``env`` points at."""
+    args = [str(Path(sys.executable).parent / "dagster"), "instance", "concurrency", "set"]
+    proc = subprocess.run(
+        [*args, pool, str(slots)], env=env, capture_output=True, text=True, timeout=120
+    )
+    if proc.returncode != 0:
+        raise PoolSetupError(
+            f"setting {slots} slots for pool {pool!r} failed: {proc.stderr[-500:]}"
+        )
 
 
 def _tail(path: Path, n: int = 1500) -> str:
@@ -105,6 +138,10 @@ if runs:
     run = runs[0]
     out["run_id"] = run.run_id
     out["run_status"] = run.status.value
+    rec = inst.get_run_record_by_id(run.run_id)
+    if rec is not None and rec.start_time and rec.end_time:
+        # the run itself, without the client's start-up (loading the code location)
+        out["run_s"] = round(rec.end_time - rec.start_time, 2)
     worker = {{}}
     for rec in inst.all_logs(run.run_id):
         ev = rec.dagster_event
@@ -124,6 +161,9 @@ if runs:
                       "seconds": sec, "worker": worker.get(s.step_key),
                       "start_s": None if s.start_time is None else round(s.start_time - t_first, 2)}})
     out["steps"] = sorted(steps, key=lambda r: -(r["seconds"] or 0))
+    snap = inst.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+    out["deps"] = {{st.key: sorted({{h.step_key for i in st.inputs
+                                   for h in i.upstream_output_handles}}) for st in snap.steps}}
 print(json.dumps(out))
 """
     proc = subprocess.run(
@@ -134,12 +174,65 @@ print(json.dumps(out))
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def critical_path(steps: list[dict[str, Any]], deps: dict[str, list[str]]) -> dict[str, Any]:
+    """The longest chain of dependent steps, and the speedup the graph allows 2 workers.
+
+    ``steps`` are ``{"step", "seconds"}`` rows (one run's event log), ``deps`` maps a step key to
+    the step keys it reads from (the run's execution plan).  With unlimited workers the run cannot
+    be shorter than the critical path; with 2 it cannot be shorter than half the total step time
+    either, so the best speedup of 2 workers over 1 is ``min(2, total / critical path)`` (ignoring
+    the fixed launch overhead of the run, which makes the measured speedup lower still).
+    """
+    seconds = {r["step"]: float(r.get("seconds") or 0.0) for r in steps}
+    finish: dict[str, float] = {}
+    before: dict[str, str | None] = {}
+
+    def longest(key: str, seen: tuple[str, ...] = ()) -> float:
+        if key in finish:
+            return finish[key]
+        if key in seen:
+            raise ValueError(f"dependency cycle through step {key}")
+        ups = [u for u in deps.get(key, []) if u in seconds or u in deps]
+        best, prev = 0.0, None
+        for up in ups:
+            t = longest(up, (*seen, key))
+            if t > best:
+                best, prev = t, up
+        finish[key] = best + seconds.get(key, 0.0)
+        before[key] = prev
+        return finish[key]
+
+    for key in set(seconds) | set(deps):
+        longest(key)
+    total = sum(seconds.values())
+    if not finish or total <= 0:
+        return {"critical_path": [], "critical_path_s": None, "total_step_s": round(total, 2)}
+    end = max(finish, key=finish.__getitem__)
+    path: list[str] = []
+    node: str | None = end
+    while node is not None:
+        path.append(node)
+        node = before.get(node)
+    path.reverse()
+    cp = finish[end]
+    return {
+        "critical_path": [{"step": k, "seconds": round(seconds.get(k, 0.0), 2)} for k in path],
+        "critical_path_s": round(cp, 2),
+        "total_step_s": round(total, 2),
+        "best_speedup_2_workers": round(min(2.0, total / cp), 2) if cp > 0 else None,
+    }
+
+
 def compare_runs(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Speedup of 2 workers over 1, only when both runs completed the same steps."""
     out: dict[str, Any] = {"workers": results}
     w1 = results.get("1", {}).get("wall_s")
     w2 = results.get("2", {}).get("wall_s")
     out["speedup_2_workers"] = round(w1 / w2, 2) if w1 and w2 else None
+    r1, r2 = (results.get(n, {}).get("run_s") for n in ("1", "2"))
+    # the same ratio on the runs' own durations (start to end in the instance), which leave out
+    # the `dagster job execute` client loading the code location (a long-lived daemon has it)
+    out["speedup_2_workers_run"] = round(r1 / r2, 2) if r1 and r2 and w1 and w2 else None
     step_sets = {n: sorted(s["step"] for s in r.get("steps", [])) for n, r in results.items()}
     if out["speedup_2_workers"] is None:
         out.update(status="failed", reason="a Celery run did not complete (see workers)")
@@ -148,10 +241,19 @@ def compare_runs(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         out.update(
             status="failed",
             speedup_2_workers=None,
+            speedup_2_workers_run=None,
             reason=f"the runs executed different steps, not comparable: {step_sets}",
         )
     else:
         out["status"] = "ok"
+    one = results.get("1", {})
+    if one.get("steps") and one.get("deps"):
+        # the single worker's step times are uncontended: the graph's own limit on scale-out
+        out["graph"] = critical_path(one["steps"], one["deps"])
+        if one.get("wall_s"):
+            out["graph"]["overhead_1_worker_s"] = round(
+                one["wall_s"] - out["graph"]["total_step_s"], 2
+            )
     return out
 
 
@@ -184,9 +286,12 @@ def run_section(
         "n_volumes": info["counts"].get("nexrad_level2"),
         "setup": (
             "PostgreSQL instance storage + Redis broker/backend on 127.0.0.1, profile "
-            "orchestration/deploy/celery (unchanged), N dagster-celery workers with "
-            "one process each (solo pool, code location preloaded) on queues dagster and gpu, local shared asset storage; daily job "
-            "run with `dagster job execute`, reference job run first and not timed."
+            "orchestration/deploy/celery (unchanged file; the instance's gpu pool set to N slots, "
+            "one per worker), N dagster-celery workers with one process each (solo pool, code "
+            "location preloaded) on queues dagster and gpu, each held to one thread "
+            f"({', '.join(f'{k}={v}' for k, v in WORKER_THREAD_ENV.items())}), local shared "
+            "asset storage; daily job run with `dagster job execute`, reference job run first "
+            "and not timed."
         ),
     }
     work = Path(tempfile.mkdtemp(prefix="rainfuse-bench-celery-"))
@@ -202,6 +307,7 @@ def run_section(
         "RAINFUSE_CONFIG": str(config),
         "RAINFUSE_PROFILE": "celery",
         "DAGSTER_HOME": str(home),
+        **WORKER_THREAD_ENV,
     }
     try:
         ok, reason = _daily_assets_exist({**env, "RAINFUSE_PROFILE": "local"}, module)
@@ -212,6 +318,7 @@ def run_section(
             env.update(RAINFUSE_CELERY_BROKER=redis_url, RAINFUSE_CELERY_BACKEND=redis_url)
             for n in worker_counts:
                 env.update(pg.env(pg.create_database()))
+                set_pool_slots(env, GPU_POOL_NAME, n)
                 for folder in ("storage", "products"):
                     shutil.rmtree(work / folder, ignore_errors=True)
                 logs = work / f"logs{n}"
@@ -238,7 +345,7 @@ def run_section(
                     res["wall_s"] = None
                 results[str(n)] = res
         return {**base, **compare_runs(results)}
-    except ServiceUnavailable as error:
+    except (ServiceUnavailable, PoolSetupError) as error:
         return {**base, **not_measured(str(error))}
     finally:
         if keep:

@@ -98,7 +98,11 @@ class FusionConfig(Config):
     withheld_fraction: float = Field(
         0.2, ge=0.0, lt=1.0, description="share of gauges withheld from adjustment each day"
     )
-    adjust_method: str = Field("mixed", description="wradlib adjustment: mixed, multiply or add")
+    adjust_method: str = Field(
+        "auto",
+        description="wradlib adjustment: mixed, multiply, add, or auto (the one, or none, with "
+        "the lowest 5-fold cross-validated RMSE at the adjusting gauges that day)",
+    )
     adjust_nnearest: int = Field(12, ge=1, description="gauges in the IDW interpolation")
     sr_sampling_std_mm_h: float = Field(
         2.0, gt=0, description="hourly sampling error of one SR snapshot (mm/h)"
@@ -266,7 +270,9 @@ def fused_rain_hourly(
             "rainfuse_withheld_gauges": json.dumps(withheld_ids),
             "rainfuse_adjustment": json.dumps(
                 {
-                    "method": config.adjust_method,
+                    "method": fused.adjustment_method,
+                    "configured": config.adjust_method,
+                    "cv_rmse_mm": fused.adjustment_cv_rmse_mm,
                     "applied": fused.adjusted,
                     "n_gauges": fused.n_adjusting_gauges,
                     "library": "wradlib.adjust",
@@ -297,6 +303,7 @@ def fused_rain_hourly(
             "withheld_gauges": MetadataValue.int(len(withheld_ids)),
             "gauges_incomplete_day": MetadataValue.int(int(gauges["daily_mm"].isna().sum())),
             "adjusted": MetadataValue.bool(bool(fused.adjusted)),
+            "adjust_method": MetadataValue.text(fused.adjustment_method),
             "mean_adjust_factor": MetadataValue.float(float(np.mean(fused.adjust_factor))),
             "error_model_origin": MetadataValue.json(errors.origin),
             "weights_from": MetadataValue.json(fused.error_origin),

@@ -15,6 +15,7 @@ one window per day, so over ``1/fraction`` days every gauge is withheld once.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ import pyproj
 
 from fusion_ops.products.errors import ProductInputError
 
-AdjustMethod = Literal["mixed", "multiply", "add"]
+AdjustMethod = Literal["mixed", "multiply", "add", "auto"]
 
 
 def withheld_gauges(
@@ -77,7 +78,9 @@ def local_xy_m(
 class AdjustConfig:
     """Parameters of the gauge adjustment (wradlib names in brackets).
 
-    method : ``mixed`` (AdjustMixed), ``multiply`` (AdjustMultiply) or ``add`` (AdjustAdd).
+    method : ``mixed`` (AdjustMixed), ``multiply`` (AdjustMultiply), ``add`` (AdjustAdd) or
+        ``auto`` (the one, or none, with the lowest cross-validated error that day: see
+        :func:`choose_adjustment`).
     nnear_raws : grid cells around a gauge whose ``stat`` is compared with it (nnear_raws).
     stat : ``median``, ``mean``, ``best`` (stat).
     mingages : fewer valid gauges than this -> no adjustment (mingages).
@@ -88,6 +91,10 @@ class AdjustConfig:
     min_daily_mm : pixels whose merged daily total is below this keep their merged value (a
         factor of a near-zero total is meaningless).
     factor_bounds : the per-pixel adjusted/merged daily ratio is clipped to this range.
+    interpolator : how the gauge errors are spread over the grid: ``idw`` (wradlib ``Idw``) or
+        ``kriging`` (wradlib ``OrdinaryKriging`` with ``kriging_cov``, whose nugget keeps a single
+        gauge's point-scale error from being copied onto its neighbourhood).
+    kriging_cov : gstat-style covariance model of the gauge errors (metres).
     """
 
     method: AdjustMethod = "mixed"
@@ -99,6 +106,8 @@ class AdjustConfig:
     idw_power: float = 2.0
     min_daily_mm: float = 0.1
     factor_bounds: tuple[float, float] = (0.2, 5.0)
+    interpolator: Literal["idw", "kriging"] = "idw"
+    kriging_cov: str = "0.4 Nug(0.) + 0.6 Exp(15000.)"
 
 
 @dataclass(frozen=True)
@@ -122,6 +131,53 @@ def _adjuster_class(method: str) -> type:
     if method not in classes:
         raise ProductInputError("adjust", f"unknown method {method!r}; use one of {list(classes)}")
     return classes[method]
+
+
+def _adjust_values(
+    raw: np.ndarray,
+    raw_xy: np.ndarray,
+    obs_xy: np.ndarray,
+    obs: np.ndarray,
+    config: AdjustConfig,
+) -> np.ndarray:
+    """wradlib's adjusted values at ``raw_xy`` (1-D ``raw``), before the factor bounds."""
+    cls = _adjuster_class(config.method)
+    nnearest = min(config.nnearest, int(obs.size))
+    if config.interpolator == "kriging":
+        import wradlib.ipol as wipol
+
+        ip = {"ipclass": wipol.OrdinaryKriging, "cov": config.kriging_cov, "nnearest": nnearest}
+    elif config.interpolator == "idw":
+        ip = {"nnearest": nnearest, "p": config.idw_power}
+    else:
+        raise ProductInputError("adjust", f"unknown interpolator {config.interpolator!r}")
+    adjuster = cls(
+        obs_xy,
+        raw_xy,
+        nnear_raws=config.nnear_raws,
+        stat=config.stat,
+        mingages=config.mingages,
+        minval=config.minval_mm,
+        **ip,
+    )
+    return np.asarray(adjuster(obs, raw), dtype=float)
+
+
+def _bounded_factor(raw: np.ndarray, adjusted: np.ndarray, config: AdjustConfig) -> np.ndarray:
+    lo, hi = config.factor_bounds
+    usable = np.isfinite(raw) & (raw >= config.min_daily_mm) & np.isfinite(adjusted)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(usable, np.clip(adjusted / np.where(usable, raw, 1.0), lo, hi), 1.0)
+
+
+def _check_gauges(gauge_lat_deg, gauge_lon_deg, gauge_daily_mm):
+    obs = np.asarray(gauge_daily_mm, dtype=float).ravel()
+    glat = np.asarray(gauge_lat_deg, float).ravel()
+    glon = np.asarray(gauge_lon_deg, float).ravel()
+    if not (obs.size == glat.size == glon.size):
+        raise ProductInputError("adjust", "gauge coordinates and totals differ in length")
+    valid = np.isfinite(obs) & (obs >= 0)
+    return glat[valid], glon[valid], obs[valid]
 
 
 def adjust_daily(
@@ -156,37 +212,134 @@ def adjust_daily(
         raise ProductInputError(
             "adjust", f"field shape {raw.shape} does not match grid {(lat.size, lon.size)}"
         )
-    obs = np.asarray(gauge_daily_mm, dtype=float).ravel()
-    glat = np.asarray(gauge_lat_deg, float).ravel()
-    glon = np.asarray(gauge_lon_deg, float).ravel()
-    if not (obs.size == glat.size == glon.size):
-        raise ProductInputError("adjust", "gauge coordinates and totals differ in length")
+    glat, glon, obs = _check_gauges(gauge_lat_deg, gauge_lon_deg, gauge_daily_mm)
     ones = np.ones_like(raw)
-    valid_obs = np.isfinite(obs) & (obs >= 0)
-    if valid_obs.sum() < config.mingages:
-        return AdjustResult(raw.copy(), ones, int(valid_obs.sum()), applied=False)
+    if obs.size < config.mingages:
+        return AdjustResult(raw.copy(), ones, int(obs.size), applied=False)
 
     center = (float(lat.mean()), float(lon.mean()))
     lon2d, lat2d = np.meshgrid(lon, lat)
     raw_xy = local_xy_m(lat2d, lon2d, *center)
-    obs_xy = local_xy_m(glat[valid_obs], glon[valid_obs], *center)
-    cls = _adjuster_class(config.method)
-    adjuster = cls(
-        obs_xy,
-        raw_xy,
-        nnear_raws=config.nnear_raws,
-        stat=config.stat,
-        mingages=config.mingages,
-        minval=config.minval_mm,
-        nnearest=min(config.nnearest, int(valid_obs.sum())),
-        p=config.idw_power,
-    )
-    adjusted = np.asarray(adjuster(obs[valid_obs], raw.ravel()), dtype=float).reshape(raw.shape)
-    lo, hi = config.factor_bounds
-    usable = np.isfinite(raw) & (raw >= config.min_daily_mm) & np.isfinite(adjusted)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        factor = np.where(usable, np.clip(adjusted / np.where(usable, raw, 1.0), lo, hi), 1.0)
-    return AdjustResult(raw * factor, factor, int(valid_obs.sum()), applied=True)
+    obs_xy = local_xy_m(glat, glon, *center)
+    adjusted = _adjust_values(raw.ravel(), raw_xy, obs_xy, obs, config).reshape(raw.shape)
+    factor = _bounded_factor(raw, adjusted, config)
+    return AdjustResult(raw * factor, factor, int(obs.size), applied=True)
+
+
+def cross_validated_rmse(
+    merged_daily_mm: np.ndarray,
+    grid_lat_deg: np.ndarray,
+    grid_lon_deg: np.ndarray,
+    gauge_lat_deg: np.ndarray,
+    gauge_lon_deg: np.ndarray,
+    gauge_daily_mm: np.ndarray,
+    config: AdjustConfig | None = None,
+    folds: int = 5,
+    seed: int = 0,
+) -> tuple[float, float, int]:
+    """K-fold cross-validated RMSE (mm) at the gauges: adjusted and unadjusted, and the count.
+
+    Each fold's gauges are predicted by the adjustment fitted on the other folds. Only the grid
+    cells around the gauges are adjusted (wradlib compares each gauge with its ``nnear_raws``
+    cells), which makes the check cheap enough to run every day. NaN when too few gauges.
+    """
+    config = config or AdjustConfig()
+    raw_grid = np.asarray(merged_daily_mm, dtype=float)
+    lat = np.asarray(grid_lat_deg, float)
+    lon = np.asarray(grid_lon_deg, float)
+    glat, glon, obs = _check_gauges(gauge_lat_deg, gauge_lon_deg, gauge_daily_mm)
+    n = obs.size
+    if n < max(folds, config.mingages + n // folds + 1):
+        return float("nan"), float("nan"), n
+    i = np.clip(np.rint((glat - lat[0]) / (lat[1] - lat[0])).astype(int), 0, lat.size - 1)
+    j = np.clip(np.rint((glon - lon[0]) / (lon[1] - lon[0])).astype(int), 0, lon.size - 1)
+    # every gauge's 5 x 5 neighbourhood (covers nnear_raws <= 25)
+    d = np.arange(-2, 3)
+    ii = np.clip(i[:, None, None] + d[None, :, None], 0, lat.size - 1)
+    jj = np.clip(j[:, None, None] + d[None, None, :], 0, lon.size - 1)
+    flat = np.unique((ii * lon.size + jj).ravel())
+    ci, cj = np.divmod(flat, lon.size)
+    raw = raw_grid[ci, cj]
+    center = (float(lat.mean()), float(lon.mean()))
+    raw_xy = local_xy_m(lat[ci], lon[cj], *center)
+    obs_xy = local_xy_m(glat, glon, *center)
+    at_cell = np.searchsorted(flat, i * lon.size + j)
+    fold = np.random.default_rng(seed).permutation(n) % folds
+    adjusted_at = np.full(n, np.nan)
+    for k in range(folds):
+        test, train = fold == k, fold != k
+        values = _adjust_values(raw, raw_xy, obs_xy[train], obs[train], config)
+        factor = _bounded_factor(raw, values, config)
+        adjusted_at[test] = (raw * factor)[at_cell[test]]
+    raw_at = raw[at_cell]
+    ok = np.isfinite(adjusted_at) & np.isfinite(raw_at)
+    if not ok.any():
+        return float("nan"), float("nan"), 0
+    rmse = lambda e: float(np.sqrt(np.mean((e[ok] - obs[ok]) ** 2)))  # noqa: E731
+    return rmse(adjusted_at), rmse(raw_at), int(ok.sum())
+
+
+#: Methods the daily cross-validation chooses from when the configured method is ``auto``.
+AUTO_CANDIDATES: tuple[str, ...] = ("add", "mixed", "multiply")
+
+
+@dataclass(frozen=True)
+class AdjustChoice:
+    """The adjustment chosen for a day and the cross-validated RMSE (mm) of every candidate."""
+
+    config: AdjustConfig | None
+    cv_rmse_mm: dict[str, float]
+    n_gauges: int
+
+    @property
+    def method(self) -> str:
+        return "none" if self.config is None else self.config.method
+
+
+def choose_adjustment(
+    merged_daily_mm: np.ndarray,
+    grid_lat_deg: np.ndarray,
+    grid_lon_deg: np.ndarray,
+    gauge_lat_deg: np.ndarray,
+    gauge_lon_deg: np.ndarray,
+    gauge_daily_mm: np.ndarray,
+    base: AdjustConfig | None = None,
+    candidates: tuple[str, ...] = AUTO_CANDIDATES,
+    folds: int = 5,
+) -> AdjustChoice:
+    """Pick, for one day, the adjustment with the lowest cross-validated RMSE at the gauges.
+
+    Which error model fits depends on the day: a multiplicative correction suits a radar
+    calibration offset but multiplies a point gauge's convective total onto its neighbourhood,
+    an additive one fills rain the radar overshot at long range. Every candidate method (and no
+    adjustment at all) is scored by :func:`cross_validated_rmse` on the adjusting gauges; the
+    withheld gauges take no part. ``config`` is ``None`` when no adjustment wins.
+    """
+    base = base or AdjustConfig()
+    table: dict[str, float] = {}
+    best: tuple[float, AdjustConfig | None] = (float("inf"), None)
+    n = 0
+    for method in candidates:
+        config = dataclasses.replace(base, method=method)
+        adjusted, unadjusted, n = cross_validated_rmse(
+            merged_daily_mm,
+            grid_lat_deg,
+            grid_lon_deg,
+            gauge_lat_deg,
+            gauge_lon_deg,
+            gauge_daily_mm,
+            config,
+            folds,
+        )
+        if not np.isfinite(adjusted):
+            return AdjustChoice(None, {}, n)
+        table.setdefault("none", unadjusted)
+        table[method] = adjusted
+        if adjusted < best[0]:
+            best = (adjusted, config)
+    if not table or table["none"] <= best[0]:
+        return AdjustChoice(None, table, n)
+    return AdjustChoice(best[1], table, n)
 
 
 def apply_daily_factor(hourly_mm_h: np.ndarray, factor: np.ndarray) -> np.ndarray:

@@ -209,8 +209,9 @@ def source_errors(
     ``evaluation`` is the chain's score record (``{"mlp1": {"rmse": ...}, "mlp2": ..., "mlp3":
     ...}``). MLP-1 is scored against gauges (its RMSE is the GR error); MLP-2 and MLP-3 against
     GR rain, so their error against the ground adds the GR error in quadrature (errors taken as
-    independent). A per-range table ``mlp1.rmse_by_range = {"range_km": [...], "rmse": [...]}``
-    is used as is; otherwise the single MLP-1 RMSE anchors :meth:`RangeErrorModel.parametric`.
+    independent). A per-range table ``mlp1.rmse_by_range = {"range_km": [...], "rmse": [...],
+    "n": [...]}`` is fitted with :meth:`RangeErrorModel.fitted` (error growing with the square
+    of range); otherwise the single MLP-1 RMSE anchors :meth:`RangeErrorModel.parametric`.
     A missing number falls back to a documented default and says so in ``origin``.
     """
     evaluation = evaluation or {}
@@ -222,11 +223,10 @@ def source_errors(
         values[key] = value if value is not None else default
     by_range = (evaluation.get("mlp1") or {}).get("rmse_by_range")
     if isinstance(by_range, Mapping) and by_range.get("range_km"):
-        ranges = np.asarray(by_range["range_km"], float)
-        rmse = np.asarray(by_range["rmse"], float)
-        ok = np.isfinite(rmse) & (rmse > 0)
-        gr_model = RangeErrorModel(tuple(ranges[ok]), tuple(rmse[ok]), max_range_km=gr_max_range_km)
-        origin["mlp1"] = "evaluation by range bin"
+        gr_model = RangeErrorModel.fitted(
+            by_range["range_km"], by_range["rmse"], by_range.get("n"), gr_max_range_km
+        )
+        origin["mlp1"] = "evaluation by range bin (quadratic fit)"
     else:
         gr_model = RangeErrorModel.parametric(
             values["mlp1"], gr_reference_range_km, gr_growth_per_100km, gr_max_range_km

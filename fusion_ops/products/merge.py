@@ -91,6 +91,37 @@ class RangeErrorModel:
             max_range_km=max_range_km,
         )
 
+    @classmethod
+    def fitted(
+        cls,
+        range_km: np.ndarray,
+        rmse_mm_h: np.ndarray,
+        counts: np.ndarray | None = None,
+        max_range_km: float = 230.0,
+        floor_mm_h: float = 0.02,
+    ) -> RangeErrorModel:
+        """The quadratic model ``a + b (r / 100 km)**2`` (``a, b >= 0``) fitted to binned RMSEs.
+
+        A day's per-range-bin RMSEs come from few gauge hours in the outer bins and are noisy
+        (an outer bin may even score better than an inner one); the fit, weighted by the pairs in
+        each bin, keeps the physically expected growth with beam height and never lets a lucky
+        bin make the radar look perfect far away. ``floor_mm_h`` bounds the error from below.
+        """
+        from scipy.optimize import nnls
+
+        r = np.asarray(range_km, dtype=float)
+        e = np.asarray(rmse_mm_h, dtype=float)
+        n = np.ones_like(r) if counts is None else np.asarray(counts, dtype=float)
+        ok = np.isfinite(r) & np.isfinite(e) & (n > 0)
+        if not ok.any():
+            raise ProductInputError("gr error model", "no finite range bin to fit")
+        w = np.sqrt(n[ok])
+        basis = np.column_stack([np.ones(ok.sum()), (r[ok] / 100.0) ** 2]) * w[:, None]
+        (a, b), _ = nnls(basis, e[ok] * w)
+        ranges = np.linspace(0.0, max_range_km, 24)
+        values = np.maximum(a + b * (ranges / 100.0) ** 2, floor_mm_h)
+        return cls(tuple(float(v) for v in ranges), tuple(float(v) for v in values), max_range_km)
+
     def std_mm_h(self, range_km: np.ndarray) -> np.ndarray:
         """Error standard deviation (mm/h) at ``range_km``; NaN beyond the maximum range."""
         r = np.asarray(range_km, dtype=float)

@@ -19,8 +19,10 @@ from fusion_ops.products import SOURCES
 from fusion_ops.products.accumulate import daily_total_mm
 from fusion_ops.products.adjust import (
     AdjustConfig,
+    AdjustResult,
     adjust_daily,
     apply_daily_factor,
+    choose_adjustment,
     withheld_gauges,
 )
 from fusion_ops.products.errors import ProductInputError
@@ -82,6 +84,68 @@ def screen_sources(
                 f"{mean_g:.1f} mm"
             )
     return excluded
+
+
+def _rmse_at_gauges(
+    daily_mm: np.ndarray, lat_deg: np.ndarray, lon_deg: np.ndarray, gauges: pd.DataFrame
+) -> tuple[float, int]:
+    from fusion_ops.products.verify import nearest_cell_values
+
+    at = nearest_cell_values(
+        daily_mm,
+        lat_deg,
+        lon_deg,
+        gauges["lat_deg"].to_numpy(float),
+        gauges["lon_deg"].to_numpy(float),
+    )
+    g = gauges["daily_mm"].to_numpy(float)
+    ok = np.isfinite(at) & np.isfinite(g)
+    if not ok.any():
+        return float("nan"), 0
+    return float(np.sqrt(np.mean((at[ok] - g[ok]) ** 2))), int(ok.sum())
+
+
+def drop_sources_that_hurt(
+    sources_mm_h: Mapping[str, np.ndarray | None],
+    error_std_mm_h: Mapping[str, np.ndarray | float],
+    lat_deg: np.ndarray,
+    lon_deg: np.ndarray,
+    gauges: pd.DataFrame,
+    min_gauges: int = 10,
+) -> dict[str, str]:
+    """Sources whose inclusion makes the merged daily total worse at the adjusting gauges.
+
+    The inverse-variance weights assume unbiased, independent errors; a source whose errors
+    are conditional (a satellite's false alarms under cold anvils, a fallback model on a bad day)
+    can still pull the merge away from the ground truth. Backward selection on the adjusting
+    gauges (never the withheld ones): while leaving one source out lowers the RMSE of the merged
+    daily total at the gauges, leave out the one whose absence helps most. At least one source
+    always stays. Returns ``{source: reason}``.
+    """
+    dropped: dict[str, str] = {}
+    if gauges is None or len(gauges) < min_gauges:
+        return dropped
+    active = {k: v for k, v in sources_mm_h.items() if v is not None}
+
+    def score(names: list[str]) -> tuple[float, int]:
+        merged = merge({k: active[k] for k in names}, error_std_mm_h)
+        return _rmse_at_gauges(daily_total_mm(merged.rain_mm_h)[0], lat_deg, lon_deg, gauges)
+
+    current, n = score(list(active))
+    if n < min_gauges:
+        return dropped
+    while len(active) > 1:
+        trials = {k: score([o for o in active if o != k])[0] for k in active}
+        name = min(trials, key=lambda k: trials[k])
+        if not trials[name] < current:
+            break
+        dropped[name] = (
+            f"merged daily RMSE at {n} adjusting gauges {current:.2f} mm with it, "
+            f"{trials[name]:.2f} mm without"
+        )
+        current = trials[name]
+        del active[name]
+    return dropped
 
 
 FULL_DAY_SOURCES = ("gr", "sat")
@@ -160,6 +224,8 @@ class FusedDay:
     source_daily_mm: dict[str, np.ndarray | None] = field(default_factory=dict)
     excluded: dict[str, str] = field(default_factory=dict)
     error_origin: dict[str, str] = field(default_factory=dict)
+    adjustment_method: str = ""
+    adjustment_cv_rmse_mm: dict[str, float] = field(default_factory=dict)
 
 
 def _check_source(name: str, values: np.ndarray | None, shape: tuple[int, ...]) -> None:
@@ -185,6 +251,7 @@ def fuse_day(
     adjust_config: AdjustConfig | None = None,
     screening: ScreeningConfig | None = None,
     scale_errors_by_gauges: bool = True,
+    select_sources: bool = True,
 ) -> FusedDay:
     """Merge, accumulate and gauge-adjust one UTC day.
 
@@ -202,6 +269,8 @@ def fuse_day(
     screening : gauge screening of the sources (:func:`screen_sources`).
     scale_errors_by_gauges : set the error level of the full-day sources from their daily error
         at the adjusting gauges (:func:`gauge_scaled_error_std`).
+    select_sources : leave out sources that make the merge worse at the adjusting gauges
+        (:func:`drop_sources_that_hurt`); they are named in ``excluded``.
     """
     lat = np.asarray(lat_deg, float)
     lon = np.asarray(lon_deg, float)
@@ -238,17 +307,29 @@ def fuse_day(
         )
     else:
         error_origin = {name: "evaluation" for name in error_std_mm_h}
+    if select_sources:
+        hurt = drop_sources_that_hurt(usable, error_std_mm_h, lat, lon, adjusting)
+        excluded.update(hurt)
+        usable = {k: (None if k in hurt else v) for k, v in usable.items()}
     merged = merge(usable, error_std_mm_h)
     merged_daily, n_hours = daily_total_mm(merged.rain_mm_h)
-    result = adjust_daily(
-        np.where(np.isfinite(merged_daily), merged_daily, np.nan),
-        lat,
-        lon,
+    gauge_args = (
         adjusting["lat_deg"].to_numpy(float),
         adjusting["lon_deg"].to_numpy(float),
         adjusting["daily_mm"].to_numpy(float),
-        adjust_config,
     )
+    merged_daily = np.where(np.isfinite(merged_daily), merged_daily, np.nan)
+    adjust_config = adjust_config or AdjustConfig()
+    choice = None
+    if adjust_config.method == "auto":
+        choice = choose_adjustment(merged_daily, lat, lon, *gauge_args, base=adjust_config)
+        adjust_config = choice.config
+    if adjust_config is None:
+        result = AdjustResult(
+            merged_daily.copy(), np.ones_like(merged_daily), len(adjusting), False
+        )
+    else:
+        result = adjust_daily(merged_daily, lat, lon, *gauge_args, adjust_config)
     hourly = apply_daily_factor(merged.rain_mm_h, result.factor)
     hourly_std = apply_daily_factor(merged.std_mm_h, result.factor)
     daily, _ = daily_total_mm(hourly)
@@ -275,6 +356,8 @@ def fuse_day(
         source_daily_mm=source_daily,
         excluded=excluded,
         error_origin=error_origin,
+        adjustment_method="none" if adjust_config is None else adjust_config.method,
+        adjustment_cv_rmse_mm={} if choice is None else choice.cv_rmse_mm,
     )
 
 

@@ -10,6 +10,8 @@ from fusion_ops.products.adjust import (
     AdjustConfig,
     adjust_daily,
     apply_daily_factor,
+    choose_adjustment,
+    cross_validated_rmse,
     withheld_gauges,
 )
 from fusion_ops.products.verify import nearest_cell_values, scores
@@ -63,6 +65,29 @@ def test_adjustment_removes_most_of_a_smooth_bias(method):
     raw_withheld = nearest_cell_values(raw, lat, lon, glat[~use], glon[~use])
     assert scores(at_withheld, g[~use])["rmse"] < 0.4 * scores(raw_withheld, g[~use])["rmse"]
     assert out.daily_mm == pytest.approx(raw * out.factor)
+
+
+def test_cross_validation_sees_a_smooth_bias_and_auto_picks_a_correction():
+    lat, lon, truth, raw, glat, glon, g = _biased_field()
+    adjusted, unadjusted, n = cross_validated_rmse(raw, lat, lon, glat, glon, g)
+    assert n == g.size and adjusted < 0.5 * unadjusted
+    choice = choose_adjustment(raw, lat, lon, glat, glon, g)
+    assert choice.method in ("add", "mixed", "multiply")
+    assert set(choice.cv_rmse_mm) == {"none", "add", "mixed", "multiply"}
+    assert choice.cv_rmse_mm[choice.method] == min(choice.cv_rmse_mm.values())
+
+
+def test_auto_leaves_an_unbiased_field_alone_when_gauges_are_point_noise():
+    lat, lon, truth, _, glat, glon, _ = _biased_field()
+    # the field is right; each gauge adds its own independent representativeness error
+    noisy = np.maximum(
+        nearest_cell_values(truth, lat, lon, glat, glon)
+        + np.random.default_rng(5).normal(0, 8, glat.size),
+        0,
+    )
+    choice = choose_adjustment(truth, lat, lon, glat, glon, noisy)
+    assert choice.method == "none" and choice.config is None
+    assert choice.cv_rmse_mm["none"] <= min(choice.cv_rmse_mm.values())
 
 
 def test_too_few_gauges_leave_the_field_unadjusted():

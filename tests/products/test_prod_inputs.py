@@ -107,8 +107,26 @@ def test_source_errors_from_evaluation_and_defaults():
     by_range = source_errors(
         {"mlp1": {"rmse": 1.0, "rmse_by_range": {"range_km": [20, 120], "rmse": [0.8, 2.0]}}}
     )
-    assert by_range.gr_model.std_mm_h(np.array([70.0]))[0] == pytest.approx(1.4)
-    assert by_range.origin["mlp1"] == "evaluation by range bin"
+    # two bins fix a + b (r/100)^2 exactly: a = 0.8 - 0.04 b, 2.0 = a + 1.44 b
+    b = 1.2 / 1.4
+    assert by_range.gr_model.std_mm_h(np.array([70.0]))[0] == pytest.approx(
+        0.8 - 0.04 * b + 0.49 * b, rel=1e-3
+    )
+    assert by_range.origin["mlp1"] == "evaluation by range bin (quadratic fit)"
+    # a lucky outer bin does not make the far radar look better than the near one
+    noisy = source_errors(
+        {
+            "mlp1": {
+                "rmse_by_range": {
+                    "range_km": [25, 75, 125, 175],
+                    "rmse": [0.1, 0.4, 0.2, 0.05],
+                    "n": [300, 500, 200, 20],
+                }
+            }
+        }
+    )
+    far, near = noisy.gr_model.std_mm_h(np.array([175.0, 25.0]))
+    assert far >= near > 0
 
 
 def test_model_versions_from_attributes():

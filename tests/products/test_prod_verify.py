@@ -136,3 +136,16 @@ def test_gauge_scaled_errors_down_weight_a_persistently_biased_source(synthetic_
     few = s.gauges.iloc[:5]
     _, origin_few = gauge_scaled_error_std(biased, s.error_std, s.lat, s.lon, few)
     assert origin_few["gr"] == "evaluation"
+
+
+def test_a_source_that_only_adds_error_at_the_gauges_is_left_out(synthetic_day):
+    from fusion_ops.products.pipeline import drop_sources_that_hurt
+
+    s = synthetic_day
+    # false alarms everywhere: +5 mm/h of satellite rain in every hour (120 mm/day)
+    biased = {**s.sources, "sat": s.sources["sat"] + 5.0}
+    dropped = drop_sources_that_hurt(biased, s.error_std, s.lat, s.lon, s.gauges)
+    assert set(dropped) == {"sat"} and "adjusting gauges" in dropped["sat"]
+    fused = fuse_day(s.day, s.lat, s.lon, biased, s.error_std, s.gauges)
+    assert "sat" in fused.excluded and not (fused.daily_flag & 4).any()
+    assert drop_sources_that_hurt(s.sources, s.error_std, s.lat, s.lon, s.gauges) == {}

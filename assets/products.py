@@ -251,6 +251,7 @@ def fused_rain_hourly(
         config.withheld_fraction,
         AdjustConfig(method=config.adjust_method, nnearest=config.adjust_nnearest),  # type: ignore[arg-type]
         ScreeningConfig(config.screening_max_ratio, config.screening_min_difference_mm),
+        gr_range_km=range_km,
     )
     for name, reason in fused.excluded.items():
         context.log.warning(f"{name} left out of the merge on {day}: {reason}")

@@ -159,6 +159,8 @@ def gauge_scaled_error_std(
     lon_deg: np.ndarray,
     gauges: pd.DataFrame,
     min_gauges: int = 10,
+    gr_range_km: np.ndarray | None = None,
+    range_bin_km: float = 25.0,
 ) -> tuple[dict[str, np.ndarray | float], dict[str, str]]:
     """Rescale the evaluated error of the full-day sources to their daily error at the gauges.
 
@@ -168,9 +170,14 @@ def gauge_scaled_error_std(
     would let a poor source contaminate the product. For ``gr`` and ``sat`` the day's mean squared
     error at the *adjusting* gauges (never the withheld ones) sets the level, as an hourly
     equivalent ``sqrt(MSE_day / 24)``, and the evaluated error keeps its spatial shape (the GR
-    range dependence) normalised to 1 at the gauges. With fewer than ``min_gauges`` pairs the
-    evaluated error is kept. Returns the error fields and where each came from.
+    range dependence) normalised to 1 at the gauges. Given ``gr_range_km`` (the range of every
+    cell from the radar), the GR error's range dependence is itself refitted from the day's
+    gauges (:meth:`RangeErrorModel.fitted` over ``range_bin_km`` bins): on a day of shallow rain
+    the radar misses at long range, which the chain's evaluation of earlier days cannot know.
+    With fewer than ``min_gauges`` pairs the evaluated error is kept. Returns the error fields
+    and where each came from.
     """
+    from fusion_ops.products.merge import RangeErrorModel
     from fusion_ops.products.verify import nearest_cell_values
 
     out: dict[str, np.ndarray | float] = dict(error_std_mm_h)
@@ -191,6 +198,26 @@ def gauge_scaled_error_std(
         if ok.sum() < min_gauges:
             continue
         mse_day = float(np.mean((at[ok] - g[ok]) ** 2))
+        if name == "gr" and gr_range_km is not None:
+            r_at = nearest_cell_values(gr_range_km, lat_deg, lon_deg, glat, glon)[ok]
+            sq = (at[ok] - g[ok]) ** 2 / 24.0  # hourly-equivalent squared error (mm/h)^2
+            bins = np.floor(r_at / range_bin_km).astype(int)
+            centres, rmse, counts = [], [], []
+            for b in np.unique(bins):
+                sel = bins == b
+                if sel.sum() >= 5:
+                    centres.append((b + 0.5) * range_bin_km)
+                    rmse.append(float(np.sqrt(sq[sel].mean())))
+                    counts.append(int(sel.sum()))
+            if len(centres) >= 2:
+                model = RangeErrorModel.fitted(centres, rmse, counts, floor_mm_h=1e-3)
+                fitted = model.std_mm_h(np.asarray(gr_range_km, float))
+                out[name] = np.where(np.isfinite(shape_field), fitted, np.nan)
+                origin[name] = (
+                    f"daily RMSE {np.sqrt(mse_day):.2f} mm at {int(ok.sum())} adjusting gauges, "
+                    f"range dependence fitted in {len(centres)} bins"
+                )
+                continue
         level = max(np.sqrt(mse_day / 24.0), 1e-3)  # hourly equivalent (mm/h)
         out[name] = level * shape_field / float(np.mean(shape_at[ok]))
         origin[name] = f"daily RMSE {np.sqrt(mse_day):.2f} mm at {int(ok.sum())} adjusting gauges"
@@ -252,6 +279,7 @@ def fuse_day(
     screening: ScreeningConfig | None = None,
     scale_errors_by_gauges: bool = True,
     select_sources: bool = True,
+    gr_range_km: np.ndarray | None = None,
 ) -> FusedDay:
     """Merge, accumulate and gauge-adjust one UTC day.
 
@@ -271,6 +299,8 @@ def fuse_day(
         at the adjusting gauges (:func:`gauge_scaled_error_std`).
     select_sources : leave out sources that make the merge worse at the adjusting gauges
         (:func:`drop_sources_that_hurt`); they are named in ``excluded``.
+    gr_range_km : ``(lat, lon)`` range from the ground radar; lets the day's gauges set the GR
+        error's range dependence (see :func:`gauge_scaled_error_std`).
     """
     lat = np.asarray(lat_deg, float)
     lon = np.asarray(lon_deg, float)
@@ -304,6 +334,7 @@ def fuse_day(
             lat,
             lon,
             adjusting,
+            gr_range_km=gr_range_km,
         )
     else:
         error_origin = {name: "evaluation" for name in error_std_mm_h}

@@ -149,3 +149,28 @@ def test_a_source_that_only_adds_error_at_the_gauges_is_left_out(synthetic_day):
     fused = fuse_day(s.day, s.lat, s.lon, biased, s.error_std, s.gauges)
     assert "sat" in fused.excluded and not (fused.daily_flag & 4).any()
     assert drop_sources_that_hurt(s.sources, s.error_std, s.lat, s.lon, s.gauges) == {}
+
+
+def test_gauges_refit_the_range_dependence_of_the_radar_error(synthetic_day):
+    from fusion_ops.products.merge import range_from_site_km
+    from fusion_ops.products.pipeline import gauge_scaled_error_std
+
+    s = synthetic_day
+    daily = {k: (None if v is None else np.nansum(v, axis=0)) for k, v in s.sources.items()}
+    site = (float(s.lat.mean()), float(s.lon.mean()))
+    range_km = range_from_site_km(s.lat, s.lon, *site)
+    # the radar loses everything beyond 40 km today (shallow rain under a high beam)
+    gr = np.where(range_km > 40.0, 0.0, daily["gr"])
+    std, origin = gauge_scaled_error_std(
+        {**daily, "gr": gr},
+        s.error_std,
+        s.lat,
+        s.lon,
+        s.gauges,
+        gr_range_km=range_km,
+        range_bin_km=10.0,
+    )
+    assert "range dependence fitted" in origin["gr"]
+    near = np.nanmean(np.asarray(std["gr"])[range_km < 20])
+    far = np.nanmean(np.asarray(std["gr"])[range_km > 60])
+    assert far > 2 * near

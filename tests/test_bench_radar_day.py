@@ -134,3 +134,22 @@ def test_critical_path_of_a_step_graph() -> None:
     )
     assert runs["graph"]["critical_path_s"] == pytest.approx(16.0)
     assert runs["graph"]["overhead_1_worker_s"] == pytest.approx(8.0)
+
+
+def test_rss_timeline_attributes_a_peak_to_the_step_window() -> None:
+    import time
+
+    from orchestration.bench.radar_day import RSSTimeline
+
+    with RSSTimeline(interval_s=0.01) as rss:
+        t0 = time.time()
+        block = bytearray(80_000_000)  # touched: resident
+        block[::4096] = b"\x01" * len(block[::4096])
+        time.sleep(0.1)
+        t1 = time.time()
+        del block
+        time.sleep(0.05)
+    assert len(rss.samples) >= 5
+    during = rss.peak_between(t0, t1)
+    assert during is not None and during >= 80_000_000
+    assert rss.peak_between(t1 + 100, t1 + 200) is None

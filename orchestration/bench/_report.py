@@ -368,13 +368,13 @@ def _radar_day_md(section: Mapping[str, Any]) -> str:
     steps = section.get("steps") or []
     if steps:
         parts.append("Per-asset breakdown (Dagster step durations from the event log):\n\n")
-        parts.append(
-            md_table(
-                ["step", "status", "seconds", "share of wall"],
-                [[s.get("step"), s.get("status"), s.get("seconds"), s.get("share")] for s in steps],
-            )
-            + "\n\n"
-        )
+        header = ["step", "status", "seconds", "share of wall"]
+        rows = [[s.get("step"), s.get("status"), s.get("seconds"), s.get("share")] for s in steps]
+        if any("peak_rss_gb" in s for s in steps):
+            # the run is in process: the process's RSS while the step ran
+            header.append("peak RSS during the step (GB)")
+            rows = [[*row, s.get("peak_rss_gb")] for row, s in zip(rows, steps, strict=True)]
+        parts.append(md_table(header, rows) + "\n\n")
     if section.get("projection_note"):
         parts.append(section["projection_note"] + "\n\n")
     library = section.get("library")

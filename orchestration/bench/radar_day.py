@@ -41,6 +41,13 @@ QUICK_CADENCE_MIN = 30.0
 QUICK_ABI_CADENCE_MIN = 180.0
 CACHE_ROOT = PROJECT_ROOT / "data" / "bench"
 MATERIALIZE_TIMEOUT_S = 1800
+#: OpenMP/BLAS threads of the in-process day (torch's intra-op pool among them).  torch's default
+#: (one thread per core) collapses as soon as anything else runs on the machine: its small-tensor
+#: training steps wait at every parallel region for a descheduled thread.  Measured on this 2-core
+#: machine at load ~5: a small conv-net training loop took 2.45 s with 1 thread and 30.9 s with 2;
+#: in the day, fused_hs took 386 s instead of 8.9 s and pansharpen_model 132 s instead of 2.8 s.
+#: dask's thread pool (satpy) has no such barrier and keeps its default.
+DAY_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,22 +151,64 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def step_breakdown(instance: Any, run_id: str, wall_s: float) -> list[dict[str, Any]]:
-    """Per-step durations of a run from the instance's event log, longest first."""
+class RSSTimeline:
+    """This process's RSS sampled in a thread, as ``(epoch seconds, bytes)`` pairs.
+
+    The in-process run executes one step at a time, so the largest sample inside a step's
+    start..end window is that step's peak (:func:`step_breakdown`).
+    """
+
+    def __init__(self, interval_s: float = 0.2) -> None:
+        self.interval_s = interval_s
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RSSTimeline:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        import psutil
+
+        proc = psutil.Process()
+        while not self._stop.is_set():
+            self.samples.append((time.time(), proc.memory_info().rss))
+            self._stop.wait(self.interval_s)
+
+    def peak_between(self, start: float, end: float) -> int | None:
+        inside = [rss for t, rss in self.samples if start <= t <= end]
+        return max(inside) if inside else None
+
+
+def step_breakdown(
+    instance: Any, run_id: str, wall_s: float, rss: RSSTimeline | None = None
+) -> list[dict[str, Any]]:
+    """Per-step durations of a run from the instance's event log, longest first.
+
+    With ``rss`` each step also gets ``peak_rss_gb``, the process's largest sampled RSS while it
+    ran (``None`` for steps shorter than the sampling interval).
+    """
     rows = []
     for stat in instance.get_run_step_stats(run_id):
         if stat.start_time is None or stat.end_time is None:
             seconds = None
         else:
             seconds = round(stat.end_time - stat.start_time, 3)
-        rows.append(
-            {
-                "step": stat.step_key,
-                "status": stat.status.value if stat.status is not None else None,
-                "seconds": seconds,
-                "share": round(seconds / wall_s, 3) if seconds is not None and wall_s > 0 else None,
-            }
-        )
+        row = {
+            "step": stat.step_key,
+            "status": stat.status.value if stat.status is not None else None,
+            "seconds": seconds,
+            "share": round(seconds / wall_s, 3) if seconds is not None and wall_s > 0 else None,
+        }
+        if rss is not None and seconds is not None:
+            peak = rss.peak_between(stat.start_time, stat.end_time)
+            row["peak_rss_gb"] = None if peak is None else round(peak / 1e9, 3)
+        rows.append(row)
     rows.sort(key=lambda r: -(r["seconds"] or 0.0))
     return rows
 
@@ -207,15 +256,20 @@ def materialize_day(config: Path, day: dt.date, dagster_home: Path) -> dict[str,
     out["reference_status"] = "success" if reference.success else "failure"
 
     cpu0, t0 = _cpu_seconds(), time.perf_counter()
-    result = defs.resolve_job_def("daily_job").execute_in_process(
-        partition_key=day.isoformat(), instance=instance, raise_on_error=False
-    )
+    with RSSTimeline() as rss:
+        result = defs.resolve_job_def("daily_job").execute_in_process(
+            partition_key=day.isoformat(), instance=instance, raise_on_error=False
+        )
     wall = time.perf_counter() - t0
     out["wall_s"] = round(wall, 2)
     out["cpu_s"] = round(_cpu_seconds() - cpu0, 2)
     out["run_id"] = result.run_id
     out["run_status"] = "success" if result.success else "failure"
-    out["steps"] = step_breakdown(instance, result.run_id, wall)
+    out["steps"] = step_breakdown(instance, result.run_id, wall, rss)
+    by_peak = [r for r in out["steps"] if r.get("peak_rss_gb") is not None]
+    if by_peak:
+        top = max(by_peak, key=lambda r: r["peak_rss_gb"])
+        out["peak_rss_step"] = {"step": top["step"], "peak_rss_gb": top["peak_rss_gb"]}
     failures = _failures(result) + ([] if reference.success else _failures(reference))
     if failures:
         out["failures"] = failures
@@ -259,9 +313,10 @@ def _ingest_chunk(job: tuple[list[str], str, str]) -> dict[str, Any]:
 
     grid, gauges = _library_targets(Path(archive), dt.date.fromisoformat(day_text))
     t0 = time.perf_counter()
-    rday = ingest_radar_day(urls, grid, gauges)
+    # spilled to a scratch file as the ground_radar asset does (memory: one block of volumes)
+    rday = ingest_radar_day(urls, grid, gauges, scratch_dir=tempfile.gettempdir())
     seconds = time.perf_counter() - t0
-    return {
+    summary = {
         "seconds": seconds,
         "n_ok": int((rday.inventory["status"] == "ok").sum()),
         "profiles": len(rday.profiles),
@@ -269,6 +324,8 @@ def _ingest_chunk(job: tuple[list[str], str, str]) -> dict[str, Any]:
         "quarantined": [str(q) for q in rday.quarantine][:5],
         "n_quarantined": len(rday.quarantine),
     }
+    rday.close()
+    return summary
 
 
 def library_day(archive: Path, day: dt.date, processes: int) -> dict[str, Any]:
@@ -443,7 +500,8 @@ def run_section(
     work = Path(tempfile.mkdtemp(prefix="rainfuse-bench-day-"))
     try:
         config = write_bench_config(Path(info["root"]), work, day)
-        env = {**os.environ, "PYART_QUIET": "1", "RAINFUSE_PROFILE": "local"}
+        env = {**os.environ, "PYART_QUIET": "1", "RAINFUSE_PROFILE": "local", **DAY_THREAD_ENV}
+        base["thread_env"] = dict(DAY_THREAD_ENV)
         say(f"materializing {day} in process ({base['n_volumes']} radar volumes)")
         child_args = ["--materialize", "--config", str(config), "--day", day.isoformat()]
         child_args += ["--home", str(work / "home")]
@@ -473,7 +531,9 @@ def run_section(
             "Radar-year projection: 365 days x max(day wall, day CPU) / 2 cores (two day-partitions "
             "run at once, e.g. a backfill with 2 run workers), excluding simulation; serial = 365 x "
             "day wall. Peak RSS is the whole materialize process tree (psutil samples every 0.2 s, "
-            "and the kernel's max RSS of a single process)."
+            "and the kernel's max RSS of a single process). The day runs with "
+            + " ".join(f"{k}={v}" for k, v in DAY_THREAD_ENV.items())
+            + " (torch's default of one thread per core collapses when the machine is shared)."
         )
     out.setdefault("status", "ok")
     return out
@@ -503,8 +563,9 @@ def run_library(
         "note": (
             "Radar part of the day only, without Dagster: every volume through "
             "fusion_ops.radar.profiles.ingest_radar_day, the ground_radar asset's function (read + "
-            "QC + KDP + profiles above the gauges + product-grid gridding packed to uint8), in one "
-            "process and split in two halves over 2 processes; storage not included."
+            "QC + KDP + profiles above the gauges + product-grid gridding packed to uint8, codes "
+            "spilled to a scratch file in 24-volume blocks as the asset does), in one process and "
+            "split in two halves over 2 processes; writing the asset outputs not included."
         ),
     }
 

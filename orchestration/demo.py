@@ -19,6 +19,12 @@ from orchestration.cli import day_range, ensure_dagster_home, materialize_days
 from orchestration.config import load_config
 
 DEFAULT_DEMO_DAYS = 3
+#: One OpenMP/BLAS thread (torch's intra-op pool among them) unless the caller set otherwise:
+#: the demo materializes one step at a time, and torch's default of one thread per core makes
+#: the small imagery and MLP training steps wait at every parallel region for a thread the OS
+#: descheduled as soon as anything else runs on a 2-core machine (measured by the radar-day
+#: benchmark: fused_hs 386 s with 2 threads under load, 8.9 s with 1).
+DEMO_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def _say(message: str) -> None:
@@ -86,6 +92,8 @@ def print_scores(dates: list[str], config) -> None:
 
 def run_demo(days: int | None = None, fresh: bool = False) -> int:
     started = time.monotonic()
+    for name, value in DEMO_THREAD_ENV.items():
+        os.environ.setdefault(name, value)
     ensure_dagster_home()
     config = load_config()
     n_days = days or DEFAULT_DEMO_DAYS
@@ -96,10 +104,12 @@ def run_demo(days: int | None = None, fresh: bool = False) -> int:
     if code:
         return code
 
+    import torch
     from dagster import DagsterInstance
 
     from orchestration.definitions import defs
 
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     reference = defs.resolve_job_def("reference_job").execute_in_process(
         instance=DagsterInstance.get(), raise_on_error=False
     )

@@ -270,7 +270,20 @@ def mlp_section(quick: bool = False) -> dict[str, Any]:
                 {"model": spec.name, **not_measured(f"{type(error).__name__}: {error}"[:500])}
             )
     first = next((r for r in results if r["model"] == "mlp1" and r.get("status") == "ok"), None)
+    window: dict[str, Any]
+    try:
+        from fusion_ops.calibration.training import TrainConfig
+        from orchestration.bench import window_training
+
+        days = 3 if quick else 30
+        say(f"mlp: training on a {days}-day window")
+        window = window_training.run(
+            window_training._default_storage(), days, TrainConfig().epochs, early_stop=True
+        )
+    except Exception as error:  # noqa: BLE001 - reported, the throughput figures stand
+        window = not_measured(f"{type(error).__name__}: {error}"[:500])
     return {
+        "window_training": window,
         "status": "ok" if any(r.get("status") == "ok" for r in results) else "failed",
         "results": results,
         "headline": {

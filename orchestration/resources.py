@@ -205,7 +205,9 @@ def build_resources(config: RainfuseConfig) -> dict[str, Any]:
         "truth_archive": _archive(sources.truth),
         "product_store": _archive(config.product_store, ProductStoreResource),
         "domain": DomainResource(**config.domain.model_dump()),
-        "compute": ComputeResource(device=config.compute.device),
+        "compute": ComputeResource(
+            device=config.compute.device, torch_threads=config.compute.torch_threads
+        ),
         "io_manager": UniversalIOManager(
             base_url=config.storage.url, storage_options=dict(config.storage.storage_options)
         ),

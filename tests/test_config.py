@@ -112,3 +112,20 @@ def test_fingerprint_changes_with_configuration(tmp_path):
     b = parse_config({"compute": {"device": "cpu"}}, tmp_path)
     assert a.fingerprint() != b.fingerprint()
     assert a.fingerprint() == parse_config({}, tmp_path).fingerprint()
+
+
+def test_torch_threads_default_to_one_and_reach_the_compute_resource(tmp_path):
+    import torch
+
+    from orchestration.resources import build_resources
+
+    config = load_config(write(tmp_path, "compute:\n  device: cpu\n"))
+    assert config.compute.torch_threads == 1
+    compute = build_resources(config)["compute"]
+    before = torch.get_num_threads()
+    try:
+        assert compute.torch_device().type == "cpu" and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ConfigError, match=r"compute\.torch_threads"):
+        load_config(write(tmp_path, "compute:\n  torch_threads: -1\n"))

@@ -60,10 +60,15 @@ from fusion_ops.calibration.versioning import (
     save_fallback_bytes,
     save_model_bytes,
 )
+from orchestration.executors import critical_path_op_tags
 from orchestration.partitions import daily_partitions
 from orchestration.resources import ComputeResource, DomainResource
 
 GROUP = "calibration"
+#: Every calibration step lies downstream of the radar ingest on the day's longest chain: ahead of
+#: the independent imagery steps in a shared Celery queue (other executors ignore the tag).
+PRIORITY_TAGS = critical_path_op_tags()
+GPU_PRIORITY_TAGS = {**GPU_OP_TAGS, **PRIORITY_TAGS}
 
 # Upstream (ingest) asset keys.
 GAUGES = "gauge_hourly"
@@ -274,6 +279,7 @@ def _storage_path(context: AssetExecutionContext, key: str, partition: str):
     },
     description="MLP-1 training samples: GR profiles above each gauge per volume, matched to the "
     "gauge accumulation interval that contains the volume; held-out gauges flagged.",
+    op_tags=PRIORITY_TAGS,
 )
 def mlp1_samples(
     context: AssetExecutionContext, profiles: pd.DataFrame, gauges: pd.DataFrame
@@ -303,7 +309,7 @@ def mlp1_samples(
     kinds={"pytorch", "safetensors"},
     ins={"samples": _window_in("mlp1_samples")},
     pool=GPU_POOL,
-    op_tags=GPU_OP_TAGS,
+    op_tags=GPU_PRIORITY_TAGS,
     description="MLP-1 (GR profile -> gauge rain) trained on the trailing window before the "
     "period it serves; safetensors bytes; fixed Z-R fallback (flagged) when samples are too few.",
 )
@@ -323,7 +329,7 @@ def mlp1_model(
     deps=[AssetKey(GR_GRID_PROFILES)],
     required_resource_keys={"io_manager", "compute"},
     pool=GPU_POOL,
-    op_tags=GPU_OP_TAGS,
+    op_tags=GPU_PRIORITY_TAGS,
     description="GR rain rate (mm/h) per volume on the product grid from MLP-1 (read volume by "
     "volume from the gridded profiles).",
 )
@@ -393,6 +399,7 @@ def _site(profiles: xr.Dataset) -> tuple[float, float]:
     kinds={"xarray", "netcdf"},
     description="Hourly GR rain (mm/h) on the product grid: mean of the hour's MLP-1 volumes "
     "(time = start of the hour; hours with fewer than 6 volumes are NaN).",
+    op_tags=PRIORITY_TAGS,
 )
 def gr_rain_hourly(context: AssetExecutionContext, gr_rain_volumes: xr.Dataset) -> xr.Dataset:
     out = A.hourly_mean(gr_rain_volumes)
@@ -420,6 +427,7 @@ def gr_rain_hourly(context: AssetExecutionContext, gr_rain_volumes: xr.Dataset) 
     ins={"footprints": AssetIn(key=AssetKey(SR_FOOTPRINTS))},
     description="MLP-2 training samples: SR footprint profiles with the MLP-1 GR rain averaged "
     "over the footprint and the volumes within +-5 minutes.",
+    op_tags=PRIORITY_TAGS,
 )
 def mlp2_samples(
     context: AssetExecutionContext, footprints: xr.Dataset, gr_rain_volumes: xr.Dataset
@@ -444,7 +452,7 @@ def mlp2_samples(
     kinds={"pytorch", "safetensors"},
     ins={"samples": _window_in("mlp2_samples")},
     pool=GPU_POOL,
-    op_tags=GPU_OP_TAGS,
+    op_tags=GPU_PRIORITY_TAGS,
     description="MLP-2 (SR profile -> GR rain) trained on the trailing window; the SR standard "
     "product (flagged) when samples are too few.",
 )
@@ -463,7 +471,7 @@ def mlp2_model(
     kinds={"pandas"},
     ins={"footprints": AssetIn(key=AssetKey(SR_FOOTPRINTS))},
     pool=GPU_POOL,
-    op_tags=GPU_OP_TAGS,
+    op_tags=GPU_PRIORITY_TAGS,
     description="SR rain along the swath: MLP-2 rain (rain_mm_h) per footprint, the standard "
     "precipRateNearSurface beside it, model version and fallback flag per row.",
 )
@@ -520,6 +528,7 @@ def _gr_on(gr_hourly: xr.Dataset, abi: xr.Dataset) -> xr.Dataset:
     ins={"abi": AssetIn(key=AssetKey(ABI_FEATURES))},
     description="MLP-3 training samples: hourly ABI features in a grid cell with the MLP-1 hourly "
     "GR rain there, inside GR coverage (all raining cells, a lattice of dry ones).",
+    op_tags=PRIORITY_TAGS,
 )
 def mlp3_samples(
     context: AssetExecutionContext, abi: xr.Dataset, gr_rain_hourly: xr.Dataset
@@ -554,7 +563,7 @@ def mlp3_samples(
     kinds={"pytorch", "safetensors"},
     ins={"samples": _window_in("mlp3_samples")},
     pool=GPU_POOL,
-    op_tags=GPU_OP_TAGS,
+    op_tags=GPU_PRIORITY_TAGS,
     description="MLP-3 (ABI features -> GR rain) trained on the trailing window; the fixed Tb "
     "curve (flagged) when samples are too few.",
 )
@@ -573,7 +582,7 @@ def mlp3_model(
     kinds={"xarray", "netcdf"},
     ins={"abi": AssetIn(key=AssetKey(ABI_FEATURES))},
     pool=GPU_POOL,
-    op_tags=GPU_OP_TAGS,
+    op_tags=GPU_PRIORITY_TAGS,
     description="Satellite rain (mm/h) hourly on the product grid from MLP-3 (time = start of "
     "the hour).",
 )
@@ -620,7 +629,7 @@ def sat_rain_hourly(
     partitions_def=daily_partitions,
     kinds={"json"},
     pool=GPU_POOL,
-    op_tags=GPU_OP_TAGS,
+    op_tags=GPU_PRIORITY_TAGS,
     description="Held-out scores of the chain for the day (models trained before it): MLP-1 and "
     "the fixed Z-R relations at held-out gauges (hourly), MLP-2 and precipRateNearSurface and "
     "MLP-3 and the Tb curve against GR rain; sufficient statistics for exact pooling; scatter "

@@ -72,6 +72,7 @@ from fusion_ops.products.writers import (
     write_cog,
     write_netcdf,
 )
+from orchestration.executors import critical_path_op_tags
 from orchestration.partitions import daily_partitions
 from orchestration.resources import ArchiveResource, DomainResource, ProductStoreResource
 
@@ -197,6 +198,7 @@ def _config_hash(config: Config, domain: DomainResource) -> str:
     partitions_def=daily_partitions,
     kinds={"xarray", "netcdf"},
     ins={**UPSTREAM_INS, "calibration_evaluation": AssetIn(key=AssetKey(EVALUATION))},
+    op_tags=critical_path_op_tags(),
     description="Hourly fused rain rate (mm/h): inverse-error-variance merge of GR/SR/satellite "
     "rain, gauge-adjusted with wradlib; uncertainty and source flag per pixel (CF-1.8).",
 )

@@ -47,6 +47,21 @@ class ScreeningConfig:
     min_gauges: int = 5
 
 
+def at_gauges(
+    field: np.ndarray, lat_deg: np.ndarray, lon_deg: np.ndarray, gauges: pd.DataFrame
+) -> np.ndarray:
+    """Values of a ``(lat, lon)`` field in the cells of the gauge table's rows (NaN outside)."""
+    from fusion_ops.products.verify import nearest_cell_values
+
+    return nearest_cell_values(
+        field,
+        lat_deg,
+        lon_deg,
+        gauges["lat_deg"].to_numpy(float),
+        gauges["lon_deg"].to_numpy(float),
+    )
+
+
 def screen_sources(
     source_daily_mm: Mapping[str, np.ndarray | None],
     lat_deg: np.ndarray,
@@ -55,8 +70,6 @@ def screen_sources(
     config: ScreeningConfig | None = None,
 ) -> dict[str, str]:
     """Sources that disagree grossly with the adjusting gauges: ``{source: reason}``."""
-    from fusion_ops.products.verify import nearest_cell_values
-
     config = config or ScreeningConfig()
     excluded: dict[str, str] = {}
     if gauges is None or gauges.empty:
@@ -65,13 +78,7 @@ def screen_sources(
     for name, estimate in source_daily_mm.items():
         if estimate is None:
             continue
-        at = nearest_cell_values(
-            estimate,
-            lat_deg,
-            lon_deg,
-            gauges["lat_deg"].to_numpy(float),
-            gauges["lon_deg"].to_numpy(float),
-        )
+        at = at_gauges(estimate, lat_deg, lon_deg, gauges)
         ok = np.isfinite(at) & np.isfinite(g)
         if ok.sum() < config.min_gauges:
             continue
@@ -89,15 +96,7 @@ def screen_sources(
 def _rmse_at_gauges(
     daily_mm: np.ndarray, lat_deg: np.ndarray, lon_deg: np.ndarray, gauges: pd.DataFrame
 ) -> tuple[float, int]:
-    from fusion_ops.products.verify import nearest_cell_values
-
-    at = nearest_cell_values(
-        daily_mm,
-        lat_deg,
-        lon_deg,
-        gauges["lat_deg"].to_numpy(float),
-        gauges["lon_deg"].to_numpy(float),
-    )
+    at = at_gauges(daily_mm, lat_deg, lon_deg, gauges)
     g = gauges["daily_mm"].to_numpy(float)
     ok = np.isfinite(at) & np.isfinite(g)
     if not ok.any():
@@ -178,28 +177,25 @@ def gauge_scaled_error_std(
     and where each came from.
     """
     from fusion_ops.products.merge import RangeErrorModel
-    from fusion_ops.products.verify import nearest_cell_values
 
     out: dict[str, np.ndarray | float] = dict(error_std_mm_h)
     origin: dict[str, str] = {name: "evaluation" for name in error_std_mm_h}
     if gauges is None or gauges.empty:
         return out, origin
     g = gauges["daily_mm"].to_numpy(float)
-    glat = gauges["lat_deg"].to_numpy(float)
-    glon = gauges["lon_deg"].to_numpy(float)
     for name in FULL_DAY_SOURCES:
         estimate = source_daily_mm.get(name)
         if estimate is None or name not in error_std_mm_h:
             continue
-        at = nearest_cell_values(estimate, lat_deg, lon_deg, glat, glon)
+        at = at_gauges(estimate, lat_deg, lon_deg, gauges)
         shape_field = np.broadcast_to(np.asarray(error_std_mm_h[name], float), np.shape(estimate))
-        shape_at = nearest_cell_values(shape_field, lat_deg, lon_deg, glat, glon)
+        shape_at = at_gauges(shape_field, lat_deg, lon_deg, gauges)
         ok = np.isfinite(at) & np.isfinite(g) & np.isfinite(shape_at)
         if ok.sum() < min_gauges:
             continue
         mse_day = float(np.mean((at[ok] - g[ok]) ** 2))
         if name == "gr" and gr_range_km is not None:
-            r_at = nearest_cell_values(gr_range_km, lat_deg, lon_deg, glat, glon)[ok]
+            r_at = at_gauges(gr_range_km, lat_deg, lon_deg, gauges)[ok]
             sq = (at[ok] - g[ok]) ** 2 / 24.0  # hourly-equivalent squared error (mm/h)^2
             bins = np.floor(r_at / range_bin_km).astype(int)
             centres, rmse, counts = [], [], []

@@ -257,13 +257,12 @@ def _nan_stats(values: np.ndarray) -> dict[str, float]:
 def _storage_path(context: AssetExecutionContext, key: str, partition: str):
     """Where the IO manager stored ``key``'s partition (for inputs too large to load whole)."""
     manager = context.resources.io_manager
-    base = getattr(manager, "_base_path", None)
-    if base is None:
+    if not hasattr(manager, "stored_path"):
         raise RuntimeError(
-            f"the io_manager ({type(manager).__name__}) has no base path; {key} cannot be read "
-            "volume by volume"
+            f"the io_manager ({type(manager).__name__}) cannot say where it stores values; {key} "
+            "cannot be read volume by volume"
         )
-    return base / key / f"{partition}.nc"
+    return manager.stored_path(key, partition, ".nc")
 
 
 # --------------------------------------------------------------------------- MLP-1

@@ -127,6 +127,12 @@ def read_value(final: UPath) -> Any:
 class _TypedUPathIOManager(UPathIOManager):
     extension = None  # the suffix follows the value's type
 
+    def stored_path(self, asset_key: str, partition: str | None, suffix: str) -> UPath:
+        """Where the value of ``asset_key`` (``partition``) lies, for readers that stream it
+        (e.g. a day of gridded radar volumes read block by block) instead of loading it whole."""
+        path = self._base_path / asset_key
+        return path / f"{partition}{suffix}" if partition else path.with_suffix(suffix)
+
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
         target = atomic_write(obj, path)
         context.add_output_metadata({"stored_at": MetadataValue.path(str(target))})

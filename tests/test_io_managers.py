@@ -128,3 +128,14 @@ def test_unsupported_type_is_a_clear_error(tmp_path):
 def test_missing_value_names_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="no stored value"):
         read_value(UPath(str(tmp_path)) / "nothing" / "here")
+
+
+def test_stored_path_names_where_a_partition_lies(tmp_path):
+    from orchestration.io_managers import UniversalIOManager
+
+    manager = UniversalIOManager(base_url=str(tmp_path)).create_io_manager(None)
+    path = manager.stored_path("ground_radar_grid_profiles", "2009-05-20", ".nc")
+    assert str(path) == str(tmp_path / "ground_radar_grid_profiles" / "2009-05-20.nc")
+    assert str(manager.stored_path("product_grid", None, ".nc")) == str(
+        tmp_path / "product_grid.nc"
+    )

@@ -118,7 +118,32 @@ def ingest_volume(
     if site_lat_lon is not None:
         max_range = max_needed_range_m(site_lat_lon[0], site_lat_lon[1], grid, gauges) or None
     volume = read_volume(url, DEFAULT_FIELDS, max_range, storage_options)
+    if site_lat_lon is None:
+        # The first volume of a site is read whole (its position was unknown); cutting it to the
+        # same range as the later ones keeps every volume's products (e.g. the inventory's
+        # maximum reflectivity) independent of where a day's block of volumes starts.
+        needed = max_needed_range_m(volume.latitude_deg, volume.longitude_deg, grid, gauges)
+        if needed:
+            volume = truncate_range(volume, needed)
     return process_volume(volume, grid, gauges, qc_config)
+
+
+def truncate_range(volume: RadarVolume, max_range_m: float) -> RadarVolume:
+    """The volume without the gates beyond ``max_range_m`` (plus one), as the readers cut them."""
+    sweeps = []
+    for sweep in volume.sweeps:
+        ngate = int(np.searchsorted(sweep.range_m, max_range_m) + 1)
+        if ngate >= sweep.range_m.size:
+            sweeps.append(sweep)
+            continue
+        sweeps.append(
+            dataclasses.replace(
+                sweep,
+                range_m=sweep.range_m[:ngate],
+                fields={k: v[:, :ngate] for k, v in sweep.fields.items()},
+            )
+        )
+    return dataclasses.replace(volume, sweeps=sweeps)
 
 
 def ingest_volumes(
@@ -169,11 +194,13 @@ __all__ = [
     "empty_profiles_frame",
     "INVENTORY_COLUMNS",
     "RadarDay",
+    "concat_radar_days",
     "ingest_radar_day",
     "ingest_volume",
     "ingest_volumes",
     "max_needed_range_m",
     "process_volume",
+    "truncate_range",
 ]
 
 
@@ -233,8 +260,8 @@ def ingest_radar_day(
     :meth:`RadarDay.close`).  Without it the codes are NumPy arrays in memory.  The values, and
     the file ``to_netcdf`` writes, are the same either way.
     """
-    from fusion_ops.radar.packing import FILL_CODE, PACKING, cf_code_attrs, pack
-    from fusion_ops.radar.spill import VOLUME_BLOCK, VolumeCodeStore, spatial_chunks
+    from fusion_ops.radar.packing import FILL_CODE, PACKING, pack
+    from fusion_ops.radar.spill import VolumeCodeStore
     from fusion_ops.readers.ground_radar import volume_time_from_name
 
     heights = tuple(float(h) for h in grid.heights_m)
@@ -297,14 +324,40 @@ def ingest_radar_day(
         n_ok += 1
         del p, prods, ds
     inventory = pd.DataFrame(rows, columns=list(INVENTORY_COLUMNS))
-    inventory["time"] = pd.to_datetime(inventory["time"], utc=True)
+    inventory["time"] = pd.to_datetime(inventory["time"], utc=True).dt.as_unit("ns")
     ok = inventory[inventory["status"] == "ok"]
-    prof = (
+    prof = _with_ns_times(
         pd.concat(profiles, ignore_index=True)
         if profiles
         else pd.DataFrame(columns=list(PROFILE_COLUMNS))
     )
+    gridded = _day_grid(store, ok, heights, grid.lat, grid.lon, site_meta)
+    return RadarDay(
+        inventory=inventory, profiles=prof, grid=gridded, quarantine=quarantine, _store=store
+    )
+
+
+def _with_ns_times(profiles: pd.DataFrame) -> pd.DataFrame:
+    """Profiles with nanosecond times, whatever unit the volumes (or a Parquet file) gave."""
+    if len(profiles):
+        profiles["time"] = pd.to_datetime(profiles["time"]).dt.as_unit("ns")
+    return profiles
+
+
+def _day_grid(
+    store: object,
+    ok: pd.DataFrame,
+    heights_m: Sequence[float],
+    lat: object,
+    lon: object,
+    site_meta: dict,
+) -> xr.Dataset:
+    """The day's packed grid profiles from a filled code store (one volume per ``ok`` row)."""
+    from fusion_ops.radar.packing import cf_code_attrs
+    from fusion_ops.radar.spill import VOLUME_BLOCK, spatial_chunks
+
     codes = store.arrays()
+    moments = list(store.moments)
     data_vars = {
         m: (("volume", "height", "lat", "lon"), codes[m], cf_code_attrs(m)) for m in moments
     }
@@ -313,23 +366,101 @@ def ingest_radar_day(
         coords={
             "time": ("volume", ok["time"].dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")),
             "site_id": ("volume", ok["site_id"].to_numpy(dtype=str)),
-            "height": ("height", np.asarray(heights, np.float32), {"units": "m"}),
-            "lat": grid.lat,
-            "lon": grid.lon,
+            "height": ("height", np.asarray(heights_m, np.float32), {"units": "m"}),
+            "lat": lat,
+            "lon": lon,
         },
         attrs={
             "packing": "uint8 codes: value = code_offset + code_scale * code, code_fill = no data"
         },
     )
     gridded.attrs.update(site_meta)
+    n_ok = store.n_volumes
     for m in moments:
         gridded[m].encoding.update(zlib=True, complevel=4)
         if n_ok:
             # chunks of whole blocks of volumes: readers take VOLUME_BLOCK volumes at a time
             gridded[m].encoding["chunksizes"] = (
                 min(n_ok, VOLUME_BLOCK),
-                *spatial_chunks(len(heights), ny, nx),
+                *spatial_chunks(len(heights_m), gridded.sizes["lat"], gridded.sizes["lon"]),
             )
+    return gridded
+
+
+SITE_ATTRS: tuple[str, ...] = (
+    "site_id",
+    "site_latitude_deg",
+    "site_longitude_deg",
+    "site_altitude_m",
+)
+
+
+def concat_radar_days(
+    parts: Sequence[RadarDay], scratch_dir: str | os.PathLike | None = None
+) -> RadarDay:
+    """Join the RadarDays of consecutive blocks of a day's volumes into one.
+
+    A day can be ingested in several steps (e.g. on several workers), each over a contiguous
+    block of the day's volumes; joining their RadarDays in time order gives what one
+    :func:`ingest_radar_day` over all the volumes gives: the same inventory, gauge profiles,
+    quarantine records and grid codes, attributes and encoding.  ``parts`` may hold grids read
+    back from files (opened with ``mask_and_scale=False``, so that they are codes).
+
+    The joined codes are copied into a new store (spilled to ``scratch_dir`` as in
+    :func:`ingest_radar_day`, one block of volumes in memory at a time), so the result does not
+    read the parts' files: they can be removed once this returns.
+    """
+    from fusion_ops.radar.packing import FILL_CODE
+    from fusion_ops.radar.spill import VOLUME_BLOCK, VolumeCodeStore
+
+    if not parts:
+        raise ValueError("concat_radar_days: no parts to join")
+    first = parts[0].grid
+    moments = [m for m in PROFILE_FIELDS if m in first.data_vars]
+    shape = (first.sizes["height"], first.sizes["lat"], first.sizes["lon"])
+    for part in parts[1:]:
+        other = (part.grid.sizes["height"], part.grid.sizes["lat"], part.grid.sizes["lon"])
+        if other != shape or [m for m in PROFILE_FIELDS if m in part.grid.data_vars] != moments:
+            raise ValueError(
+                f"concat_radar_days: parts on different grids ({other} vs {shape}) or moments"
+            )
+    n_total = sum(int(p.grid.sizes["volume"]) for p in parts)
+    scratch = None
+    if scratch_dir is not None:
+        os.makedirs(scratch_dir, exist_ok=True)
+        scratch = os.path.join(scratch_dir, f"rainfuse-grid-codes-{uuid.uuid4().hex}.h5")
+    store = VolumeCodeStore(moments, shape, FILL_CODE, n_total, scratch)
+    site_meta: dict = {}
+    for part in parts:
+        n = int(part.grid.sizes["volume"])
+        if n and not site_meta:
+            site_meta = {k: part.grid.attrs[k] for k in SITE_ATTRS if k in part.grid.attrs}
+        for start in range(0, n, VOLUME_BLOCK):
+            block = {
+                m: np.asarray(part.grid[m].isel(volume=slice(start, start + VOLUME_BLOCK)).values)
+                for m in moments
+            }
+            for i in range(block[moments[0]].shape[0]):
+                store.append({m: block[m][i] for m in moments})
+    inventory = pd.concat([p.inventory for p in parts], ignore_index=True)
+    inventory["time"] = pd.to_datetime(inventory["time"], utc=True).dt.as_unit("ns")
+    frames = [p.profiles for p in parts if len(p.profiles)]
+    profiles = _with_ns_times(
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=list(PROFILE_COLUMNS))
+    )
+    ok = inventory[inventory["status"] == "ok"]
+    if len(ok) != store.n_volumes:
+        raise ValueError(
+            f"concat_radar_days: {len(ok)} volumes ok in the inventories but {store.n_volumes} "
+            "in the grids"
+        )
+    gridded = _day_grid(store, ok, first["height"].values, first["lat"], first["lon"], site_meta)
     return RadarDay(
-        inventory=inventory, profiles=prof, grid=gridded, quarantine=quarantine, _store=store
+        inventory=inventory,
+        profiles=profiles,
+        grid=gridded,
+        quarantine=[q for p in parts for q in p.quarantine],
+        _store=store,
     )

@@ -8,6 +8,7 @@ file of a source gives a valid empty output and a failed WARN ``has_data`` check
 """
 
 import base64
+import dataclasses
 import datetime as dt
 import io
 import tempfile
@@ -24,24 +25,32 @@ from dagster import (
     AssetIn,
     AssetOut,
     Config,
+    DynamicOut,
+    DynamicOutput,
     MetadataValue,
+    OpExecutionContext,
+    Out,
     Output,
     asset,
-    multi_asset,
+    asset_check,
+    graph_multi_asset,
+    op,
 )
 from pydantic import Field
+from upath import UPath
 
 from fusion_ops.gauges.ingest import ingest_gauge_day
 from fusion_ops.gauges.qc import QCFlag, daily_totals, hourly_accumulations
 from fusion_ops.radar.gridding import GaugePoints, LatLonGrid, cache_stats
 from fusion_ops.radar.packing import FILL_CODE, PACKING
-from fusion_ops.radar.profiles import RadarDay, ingest_radar_day
+from fusion_ops.radar.profiles import RadarDay, concat_radar_days, ingest_radar_day
 from fusion_ops.readers.errors import QuarantineRecord, quarantine_markdown, read_all
 from fusion_ops.readers.ground_radar import list_volumes
 from fusion_ops.readers.satellite import hourly_features, list_abi_files
 from fusion_ops.readers.spaceborne import empty_footprints, read_2a
 from orchestration.config import resolve_env
 from orchestration.executors import critical_path_op_tags
+from orchestration.io_managers import atomic_write, read_value
 from orchestration.partitions import daily_partitions
 from orchestration.resources import (
     ArchiveResource,
@@ -257,9 +266,160 @@ class GroundRadarConfig(Config):
         default_factory=lambda: [float(h) for h in np.arange(500.0, 8001.0, 500.0)],
         description="profile heights above the radar site (m)",
     )
+    ingest_steps: int = Field(
+        2,
+        ge=1,
+        le=48,
+        description="steps the day's volumes are ingested in: contiguous blocks of volumes, each "
+        "its own step (so two workers share a day), joined into the day's outputs at the end",
+    )
 
 
-@multi_asset(
+# Blocks of a day's ingest lie under the asset storage, per day and run (two runs of a day never
+# share them), until the day's outputs are stored; then they are removed.
+BLOCKS_KEY = "ground_radar_blocks"
+
+
+def _block_folder(context: OpExecutionContext) -> UPath:
+    manager = context.resources.io_manager
+    if not hasattr(manager, "stored_path"):
+        raise TypeError(
+            f"the io_manager ({type(manager).__name__}) cannot say where it stores values; the "
+            "ground-radar ingest blocks need a storage the join step can read"
+        )
+    return manager.stored_path(BLOCKS_KEY, f"{context.partition_key}/{context.run_id}", "")
+
+
+@op(
+    out=DynamicOut(dict, description="one block of the day's volumes and what ingests it"),
+    required_resource_keys={"radar_archive"},
+    tags=critical_path_op_tags(),
+)
+def plan_ground_radar_blocks(
+    context: OpExecutionContext, config: GroundRadarConfig, gauge_observations: pd.DataFrame
+) -> Iterator[DynamicOutput]:
+    """List the day's volumes and split them into ``ingest_steps`` contiguous blocks."""
+    radar_archive: RadarArchiveResource = context.resources.radar_archive
+    day = dt.date.fromisoformat(context.partition_key)
+    opts = _opts(radar_archive)
+    urls = [
+        u for site in radar_archive.sites for u in list_volumes(radar_archive.url, day, site, opts)
+    ]
+    stations = gauge_observations.groupby("station_id", as_index=False)[["lat", "lon"]].first()
+    # a day without volumes still has one (empty) block: its outputs are valid empty ones
+    n_blocks = max(1, min(config.ingest_steps, len(urls)))
+    blocks = [list(b) for b in np.array_split(np.asarray(urls, dtype=object), n_blocks)]
+    context.log.info(f"{day}: {len(urls)} volumes in {n_blocks} ingest blocks")
+    for index, block in enumerate(blocks):
+        yield DynamicOutput(
+            {
+                "index": index,
+                "urls": [str(u) for u in block],
+                "heights_m": [float(h) for h in config.heights_m],
+                "gauge_radius_m": float(config.gauge_radius_m),
+                "stations": {
+                    "station_id": stations["station_id"].astype(str).tolist(),
+                    "lat": stations["lat"].astype(float).tolist(),
+                    "lon": stations["lon"].astype(float).tolist(),
+                },
+            },
+            mapping_key=f"block_{index}",
+        )
+
+
+@op(
+    required_resource_keys={"radar_archive", "domain", "io_manager"},
+    tags=critical_path_op_tags(),
+)
+def ingest_ground_radar_block(context: OpExecutionContext, block: dict) -> dict:
+    """Ingest one block of volumes (read, QC, gauge and grid profiles) into block files."""
+    radar_archive: RadarArchiveResource = context.resources.radar_archive
+    heights = tuple(block["heights_m"])
+    grid = product_grid(context.resources.domain, heights)
+    stations = block["stations"]
+    gauges = GaugePoints(
+        tuple(stations["station_id"]),
+        tuple(stations["lat"]),
+        tuple(stations["lon"]),
+        radius_m=block["gauge_radius_m"],
+        heights_m=heights,
+    )
+    # The block's grid codes are spilled to a scratch file and streamed into its block file, so
+    # the step holds one chunk of volumes, not the whole block.
+    rday = ingest_radar_day(
+        block["urls"],
+        grid,
+        gauges,
+        storage_options=_opts(radar_archive),
+        scratch_dir=tempfile.gettempdir(),
+    )
+    for name in rday.grid.data_vars:
+        # read back once, by the join step: the fast compression level
+        rday.grid[name].encoding["complevel"] = 1
+    folder = _block_folder(context)
+    files = {}
+    for part, value in (
+        ("inventory", rday.inventory),
+        ("profiles", rday.profiles),
+        ("grid", rday.grid),
+    ):
+        stored = atomic_write(value, folder / f"block_{block['index']:03d}_{part}")
+        files[part] = stored.name  # the join step finds them in the same folder
+    rday.close()
+    n_ok = int((rday.inventory["status"] == "ok").sum())
+    context.log.info(
+        f"block {block['index']}: {n_ok} of {len(block['urls'])} volumes ingested, "
+        f"{len(rday.quarantine)} quarantined"
+    )
+    return {
+        **{k: block[k] for k in ("index", "heights_m", "stations")},
+        "files": files,
+        "quarantine": [dataclasses.asdict(q) for q in rday.quarantine],
+    }
+
+
+def _load_block(block: dict, folder: UPath) -> RadarDay:
+    """A block's RadarDay read back from its files (the grid as uint8 codes, lazily)."""
+    files = {k: folder / name for k, name in block["files"].items()}
+    grid_path = files["grid"]
+    source = grid_path.path if grid_path.protocol in ("", "file", "local") else grid_path.open("rb")
+    return RadarDay(
+        inventory=read_value(files["inventory"].with_suffix("")),
+        profiles=read_value(files["profiles"].with_suffix("")),
+        grid=xr.open_dataset(source, engine="h5netcdf", mask_and_scale=False, chunks={}),
+        quarantine=[QuarantineRecord(**q) for q in block["quarantine"]],
+    )
+
+
+@op(
+    out={
+        "ground_radar_volumes": Out(pd.DataFrame),
+        "ground_radar_gauge_profiles": Out(pd.DataFrame),
+        "ground_radar_grid_profiles": Out(xr.Dataset),
+    },
+    required_resource_keys={"domain", "io_manager"},
+    tags=critical_path_op_tags(),
+)
+def join_ground_radar_blocks(context: OpExecutionContext, blocks: list[dict]) -> Iterator:
+    """Join the blocks into the day's outputs, store them, then remove the block files."""
+    blocks = sorted(blocks, key=lambda b: b["index"])
+    folder = _block_folder(context)
+    parts = [_load_block(b, folder) for b in blocks]
+    rday = concat_radar_days(parts, scratch_dir=tempfile.gettempdir())
+    for part in parts:
+        part.grid.close()
+    grid = product_grid(context.resources.domain, tuple(blocks[0]["heights_m"]))
+    stations = pd.DataFrame(blocks[0]["stations"])
+    yield from _ground_radar_outputs(rday, grid, stations)
+    # every output is stored once the last one has been yielded
+    if folder.fs.exists(folder.path):
+        folder.fs.rm(folder.path, recursive=True)
+    day_folder = folder.parent
+    if day_folder.fs.exists(day_folder.path) and not day_folder.fs.ls(day_folder.path):
+        day_folder.fs.rmdir(day_folder.path)  # local folders; object stores have none to remove
+
+
+@graph_multi_asset(
     group_name=GROUP,
     partitions_def=daily_partitions,
     outs={
@@ -276,39 +436,48 @@ class GroundRadarConfig(Config):
         ),
     },
     ins={"gauge_observations": AssetIn()},
-    check_specs=_checks("ground_radar_volumes"),
-    # the longest step of the day's critical path: first in the Celery queue once it is ready
-    op_tags=critical_path_op_tags(),
 )
-def ground_radar(
-    context: AssetExecutionContext,
-    config: GroundRadarConfig,
-    radar_archive: RadarArchiveResource,
-    domain: DomainResource,
-    gauge_observations: pd.DataFrame,
-) -> Iterator:
-    day = dt.date.fromisoformat(context.partition_key)
-    heights = tuple(float(h) for h in config.heights_m)
-    grid = product_grid(domain, heights)
-    stations = gauge_observations.groupby("station_id", as_index=False)[["lat", "lon"]].first()
-    gauges = GaugePoints(
-        tuple(stations["station_id"].astype(str)),
-        tuple(stations["lat"].astype(float)),
-        tuple(stations["lon"].astype(float)),
-        radius_m=config.gauge_radius_m,
-        heights_m=heights,
-    )
-    opts = _opts(radar_archive)
-    urls = [
-        u for site in radar_archive.sites for u in list_volumes(radar_archive.url, day, site, opts)
+def ground_radar(gauge_observations):
+    """The day's ground-radar volumes, ingested in blocks (one step each, so several workers can
+    share the longest step of the day's critical path) and joined into the day's outputs."""
+    blocks = plan_ground_radar_blocks(gauge_observations)
+    ingested = blocks.map(ingest_ground_radar_block)
+    volumes, gauge_profiles, grid_profiles = join_ground_radar_blocks(ingested.collect())
+    return {
+        "ground_radar_volumes": volumes,
+        "ground_radar_gauge_profiles": gauge_profiles,
+        "ground_radar_grid_profiles": grid_profiles,
+    }
+
+
+@asset_check(
+    asset="ground_radar_volumes",
+    name="quarantine",
+    partitions_def=daily_partitions,
+    description="every file of the day was readable",
+)
+def ground_radar_quarantine(ground_radar_volumes: pd.DataFrame) -> AssetCheckResult:
+    records = _inventory_quarantine(ground_radar_volumes)
+    return _check_results("ground_radar_volumes", records, 0, "volumes")[0]
+
+
+@asset_check(
+    asset="ground_radar_volumes",
+    name="has_data",
+    partitions_def=daily_partitions,
+    description="the day has data of this source",
+)
+def ground_radar_has_data(ground_radar_volumes: pd.DataFrame) -> AssetCheckResult:
+    n_ok = int((ground_radar_volumes["status"] == "ok").sum())
+    return _check_results("ground_radar_volumes", [], n_ok, "volumes")[1]
+
+
+def _inventory_quarantine(inventory: pd.DataFrame) -> list[QuarantineRecord]:
+    bad = inventory[inventory["status"] != "ok"]
+    return [
+        QuarantineRecord(file=str(url), reason=str(reason), reader="ground_radar")
+        for url, reason in zip(bad["url"], bad["reason"], strict=True)
     ]
-    # The day's grid codes are spilled to a scratch file and streamed into the stored NetCDF,
-    # so the step holds one block of volumes, not the whole day (~1.1 GB at 5-minute cadence);
-    # the file goes with the last reference to the grid (at the latest when the step process ends).
-    rday = ingest_radar_day(
-        urls, grid, gauges, storage_options=opts, scratch_dir=tempfile.gettempdir()
-    )
-    yield from _ground_radar_outputs(rday, grid, stations)
 
 
 def _ground_radar_outputs(rday: RadarDay, grid: LatLonGrid, stations: pd.DataFrame) -> Iterator:
@@ -356,7 +525,6 @@ def _ground_radar_outputs(rday: RadarDay, grid: LatLonGrid, stations: pd.DataFra
             "preview": _reflectivity_preview(low_dbz, grid, stations),
         },
     )
-    yield from _check_results("ground_radar_volumes", quarantine, n_ok, "volumes")
 
 
 # --------------------------------------------------------------------------- spaceborne

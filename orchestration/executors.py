@@ -105,36 +105,47 @@ def gpu_routing_problems(assets: object) -> list[str]:
     """
     from dagster import AssetsDefinition
 
-    from assets.gpu import CELERY_GPU_QUEUE, GPU_POOL
-
     problems: list[str] = []
     for assets_def in assets:  # type: ignore[attr-defined]
         if not isinstance(assets_def, AssetsDefinition) or not assets_def.is_executable:
             continue
-        tags = dict(assets_def.op.tags or {})
         kinds = {k.lower() for key in assets_def.keys for k in assets_def.specs_by_key[key].kinds}
-        if tags.get("dagster/compute_kind"):
-            kinds.add(str(tags["dagster/compute_kind"]).lower())
-        k8s = tags.get("dagster-k8s/config") or {}
-        if isinstance(k8s, str):  # Dagster stores structured op tags as JSON text
-            k8s = json.loads(k8s)
-        resources = (k8s.get("container_config") or {}).get("resources") or {}
-        gpu_limit = (resources.get("limits") or {}).get("nvidia.com/gpu")
-        markers = {
-            "pool": assets_def.op.pool == GPU_POOL,
-            "celery": tags.get("dagster-celery/queue") == CELERY_GPU_QUEUE,
-            "k8s": gpu_limit is not None and int(gpu_limit) >= 1,
-        }
-        if not (kinds & {"torch", "pytorch"} or any(markers.values())):
-            continue
         name = ", ".join(key.to_user_string() for key in assets_def.keys)
-        if not markers["pool"]:
-            problems.append(f"{name}: not in the {GPU_POOL!r} concurrency pool")
-        if not markers["celery"]:
-            problems.append(f"{name}: no 'dagster-celery/queue: {CELERY_GPU_QUEUE}' op tag")
-        if not markers["k8s"]:
-            problems.append(f"{name}: no nvidia.com/gpu limit in its dagster-k8s/config")
-        tolerations = ((k8s.get("pod_spec_config") or {}).get("tolerations")) or []
-        if markers["k8s"] and not any(t.get("key") == "nvidia.com/gpu" for t in tolerations):
-            problems.append(f"{name}: no toleration of the nvidia.com/gpu taint")
+        # a graph-backed asset runs each of its ops as a step of its own: each is checked
+        op_defs = list(assets_def.node_def.iterate_op_defs())
+        for op_def in op_defs:
+            where = name if len(op_defs) == 1 else f"{name} (op {op_def.name})"
+            problems.extend(_op_gpu_routing_problems(op_def, kinds, where))
+    return problems
+
+
+def _op_gpu_routing_problems(op_def: object, kinds: set[str], name: str) -> list[str]:
+    from assets.gpu import CELERY_GPU_QUEUE, GPU_POOL
+
+    problems: list[str] = []
+    tags = dict(op_def.tags or {})  # type: ignore[attr-defined]
+    kinds = set(kinds)
+    if tags.get("dagster/compute_kind"):
+        kinds.add(str(tags["dagster/compute_kind"]).lower())
+    k8s = tags.get("dagster-k8s/config") or {}
+    if isinstance(k8s, str):  # Dagster stores structured op tags as JSON text
+        k8s = json.loads(k8s)
+    resources = (k8s.get("container_config") or {}).get("resources") or {}
+    gpu_limit = (resources.get("limits") or {}).get("nvidia.com/gpu")
+    markers = {
+        "pool": op_def.pool == GPU_POOL,  # type: ignore[attr-defined]
+        "celery": tags.get("dagster-celery/queue") == CELERY_GPU_QUEUE,
+        "k8s": gpu_limit is not None and int(gpu_limit) >= 1,
+    }
+    if not (kinds & {"torch", "pytorch"} or any(markers.values())):
+        return problems
+    if not markers["pool"]:
+        problems.append(f"{name}: not in the {GPU_POOL!r} concurrency pool")
+    if not markers["celery"]:
+        problems.append(f"{name}: no 'dagster-celery/queue: {CELERY_GPU_QUEUE}' op tag")
+    if not markers["k8s"]:
+        problems.append(f"{name}: no nvidia.com/gpu limit in its dagster-k8s/config")
+    tolerations = ((k8s.get("pod_spec_config") or {}).get("tolerations")) or []
+    if markers["k8s"] and not any(t.get("key") == "nvidia.com/gpu" for t in tolerations):
+        problems.append(f"{name}: no toleration of the nvidia.com/gpu taint")
     return problems

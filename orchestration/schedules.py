@@ -122,8 +122,11 @@ def build_daily_schedule(
 def _kinds_of(assets_def: AssetsDefinition, key: AssetKey) -> set[str]:
     spec = assets_def.specs_by_key[key]
     kinds = set(spec.kinds or ())
+    # node_def: an op, or the graph of a graph-backed asset (assets_def.op fails for those)
     compute_kind = (
-        (assets_def.op.tags or {}).get("dagster/compute_kind") if assets_def.is_executable else None
+        (assets_def.node_def.tags or {}).get("dagster/compute_kind")
+        if assets_def.is_executable
+        else None
     )
     if compute_kind:
         kinds.add(str(compute_kind))

@@ -16,6 +16,8 @@ from assets.ingest import (
     gauge_hourly,
     gauge_observations,
     ground_radar,
+    ground_radar_has_data,
+    ground_radar_quarantine,
     satellite_features,
     satellite_native_scene,
     spaceborne_profiles,
@@ -32,6 +34,8 @@ INGEST = [
     gauge_observations,
     gauge_hourly,
     ground_radar,
+    ground_radar_quarantine,  # the ground radar's checks run as their own steps
+    ground_radar_has_data,
     spaceborne_profiles,
     satellite_features,
     satellite_native_scene,
@@ -152,6 +156,15 @@ def test_real_day_values(real_day):
     assert sat.sizes["time"] == 0
 
 
+SIM_DOMAIN = DomainResource(
+    lat_min_deg=26.763,
+    lat_max_deg=29.463,
+    lon_min_deg=-82.184,
+    lon_max_deg=-79.124,
+    grid_spacing_deg=0.05,
+)
+
+
 @pytest.fixture(scope="module")
 def sim_day(tmp_path_factory):
     """A day of the synthetic archive (all four sources in their real formats), small cadences."""
@@ -168,13 +181,7 @@ def sim_day(tmp_path_factory):
         observers=("gauges", "nexrad", "spaceborne", "goes"),
     )
     simulate_day(cfg, dt.date(2009, 5, 20), progress=None)
-    domain = DomainResource(
-        lat_min_deg=26.763,
-        lat_max_deg=29.463,
-        lon_min_deg=-82.184,
-        lon_max_deg=-79.124,
-        grid_spacing_deg=0.05,
-    )
+    domain = SIM_DOMAIN
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = materialize(
@@ -211,3 +218,86 @@ def test_synthetic_day_all_sources(sim_day):
     assert {"bt_c08", "bt_c13", "bt_c14", "btd_c08_c13"} <= set(sat.data_vars)
     bt = sat["bt_c13"].values
     assert np.isfinite(bt).mean() > 0.5 and np.nanmin(bt) > 180.0 and np.nanmax(bt) < 330.0
+
+
+def _sim_grid_and_gauges(root):
+    from assets.ingest import product_grid
+    from fusion_ops.radar.gridding import GaugePoints
+
+    domain = SIM_DOMAIN
+    heights = tuple(float(h) for h in np.arange(500.0, 8001.0, 500.0))
+    obs = pd.read_parquet(next((root / "storage").rglob("gauge_observations/2009-05-20.parquet")))
+    st = obs.groupby("station_id", as_index=False)[["lat", "lon"]].first()
+    gauges = GaugePoints(
+        tuple(st["station_id"]), tuple(st["lat"]), tuple(st["lon"]), heights_m=heights
+    )
+    return product_grid(domain, heights), gauges
+
+
+def test_blocks_of_volumes_join_to_the_whole_day(sim_day, tmp_path):
+    """Ingesting a day in blocks and joining them (through files, as the block steps store
+    them) gives exactly what ingesting it in one call gives."""
+    from fusion_ops.radar.profiles import RadarDay, concat_radar_days, ingest_radar_day
+    from fusion_ops.readers.ground_radar import list_volumes
+
+    root, _ = sim_day
+    grid, gauges = _sim_grid_and_gauges(root)
+    urls = list_volumes(str(root / "nexrad"), dt.date(2009, 5, 20), "KMLB", None)
+    assert len(urls) == 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        whole = ingest_radar_day(urls, grid, gauges)
+        first = ingest_radar_day(urls[:1], grid, gauges)
+        second = ingest_radar_day(urls[1:], grid, gauges, scratch_dir=tmp_path)
+    second.grid.to_netcdf(tmp_path / "second.nc", engine="h5netcdf")
+    second.close()
+    with xr.open_dataset(tmp_path / "second.nc", mask_and_scale=False, chunks={}) as codes:
+        joined = concat_radar_days(
+            [first, RadarDay(second.inventory, second.profiles, codes, [])], scratch_dir=tmp_path
+        )
+    pd.testing.assert_frame_equal(joined.inventory, whole.inventory)
+    pd.testing.assert_frame_equal(joined.profiles, whole.profiles)
+    xr.testing.assert_identical(joined.grid.load(), whole.grid)
+    assert joined.grid["reflectivity"].dtype == np.uint8
+    assert (joined.grid["reflectivity"].values != 255).sum() > 1000
+    for name in whole.grid.data_vars:
+        assert joined.grid[name].encoding == whole.grid[name].encoding
+    with pytest.raises(ValueError, match="no parts"):
+        concat_radar_days([])
+
+
+def test_ground_radar_in_one_step_equals_blocks(sim_day, tmp_path):
+    """``ingest_steps=1`` and the default blocks store the same day; no block file is left."""
+    root, _ = sim_day
+    blocks_dir = root / "storage" / "ground_radar_blocks"
+    assert not any(p.is_file() for p in blocks_dir.rglob("*"))  # removed once joined
+    single = tmp_path / "storage"
+    resources = {
+        **_resources(root, SIM_DOMAIN, "KMLB"),
+        "io_manager": UniversalIOManager(base_url=str(single)),
+    }
+    config = {"ops": {"ground_radar": {"ops": {"plan_ground_radar_blocks": {"config": {}}}}}}
+    config["ops"]["ground_radar"]["ops"]["plan_ground_radar_blocks"]["config"]["ingest_steps"] = 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = materialize(
+            [gauge_observations, ground_radar],
+            partition_key="2009-05-20",
+            resources=resources,
+            run_config=config,
+        )
+    assert result.success
+    steps = {e.step_key for e in result.all_events if e.step_key}
+    assert "ground_radar.ingest_ground_radar_block[block_0]" in steps
+    assert "ground_radar.ingest_ground_radar_block[block_1]" not in steps
+    for name in ("ground_radar_grid_profiles/2009-05-20.nc",):
+        with (
+            xr.open_dataset(root / "storage" / name, mask_and_scale=False) as blocks,
+            xr.open_dataset(single / name, mask_and_scale=False) as one,
+        ):
+            xr.testing.assert_identical(blocks.load(), one.load())
+    for name in ("ground_radar_gauge_profiles", "ground_radar_volumes"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(root / "storage" / name / "2009-05-20.parquet"),
+            pd.read_parquet(single / name / "2009-05-20.parquet"),
+        )

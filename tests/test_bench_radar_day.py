@@ -136,6 +136,34 @@ def test_critical_path_of_a_step_graph() -> None:
     assert runs["graph"]["overhead_1_worker_s"] == pytest.approx(8.0)
 
 
+def test_critical_path_through_mapped_steps() -> None:
+    """A plan's ``op[?]`` stands for every mapped step that ran (the ground radar's blocks)."""
+    from orchestration.bench.celery_scale import critical_path
+
+    steps = [
+        {"step": "gauges", "seconds": 2.0},
+        {"step": "plan", "seconds": 1.0},
+        {"step": "block[block_0]", "seconds": 10.0},
+        {"step": "block[block_1]", "seconds": 12.0},
+        {"step": "join", "seconds": 3.0},
+        {"step": "satellite", "seconds": 6.0},
+    ]
+    deps = {
+        "gauges": [],
+        "plan": ["gauges"],
+        "block[?]": ["plan"],
+        "join": ["block[?]"],
+        "satellite": [],
+    }
+    out = critical_path(steps, deps)
+    path = [s["step"] for s in out["critical_path"]]
+    assert path == ["gauges", "plan", "block[block_1]", "join"]
+    assert out["critical_path_s"] == pytest.approx(18.0)
+    assert out["total_step_s"] == pytest.approx(34.0)
+    # in one step the day would be 2 + 1 + 22 + 3 = 28 s long: the blocks shorten it by 10 s
+    assert out["best_speedup_2_workers"] == pytest.approx(34.0 / 18.0, abs=0.01)
+
+
 def test_rss_timeline_attributes_a_peak_to_the_step_window() -> None:
     import time
 

@@ -174,6 +174,33 @@ print(json.dumps(out))
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def resolve_mapped_steps(
+    deps: dict[str, list[str]], ran: dict[str, float] | set[str]
+) -> dict[str, list[str]]:
+    """Dependencies between the steps that ran, with the plan's mapped steps resolved.
+
+    A run's execution plan names a dynamically mapped step once, ``op[?]``; the steps that ran
+    are ``op[block_0]``, ``op[block_1]``, ...  Each of those depends on what ``op[?]`` depends on,
+    and a step reading ``op[?]`` (the collecting step) depends on all of them.
+    """
+    names = set(ran)
+
+    def expand(upstream: list[str]) -> list[str]:
+        out: list[str] = []
+        for up in upstream:
+            if up.endswith("[?]"):
+                out.extend(sorted(n for n in names if n.startswith(up[:-2])))
+            else:
+                out.append(up)
+        return out
+
+    resolved = {key: expand(ups) for key, ups in deps.items() if not key.endswith("[?]")}
+    for name in names:
+        if name not in resolved and "[" in name:
+            resolved[name] = expand(deps.get(name.split("[", 1)[0] + "[?]", []))
+    return resolved
+
+
 def critical_path(steps: list[dict[str, Any]], deps: dict[str, list[str]]) -> dict[str, Any]:
     """The longest chain of dependent steps, and the speedup the graph allows 2 workers.
 
@@ -184,6 +211,7 @@ def critical_path(steps: list[dict[str, Any]], deps: dict[str, list[str]]) -> di
     the fixed launch overhead of the run, which makes the measured speedup lower still).
     """
     seconds = {r["step"]: float(r.get("seconds") or 0.0) for r in steps}
+    deps = resolve_mapped_steps(deps, seconds)
     finish: dict[str, float] = {}
     before: dict[str, str | None] = {}
 

@@ -22,24 +22,23 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetIn,
     AssetOut,
     Config,
-    DynamicOut,
-    DynamicOutput,
     MetadataValue,
+    OpDefinition,
     OpExecutionContext,
     Out,
     Output,
     asset,
     asset_check,
+    config_mapping,
     graph_multi_asset,
     op,
 )
 from pydantic import Field
 from upath import UPath
 
-from fusion_ops.gauges.ingest import ingest_gauge_day
+from fusion_ops.gauges.ingest import GaugeDay, ingest_gauge_day
 from fusion_ops.gauges.qc import QCFlag, daily_totals, hourly_accumulations
 from fusion_ops.radar.gridding import GaugePoints, LatLonGrid, cache_stats
 from fusion_ops.radar.packing import FILL_CODE, PACKING
@@ -187,6 +186,23 @@ def gauge_files(archive: ArchiveResource, day: dt.date, domain: DomainResource) 
     return [archive.url_of(r) for r in rel]
 
 
+def gauge_day_in_domain(
+    archive: ArchiveResource, day: dt.date, domain: DomainResource
+) -> tuple[list[str], GaugeDay, pd.DataFrame, int]:
+    """The day's gauge files, their ingest, the reports inside the domain and how many were not."""
+    files = gauge_files(archive, day, domain)
+    gd = ingest_gauge_day(files, day, storage_options=_opts(archive))
+    native = gd.native
+    la0, la1, lo0, lo1 = _bbox(domain)
+    inside = native["lat"].between(la0, la1) & native["lon"].between(lo0, lo1)
+    return files, gd, native[inside].reset_index(drop=True), int((~inside).sum())
+
+
+def gauge_stations(native: pd.DataFrame) -> pd.DataFrame:
+    """One row per station: ``station_id``, ``lat``, ``lon`` (its first report's position)."""
+    return native.groupby("station_id", as_index=False)[["lat", "lon"]].first()
+
+
 @asset(
     group_name=GROUP,
     partitions_def=daily_partitions,
@@ -201,13 +217,7 @@ def gauge_observations(
     context: AssetExecutionContext, gauge_archive: ArchiveResource, domain: DomainResource
 ) -> Iterator:
     day = dt.date.fromisoformat(context.partition_key)
-    files = gauge_files(gauge_archive, day, domain)
-    gd = ingest_gauge_day(files, day, storage_options=_opts(gauge_archive))
-    native = gd.native
-    la0, la1, lo0, lo1 = _bbox(domain)
-    inside = native["lat"].between(la0, la1) & native["lon"].between(lo0, lo1)
-    outside = int((~inside).sum())
-    native = native[inside].reset_index(drop=True)
+    files, gd, native, outside = gauge_day_in_domain(gauge_archive, day, domain)
     totals = daily_totals(native).merge(
         native.groupby("station_id", as_index=False)[["lat", "lon"]].first(), on="station_id"
     )
@@ -266,14 +276,11 @@ class GroundRadarConfig(Config):
         default_factory=lambda: [float(h) for h in np.arange(500.0, 8001.0, 500.0)],
         description="profile heights above the radar site (m)",
     )
-    ingest_steps: int = Field(
-        2,
-        ge=1,
-        le=48,
-        description="steps the day's volumes are ingested in: contiguous blocks of volumes, each "
-        "its own step (so two workers share a day), joined into the day's outputs at the end",
-    )
 
+
+#: Steps a day's volumes are ingested in: contiguous blocks of the day's volumes, one step each,
+#: so that two workers share the longest step of the day (see docs/ingest.md).
+GROUND_RADAR_BLOCKS = 2
 
 # Blocks of a day's ingest lie under the asset storage, per day and run (two runs of a day never
 # share them), until the day's outputs are stored; then they are removed.
@@ -290,68 +297,39 @@ def _block_folder(context: OpExecutionContext) -> UPath:
     return manager.stored_path(BLOCKS_KEY, f"{context.partition_key}/{context.run_id}", "")
 
 
-@op(
-    out=DynamicOut(dict, description="one block of the day's volumes and what ingests it"),
-    required_resource_keys={"radar_archive"},
-    tags=critical_path_op_tags(),
-)
-def plan_ground_radar_blocks(
-    context: OpExecutionContext, config: GroundRadarConfig, gauge_observations: pd.DataFrame
-) -> Iterator[DynamicOutput]:
-    """List the day's volumes and split them into ``ingest_steps`` contiguous blocks."""
+def ingest_block(
+    context: OpExecutionContext, config: GroundRadarConfig, index: int, n_blocks: int
+) -> dict:
+    """Ingest block ``index`` of ``n_blocks`` of the day's volumes into block files.
+
+    The block needs no upstream step (it reads the gauge archive for the gauges' positions
+    itself), so every block is ready when the run starts: with two workers both blocks start at
+    once instead of one waiting behind whatever step the idle worker took first.
+    """
     radar_archive: RadarArchiveResource = context.resources.radar_archive
+    domain: DomainResource = context.resources.domain
     day = dt.date.fromisoformat(context.partition_key)
     opts = _opts(radar_archive)
     urls = [
         u for site in radar_archive.sites for u in list_volumes(radar_archive.url, day, site, opts)
     ]
-    stations = gauge_observations.groupby("station_id", as_index=False)[["lat", "lon"]].first()
-    # a day without volumes still has one (empty) block: its outputs are valid empty ones
-    n_blocks = max(1, min(config.ingest_steps, len(urls)))
-    blocks = [list(b) for b in np.array_split(np.asarray(urls, dtype=object), n_blocks)]
-    context.log.info(f"{day}: {len(urls)} volumes in {n_blocks} ingest blocks")
-    for index, block in enumerate(blocks):
-        yield DynamicOutput(
-            {
-                "index": index,
-                "urls": [str(u) for u in block],
-                "heights_m": [float(h) for h in config.heights_m],
-                "gauge_radius_m": float(config.gauge_radius_m),
-                "stations": {
-                    "station_id": stations["station_id"].astype(str).tolist(),
-                    "lat": stations["lat"].astype(float).tolist(),
-                    "lon": stations["lon"].astype(float).tolist(),
-                },
-            },
-            mapping_key=f"block_{index}",
-        )
-
-
-@op(
-    required_resource_keys={"radar_archive", "domain", "io_manager"},
-    tags=critical_path_op_tags(),
-)
-def ingest_ground_radar_block(context: OpExecutionContext, block: dict) -> dict:
-    """Ingest one block of volumes (read, QC, gauge and grid profiles) into block files."""
-    radar_archive: RadarArchiveResource = context.resources.radar_archive
-    heights = tuple(block["heights_m"])
-    grid = product_grid(context.resources.domain, heights)
-    stations = block["stations"]
+    mine = [str(u) for u in np.array_split(np.asarray(urls, dtype=object), n_blocks)[index]]
+    # the same stations, from the same files and function, as gauge_observations
+    _, _, native, _ = gauge_day_in_domain(context.resources.gauge_archive, day, domain)
+    stations = gauge_stations(native)
+    heights = tuple(float(h) for h in config.heights_m)
+    grid = product_grid(domain, heights)
     gauges = GaugePoints(
-        tuple(stations["station_id"]),
-        tuple(stations["lat"]),
-        tuple(stations["lon"]),
-        radius_m=block["gauge_radius_m"],
+        tuple(stations["station_id"].astype(str)),
+        tuple(stations["lat"].astype(float)),
+        tuple(stations["lon"].astype(float)),
+        radius_m=config.gauge_radius_m,
         heights_m=heights,
     )
     # The block's grid codes are spilled to a scratch file and streamed into its block file, so
     # the step holds one chunk of volumes, not the whole block.
     rday = ingest_radar_day(
-        block["urls"],
-        grid,
-        gauges,
-        storage_options=_opts(radar_archive),
-        scratch_dir=tempfile.gettempdir(),
+        mine, grid, gauges, storage_options=opts, scratch_dir=tempfile.gettempdir()
     )
     for name in rday.grid.data_vars:
         # read back once, by the join step: the fast compression level
@@ -363,19 +341,38 @@ def ingest_ground_radar_block(context: OpExecutionContext, block: dict) -> dict:
         ("profiles", rday.profiles),
         ("grid", rday.grid),
     ):
-        stored = atomic_write(value, folder / f"block_{block['index']:03d}_{part}")
+        stored = atomic_write(value, folder / f"block_{index:03d}_{part}")
         files[part] = stored.name  # the join step finds them in the same folder
     rday.close()
     n_ok = int((rday.inventory["status"] == "ok").sum())
     context.log.info(
-        f"block {block['index']}: {n_ok} of {len(block['urls'])} volumes ingested, "
-        f"{len(rday.quarantine)} quarantined"
+        f"{day} block {index + 1}/{n_blocks}: {n_ok} of {len(mine)} volumes ingested "
+        f"({len(urls)} in the day), {len(rday.quarantine)} quarantined"
     )
     return {
-        **{k: block[k] for k in ("index", "heights_m", "stations")},
+        "index": index,
+        "heights_m": list(heights),
+        "stations": {k: stations[k].tolist() for k in ("station_id", "lat", "lon")},
         "files": files,
         "quarantine": [dataclasses.asdict(q) for q in rday.quarantine],
     }
+
+
+def _block_op(index: int, n_blocks: int) -> OpDefinition:
+    @op(
+        name=f"ingest_ground_radar_block_{index}",
+        required_resource_keys={"radar_archive", "gauge_archive", "domain", "io_manager"},
+        tags=critical_path_op_tags(),
+        description=f"Ingest block {index + 1} of {n_blocks} of the day's ground-radar volumes "
+        "(read, QC, gauge and grid profiles) into block files.",
+    )
+    def _ingest(context: OpExecutionContext, config: GroundRadarConfig) -> dict:
+        return ingest_block(context, config, index, n_blocks)
+
+    return _ingest
+
+
+BLOCK_OPS = [_block_op(i, GROUND_RADAR_BLOCKS) for i in range(GROUND_RADAR_BLOCKS)]
 
 
 def _load_block(block: dict, folder: UPath) -> RadarDay:
@@ -386,7 +383,9 @@ def _load_block(block: dict, folder: UPath) -> RadarDay:
     return RadarDay(
         inventory=read_value(files["inventory"].with_suffix("")),
         profiles=read_value(files["profiles"].with_suffix("")),
-        grid=xr.open_dataset(source, engine="h5netcdf", mask_and_scale=False, chunks={}),
+        # lazily indexed, not dask: the join reads whole blocks of volumes, and dask over the
+        # file's small compression chunks costs 8x the read itself
+        grid=xr.open_dataset(source, engine="h5netcdf", mask_and_scale=False),
         quarantine=[QuarantineRecord(**q) for q in block["quarantine"]],
     )
 
@@ -419,6 +418,13 @@ def join_ground_radar_blocks(context: OpExecutionContext, blocks: list[dict]) ->
         day_folder.fs.rmdir(day_folder.path)  # local folders; object stores have none to remove
 
 
+@config_mapping
+def _ground_radar_config(config: GroundRadarConfig) -> dict:
+    """One GroundRadarConfig for the whole graph: every block ingests with the same settings."""
+    settings = {"gauge_radius_m": config.gauge_radius_m, "heights_m": list(config.heights_m)}
+    return {block.name: {"config": settings} for block in BLOCK_OPS}
+
+
 @graph_multi_asset(
     group_name=GROUP,
     partitions_def=daily_partitions,
@@ -435,14 +441,13 @@ def join_ground_radar_blocks(context: OpExecutionContext, blocks: list[dict]) ->
             description="QC'd profiles on the product grid, every volume, uint8 0.5 dB codes",
         ),
     },
-    ins={"gauge_observations": AssetIn()},
+    config=_ground_radar_config,
 )
-def ground_radar(gauge_observations):
+def ground_radar():
     """The day's ground-radar volumes, ingested in blocks (one step each, so several workers can
     share the longest step of the day's critical path) and joined into the day's outputs."""
-    blocks = plan_ground_radar_blocks(gauge_observations)
-    ingested = blocks.map(ingest_ground_radar_block)
-    volumes, gauge_profiles, grid_profiles = join_ground_radar_blocks(ingested.collect())
+    blocks = [ingest() for ingest in BLOCK_OPS]
+    volumes, gauge_profiles, grid_profiles = join_ground_radar_blocks(blocks)
     return {
         "ground_radar_volumes": volumes,
         "ground_radar_gauge_profiles": gauge_profiles,
@@ -603,6 +608,9 @@ def abi_day_files(archive: SatelliteArchiveResource, day: dt.date, product: str)
     partitions_def=daily_partitions,
     kinds={"xarray", "netcdf"},
     check_specs=_checks("satellite_features"),
+    # feeds MLP-3 on the day's chain; when the run starts it is the only long step a free worker
+    # could take instead of a ground-radar block, which then waits for it (see docs/operations.md)
+    op_tags=critical_path_op_tags(),
     description="Hourly GOES ABI features on the product grid (calibrated BT/reflectance through "
     "satpy, pyresample nearest neighbour): band means, coldest C13, BT differences.",
 )

@@ -17,15 +17,15 @@ def test_radar_chain_heads_carry_the_tag() -> None:
     from assets import ingest
     from orchestration.executors import CELERY_PRIORITY_TAG
 
-    for assets_def in (ingest.gauge_observations, ingest.gauge_hourly):
+    # satellite_features feeds MLP-3 on the chain, and is the only long step ready at the start
+    for assets_def in (ingest.gauge_observations, ingest.gauge_hourly, ingest.satellite_features):
         assert assets_def.op.tags.get(CELERY_PRIORITY_TAG) in ("0", "9")
-    # every step of the ground radar's graph: planning, each block, the join
+    # every step of the ground radar's graph: each block, the join
     graph = ingest.ground_radar.node_def
     assert {n.name for n in graph.nodes} == {
-        "plan_ground_radar_blocks",
-        "ingest_ground_radar_block",
+        *(f"ingest_ground_radar_block_{i}" for i in range(ingest.GROUND_RADAR_BLOCKS)),
         "join_ground_radar_blocks",
     }
     for node in graph.nodes:
         assert node.definition.tags.get(CELERY_PRIORITY_TAG) in ("0", "9")
-    assert CELERY_PRIORITY_TAG not in (ingest.satellite_features.op.tags or {})
+    assert CELERY_PRIORITY_TAG not in (ingest.satellite_native_scene.op.tags or {})

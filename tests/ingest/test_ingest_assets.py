@@ -266,38 +266,35 @@ def test_blocks_of_volumes_join_to_the_whole_day(sim_day, tmp_path):
         concat_radar_days([])
 
 
-def test_ground_radar_in_one_step_equals_blocks(sim_day, tmp_path):
-    """``ingest_steps=1`` and the default blocks store the same day; no block file is left."""
-    root, _ = sim_day
+def test_ground_radar_blocks_store_the_whole_day(sim_day):
+    """The asset's blocks, joined, store what one ingest of the day gives; no block file is
+    left, and every block step ran."""
+    from fusion_ops.radar.profiles import ingest_radar_day
+    from fusion_ops.readers.ground_radar import list_volumes
+
+    root, result = sim_day
+    steps = {e.step_key for e in result.all_events if e.step_key}
+    assert {
+        "ground_radar.ingest_ground_radar_block_0",
+        "ground_radar.ingest_ground_radar_block_1",
+    } <= steps
     blocks_dir = root / "storage" / "ground_radar_blocks"
     assert not any(p.is_file() for p in blocks_dir.rglob("*"))  # removed once joined
-    single = tmp_path / "storage"
-    resources = {
-        **_resources(root, SIM_DOMAIN, "KMLB"),
-        "io_manager": UniversalIOManager(base_url=str(single)),
-    }
-    config = {"ops": {"ground_radar": {"ops": {"plan_ground_radar_blocks": {"config": {}}}}}}
-    config["ops"]["ground_radar"]["ops"]["plan_ground_radar_blocks"]["config"]["ingest_steps"] = 1
+    grid, gauges = _sim_grid_and_gauges(root)
+    urls = list_volumes(str(root / "nexrad"), dt.date(2009, 5, 20), "KMLB", None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = materialize(
-            [gauge_observations, ground_radar],
-            partition_key="2009-05-20",
-            resources=resources,
-            run_config=config,
-        )
-    assert result.success
-    steps = {e.step_key for e in result.all_events if e.step_key}
-    assert "ground_radar.ingest_ground_radar_block[block_0]" in steps
-    assert "ground_radar.ingest_ground_radar_block[block_1]" not in steps
-    for name in ("ground_radar_grid_profiles/2009-05-20.nc",):
-        with (
-            xr.open_dataset(root / "storage" / name, mask_and_scale=False) as blocks,
-            xr.open_dataset(single / name, mask_and_scale=False) as one,
-        ):
-            xr.testing.assert_identical(blocks.load(), one.load())
-    for name in ("ground_radar_gauge_profiles", "ground_radar_volumes"):
-        pd.testing.assert_frame_equal(
-            pd.read_parquet(root / "storage" / name / "2009-05-20.parquet"),
-            pd.read_parquet(single / name / "2009-05-20.parquet"),
-        )
+        whole = ingest_radar_day(urls, grid, gauges)
+    stored = root / "storage"
+    with xr.open_dataset(
+        stored / "ground_radar_grid_profiles/2009-05-20.nc", mask_and_scale=False
+    ) as codes:
+        for name in whole.grid.data_vars:
+            np.testing.assert_array_equal(codes[name].values, whole.grid[name].values)
+        assert codes.attrs == whole.grid.attrs
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(stored / "ground_radar_gauge_profiles/2009-05-20.parquet"),
+        whole.profiles,
+    )
+    inventory = pd.read_parquet(stored / "ground_radar_volumes/2009-05-20.parquet")
+    pd.testing.assert_frame_equal(inventory, whole.inventory)

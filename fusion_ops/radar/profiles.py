@@ -377,7 +377,9 @@ def _day_grid(
     gridded.attrs.update(site_meta)
     n_ok = store.n_volumes
     for m in moments:
-        gridded[m].encoding.update(zlib=True, complevel=4)
+        # level 2: a third of level 4's compression time for 16 % more bytes; the day's grid is
+        # written on the critical path of every daily run
+        gridded[m].encoding.update(zlib=True, complevel=2)
         if n_ok:
             # chunks of whole blocks of volumes: readers take VOLUME_BLOCK volumes at a time
             gridded[m].encoding["chunksizes"] = (

@@ -131,4 +131,4 @@ def test_spilled_day_writes_the_same_file(klbb_day):
         for name in a.data_vars:
             assert b[name].encoding["chunksizes"] == (2, 2, 3, 3)
             assert a[name].encoding["chunksizes"] == b[name].encoding["chunksizes"]
-            assert b[name].encoding["dtype"] == np.uint8 and b[name].encoding["complevel"] == 4
+            assert b[name].encoding["dtype"] == np.uint8 and b[name].encoding["complevel"] == 2

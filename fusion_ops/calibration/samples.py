@@ -69,6 +69,11 @@ def _utc(values) -> pd.Series:
     return pd.to_datetime(pd.Series(values), utc=True)
 
 
+def _utc_ns(times: pd.Series) -> np.ndarray:
+    """UTC times as naive ``datetime64[ns]`` (fast comparisons; no Timestamp objects)."""
+    return _utc(times).dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+
+
 def profiles_wide(profiles: pd.DataFrame) -> pd.DataFrame:
     """Long GR profiles (one row per station, time, height) -> one row per station and volume.
 
@@ -77,7 +82,9 @@ def profiles_wide(profiles: pd.DataFrame) -> pd.DataFrame:
     """
     _require(profiles, PROFILE_COLUMNS, "GR gauge profiles")
     df = profiles.copy()
-    df["time"] = _utc(df["time"]).to_numpy()
+    # .array, not .to_numpy(): a tz-aware column to NumPy is an object array of Timestamps
+    # (seconds for a day's profiles), and positional like it
+    df["time"] = _utc(df["time"]).array
     df["height_m"] = df["height_m"].round().astype(int)
     df = df[df["height_m"].isin(PROFILE_HEIGHTS_M)]
     parts = []
@@ -111,9 +118,9 @@ def normalise_gauges(gauges: pd.DataFrame) -> pd.DataFrame:
     """
     _require(gauges, GAUGE_COLUMNS, "gauge accumulations")
     g = gauges.copy()
-    g["interval_end"] = _utc(g["time_end"]).to_numpy()
+    g["interval_end"] = _utc(g["time_end"]).array
     if "time_start" in g.columns:
-        g["interval_start"] = _utc(g["time_start"]).to_numpy()
+        g["interval_start"] = _utc(g["time_start"]).array
     else:
         period = g["period_s"] if "period_s" in g.columns else 3600.0
         g["interval_start"] = g["interval_end"] - pd.to_timedelta(period, unit="s")
@@ -166,19 +173,19 @@ def mlp1_samples(
         gs = g[g["station_id"] == sid].sort_values("interval_end")
         if gs.empty:
             continue
-        t = gw["time"].to_numpy()
-        ends = gs["interval_end"].to_numpy()
+        t = _utc_ns(gw["time"])
+        ends = _utc_ns(gs["interval_end"])
         k = np.searchsorted(ends, t, side="left")  # first interval whose end >= t
         ok = k < len(gs)
         k = np.where(ok, k, 0)
-        starts = gs["interval_start"].to_numpy()[k]
+        starts = _utc_ns(gs["interval_start"])[k]
         ok &= t > starts
         if not ok.any():
             continue
         sel = gw[ok].copy()
         matched = gs.iloc[k[ok]]
-        sel["interval_start"] = matched["interval_start"].to_numpy()
-        sel["interval_end"] = matched["interval_end"].to_numpy()
+        sel["interval_start"] = matched["interval_start"].array
+        sel["interval_end"] = matched["interval_end"].array
         sel["gauge_rate_mm_h"] = matched["gauge_rate_mm_h"].to_numpy()
         sel["duration_h"] = matched["duration_h"].to_numpy()
         rows.append(sel)

@@ -61,6 +61,7 @@ from fusion_ops.calibration.versioning import (
     save_model_bytes,
 )
 from orchestration.executors import critical_path_op_tags
+from orchestration.io_managers import stored_path_of
 from orchestration.partitions import daily_partitions
 from orchestration.resources import ComputeResource, DomainResource
 
@@ -256,13 +257,7 @@ def _nan_stats(values: np.ndarray) -> dict[str, float]:
 
 def _storage_path(context: AssetExecutionContext, key: str, partition: str):
     """Where the IO manager stored ``key``'s partition (for inputs too large to load whole)."""
-    manager = context.resources.io_manager
-    if not hasattr(manager, "stored_path"):
-        raise RuntimeError(
-            f"the io_manager ({type(manager).__name__}) cannot say where it stores values; {key} "
-            "cannot be read volume by volume"
-        )
-    return manager.stored_path(key, partition, ".nc")
+    return stored_path_of(context.resources.io_manager, key, partition, ".nc")
 
 
 # --------------------------------------------------------------------------- MLP-1

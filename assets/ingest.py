@@ -49,7 +49,7 @@ from fusion_ops.readers.satellite import hourly_features, list_abi_files
 from fusion_ops.readers.spaceborne import empty_footprints, read_2a
 from orchestration.config import resolve_env
 from orchestration.executors import critical_path_op_tags
-from orchestration.io_managers import atomic_write, read_value
+from orchestration.io_managers import atomic_write, read_value, stored_path_of
 from orchestration.partitions import daily_partitions
 from orchestration.resources import (
     ArchiveResource,
@@ -288,13 +288,8 @@ BLOCKS_KEY = "ground_radar_blocks"
 
 
 def _block_folder(context: OpExecutionContext) -> UPath:
-    manager = context.resources.io_manager
-    if not hasattr(manager, "stored_path"):
-        raise TypeError(
-            f"the io_manager ({type(manager).__name__}) cannot say where it stores values; the "
-            "ground-radar ingest blocks need a storage the join step can read"
-        )
-    return manager.stored_path(BLOCKS_KEY, f"{context.partition_key}/{context.run_id}", "")
+    where = f"{context.partition_key}/{context.run_id}"
+    return stored_path_of(context.resources.io_manager, BLOCKS_KEY, where, "")
 
 
 def ingest_block(
@@ -377,15 +372,13 @@ BLOCK_OPS = [_block_op(i, GROUND_RADAR_BLOCKS) for i in range(GROUND_RADAR_BLOCK
 
 def _load_block(block: dict, folder: UPath) -> RadarDay:
     """A block's RadarDay read back from its files (the grid as uint8 codes, lazily)."""
-    files = {k: folder / name for k, name in block["files"].items()}
-    grid_path = files["grid"]
-    source = grid_path.path if grid_path.protocol in ("", "file", "local") else grid_path.open("rb")
+    files = {k: (folder / name).with_suffix("") for k, name in block["files"].items()}
     return RadarDay(
-        inventory=read_value(files["inventory"].with_suffix("")),
-        profiles=read_value(files["profiles"].with_suffix("")),
+        inventory=read_value(files["inventory"]),
+        profiles=read_value(files["profiles"]),
         # lazily indexed, not dask: the join reads whole blocks of volumes, and dask over the
         # file's small compression chunks costs 8x the read itself
-        grid=xr.open_dataset(source, engine="h5netcdf", mask_and_scale=False),
+        grid=read_value(files["grid"], mask_and_scale=False),
         quarantine=[QuarantineRecord(**q) for q in block["quarantine"]],
     )
 

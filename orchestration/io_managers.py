@@ -103,8 +103,12 @@ def atomic_write(obj: Any, final: UPath) -> UPath:
     return target
 
 
-def read_value(final: UPath) -> Any:
-    """Load what :func:`atomic_write` stored at ``final`` (whatever its suffix)."""
+def read_value(final: UPath, mask_and_scale: bool = True) -> Any:
+    """Load what :func:`atomic_write` stored at ``final`` (whatever its suffix).
+
+    ``mask_and_scale=False`` opens a NetCDF value with its packed codes (e.g. uint8 radar codes)
+    instead of decoded floats.
+    """
     for suffix in SUFFIXES:
         path = final.with_name(final.name + suffix)
         fs = path.fs
@@ -117,11 +121,21 @@ def read_value(final: UPath) -> Any:
             # Lazy: a day of packed radar grids decodes to several GB of floats, so variables are
             # read (and unpacked) only when a consumer selects them.
             source = path.path if _is_local(path) else fs.open(path.path, "rb")
-            return xr.open_dataset(source, engine="h5netcdf")
+            return xr.open_dataset(source, engine="h5netcdf", mask_and_scale=mask_and_scale)
         if suffix == ".json":
             return json.loads(fs.cat_file(path.path))
         return fs.cat_file(path.path)
     raise FileNotFoundError(f"no stored value at {final} (looked for {', '.join(SUFFIXES)})")
+
+
+def stored_path_of(manager: Any, asset_key: str, partition: str | None, suffix: str) -> UPath:
+    """``manager.stored_path(...)``, or a clear error when the IO manager cannot say it."""
+    if not hasattr(manager, "stored_path"):
+        raise TypeError(
+            f"the io_manager ({type(manager).__name__}) cannot say where it stores values; "
+            f"{asset_key} needs a storage that steps can read by path"
+        )
+    return manager.stored_path(asset_key, partition, suffix)
 
 
 class _TypedUPathIOManager(UPathIOManager):

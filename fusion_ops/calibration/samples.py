@@ -1,8 +1,9 @@
 """Training samples of the calibration chain: matching each target with its inputs.
 
 * MLP-1 (:func:`mlp1_samples`): GR profiles above a gauge, one row per radar volume, each row
-  carrying the gauge accumulation of the interval that contains the volume time
-  (``interval_start < t <= interval_end``). The rows of one (station, interval) form a training
+  carrying the gauge accumulation of the interval that contains the volume's start time
+  (``interval_start <= t < interval_end``: a volume stamped t samples ``[t, t + 5 min)``, the
+  same hours as ``gr_rain_hourly``). The rows of one (station, interval) form a training
   group whose mean predicted rate is compared with the gauge (accumulation / duration).
 * MLP-2 (:func:`mlp2_samples`): SR footprints with their profiles, and the GR rain rate averaged
   over the footprint (grid cells within :data:`FOOTPRINT_RADIUS_KM` of its centre) and over the
@@ -175,11 +176,11 @@ def mlp1_samples(
             continue
         t = _utc_ns(gw["time"])
         ends = _utc_ns(gs["interval_end"])
-        k = np.searchsorted(ends, t, side="left")  # first interval whose end >= t
+        k = np.searchsorted(ends, t, side="right")  # first interval whose end > t
         ok = k < len(gs)
         k = np.where(ok, k, 0)
         starts = _utc_ns(gs["interval_start"])[k]
-        ok &= t > starts
+        ok &= t >= starts
         if not ok.any():
             continue
         sel = gw[ok].copy()

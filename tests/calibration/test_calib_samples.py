@@ -38,8 +38,8 @@ def _profiles(times, stations=("A", "B"), dbz=30.0):
 
 
 def test_mlp1_pairs_follow_the_gauge_interval():
-    # volumes every 5 min from 11:05 to 13:00; hourly gauge intervals (11,12] and (12,13]
-    times = [T0 - pd.Timedelta(minutes=55) + pd.Timedelta(minutes=5 * i) for i in range(24)]
+    # volumes start every 5 min from 11:00 to 12:55; hourly gauge intervals [11, 12) and [12, 13)
+    times = [T0 - pd.Timedelta(minutes=60) + pd.Timedelta(minutes=5 * i) for i in range(24)]
     gauges = pd.DataFrame(
         {
             "station_id": ["A", "A", "B"],
@@ -54,9 +54,12 @@ def test_mlp1_pairs_follow_the_gauge_interval():
     assert set(out["station_id"]) == {"A"}
     first = out[out["interval_end"] == T0]
     second = out[out["interval_end"] == T0 + pd.Timedelta(hours=1)]
-    # (11:00, 12:00] holds 11:05 .. 12:00 = 12 volumes; 12:00 belongs to the first interval
-    assert len(first) == 12 and first["time"].max() == T0
-    assert len(second) == 12 and second["time"].min() == T0 + pd.Timedelta(minutes=5)
+    # a volume stamped with its start time t samples [t, t + 5 min): the 12:00 volume belongs
+    # to the hour that begins at 12:00, not to the one the 12:00 report closes
+    assert len(first) == 12
+    assert first["time"].min() == T0 - pd.Timedelta(hours=1)
+    assert first["time"].max() == T0 - pd.Timedelta(minutes=5)
+    assert len(second) == 12 and second["time"].min() == T0
     assert first["gauge_rate_mm_h"].unique().tolist() == [2.0]
     assert second["gauge_rate_mm_h"].unique().tolist() == [4.0]
     assert out["group"].nunique() == 2

@@ -99,6 +99,11 @@ class CalibrationConfig(Config):
     dry_fraction: float = Field(
         0.2, ge=0.0, le=1.0, description="share of dry MLP-1 gauge hours kept for training"
     )
+    members: int = Field(
+        3,
+        ge=1,
+        description="networks per model, trained from consecutive seeds, rates averaged (ensemble)",
+    )
 
 
 def _window_mapping() -> TimeWindowPartitionMapping:
@@ -192,7 +197,7 @@ def _train(
     train = _window_frames(upstream, window, keys)
     if name == "mlp1" and len(train):
         train = _select_mlp1_training(train, config.dry_fraction)
-    cfg = TrainConfig(epochs=config.epochs, min_groups=config.min_groups)
+    cfg = TrainConfig(epochs=config.epochs, min_groups=config.min_groups, members=config.members)
     info = {"window": window, "serves": day, "cadence_days": config.cadence_days}
     meta: dict[str, Any] = {
         "window": MetadataValue.json(window),
@@ -218,6 +223,7 @@ def _train(
             groups=MetadataValue.int(result.n_groups),
             train_seconds=MetadataValue.float(round(time.perf_counter() - t0, 2)),
             best_epoch=MetadataValue.int(result.best_epoch),
+            members=MetadataValue.int(config.members),
             val_loss=MetadataValue.float(float(result.history[result.best_epoch]["val"])),
             device=MetadataValue.text(str(device)),
             features=MetadataValue.json(list(spec.features)),

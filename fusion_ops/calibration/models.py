@@ -19,6 +19,13 @@ Training (:mod:`fusion_ops.calibration.training`) minimises the squared error of
 plus a weighted squared error of ``R`` itself, which keeps the linear bias near zero (a pure
 log-space fit would underestimate the mean). Rates below :data:`NO_RAIN_MM_H` at inference are
 reported as exactly 0 mm/h.
+
+Ensembles
+---------
+A spec with ``members > 1`` holds that many networks over the same inputs and normalisation,
+trained from different seeds; the rate is the mean of their rates. With the few wet gauge hours
+of a short window, one network's answer depends noticeably on its random start; the mean of a
+few does not (bagging), at a proportional cost in training and inference time.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ class ModelSpec:
         ``"zr:A:B"`` (Z = A R^B on the lowest valid ``dbz_h*`` feature), ``"column:NAME"``
         (the rate in feature NAME, e.g. the SR standard product) or ``"tb:NAME"`` (the
         auto-estimator Tb curve on feature NAME).
+    members : number of networks whose rates are averaged (an ensemble; 1 = one network).
     """
 
     name: str
@@ -55,12 +63,15 @@ class ModelSpec:
     fill_values: tuple[float, ...]
     hidden: tuple[int, ...] = (64, 64)
     prior: str = ""
+    members: int = 1
 
     def __post_init__(self) -> None:
         if len(self.features) != len(self.fill_values):
             raise ValueError(
                 f"{self.name}: {len(self.features)} features but {len(self.fill_values)} fill values"
             )
+        if self.members < 1:
+            raise ValueError(f"{self.name}: members must be >= 1, got {self.members}")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -74,6 +85,7 @@ class ModelSpec:
             fill_values=tuple(float(v) for v in raw["fill_values"]),
             hidden=tuple(int(v) for v in raw["hidden"]),
             prior=str(raw.get("prior", "")),
+            members=int(raw.get("members", 1)),
         )
 
 
@@ -87,17 +99,7 @@ class RainMLP(nn.Module):
         self.register_buffer("input_fill", torch.tensor(spec.fill_values, dtype=torch.float32))
         self.register_buffer("input_mean", torch.zeros(n))
         self.register_buffer("input_std", torch.ones(n))
-        layers: list[nn.Module] = []
-        width = n
-        for h in spec.hidden:
-            layers += [nn.Linear(width, h), nn.SiLU()]
-            width = h
-        layers.append(nn.Linear(width, 1))
-        self.body = nn.Sequential(*layers)
-        if spec.prior:
-            # start from the prior: the correction is zero until the data say otherwise
-            nn.init.zeros_(layers[-1].weight)
-            nn.init.zeros_(layers[-1].bias)
+        self.bodies = nn.ModuleList(_body(n, spec) for _ in range(spec.members))
 
     def set_normalisation(self, x: np.ndarray) -> None:
         """Fit the input mean/std on training features (NaN filled first)."""
@@ -120,14 +122,35 @@ class RainMLP(nn.Module):
         training learns the correction.
         """
         z = (self.fill(x) - self.input_mean) / self.input_std
-        out = self.body(z).squeeze(-1)
-        if self.spec.prior:
-            out = out + torch.log(prior_rate(self.spec, x).clamp(min=1e-3))
-        return nn.functional.softplus(out)
+        log_prior = torch.log(prior_rate(self.spec, x).clamp(min=1e-3)) if self.spec.prior else None
+        per_member = []
+        for body in self.bodies:
+            out = body(z).squeeze(-1)
+            if log_prior is not None:
+                out = out + log_prior
+            per_member.append(nn.functional.softplus(out))
+        if len(per_member) == 1:
+            return per_member[0]
+        # the ensemble averages rates, not log rates (an unbiased mean in mm/h)
+        return torch.log1p(torch.stack([torch.expm1(u) for u in per_member]).mean(dim=0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Rain rate (mm/h), continuous (no zero threshold; used in training)."""
         return torch.expm1(self.log1p_rate(x))
+
+
+def _body(n_features: int, spec: ModelSpec) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    width = n_features
+    for h in spec.hidden:
+        layers += [nn.Linear(width, h), nn.SiLU()]
+        width = h
+    layers.append(nn.Linear(width, 1))
+    if spec.prior:
+        # start from the prior: the correction is zero until the data say otherwise
+        nn.init.zeros_(layers[-1].weight)
+        nn.init.zeros_(layers[-1].bias)
+    return nn.Sequential(*layers)
 
 
 def prior_rate(spec: ModelSpec, x: torch.Tensor) -> torch.Tensor:

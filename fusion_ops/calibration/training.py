@@ -50,6 +50,9 @@ class TrainConfig:
     #: Each epoch visits at most this many (freshly drawn) training groups, so the cost of an
     #: epoch, and of training, does not grow with the window (30-90 days in production).
     max_groups_per_epoch: int = 8192
+    #: Networks trained from seeds ``seed, seed + 1, ...`` (each with its own validation split)
+    #: whose rates are averaged: see "Ensembles" in :mod:`fusion_ops.calibration.models`.
+    members: int = 1
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -63,6 +66,8 @@ class TrainResult:
     n_groups: int
     best_epoch: int
     seconds: float
+    #: Best epoch of every ensemble member (``best_epoch`` and ``history`` are the first's).
+    member_best_epochs: tuple[int, ...] = ()
 
 
 def pad_groups(
@@ -148,8 +153,42 @@ def train_model(
             f"{spec.name}: {y.size} training groups, at least {config.min_groups} needed"
         )
 
-    gen = torch.Generator().manual_seed(config.seed)
-    torch.manual_seed(config.seed)
+    members = [
+        _fit_member(
+            dataclasses.replace(spec, members=1), xg, mask, y, config, config.seed + k, device
+        )
+        for k in range(config.members)
+    ]
+    model = members[0][0]
+    if config.members > 1:
+        model = RainMLP(dataclasses.replace(spec, members=config.members))
+        model.input_mean.copy_(members[0][0].input_mean)
+        model.input_std.copy_(members[0][0].input_std)
+        for body, (member, _, _) in zip(model.bodies, members, strict=True):
+            body.load_state_dict(member.bodies[0].state_dict())
+    return TrainResult(
+        model=model.eval(),
+        history=members[0][1],
+        n_samples=int(mask.sum()),
+        n_groups=int(y.size),
+        best_epoch=members[0][2],
+        seconds=time.perf_counter() - t0,
+        member_best_epochs=tuple(m[2] for m in members),
+    )
+
+
+def _fit_member(
+    spec: ModelSpec,
+    xg: np.ndarray,
+    mask: np.ndarray,
+    y: np.ndarray,
+    config: TrainConfig,
+    seed: int,
+    device: torch.device | str,
+) -> tuple[RainMLP, list[dict[str, float]], int]:
+    """One network: seeded split and initialisation, early stopping on the held-back groups."""
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
     model = RainMLP(spec)
     model.set_normalisation(xg[mask])
     perm = torch.randperm(y.size, generator=gen).numpy()
@@ -196,12 +235,4 @@ def train_model(
         elif epoch - best[1] >= config.patience:
             break
     model.load_state_dict(best[2])
-    model = model.cpu().eval()
-    return TrainResult(
-        model=model,
-        history=history,
-        n_samples=int(mask.sum()),
-        n_groups=int(y.size),
-        best_epoch=best[1],
-        seconds=time.perf_counter() - t0,
-    )
+    return model.cpu().eval(), history, best[1]

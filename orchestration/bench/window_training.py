@@ -74,7 +74,7 @@ def train_window(
     name: str, frame: pd.DataFrame, epochs: int, early_stop: bool, device: str = "cpu"
 ) -> dict[str, Any]:
     """Train one network on a window's samples the way the model asset does; time it."""
-    from assets.calibration import TARGETS, _select_mlp1_training
+    from assets.calibration import TARGETS, CalibrationConfig, _select_mlp1_training
     from fusion_ops.calibration import features as F
     from fusion_ops.calibration import samples as S
     from fusion_ops.calibration.training import TrainConfig, train_model
@@ -90,7 +90,10 @@ def train_window(
         spec = F.mlp3_spec(list(frame.columns))
         groups, y = None, frame[TARGETS[name]].to_numpy()
     x = F.matrix(frame, spec)
-    config = TrainConfig(epochs=epochs, patience=epochs + 1 if not early_stop else 20)
+    members = CalibrationConfig().members  # the model assets' ensemble size
+    config = TrainConfig(
+        epochs=epochs, patience=epochs + 1 if not early_stop else 20, members=members
+    )
     t0 = time.perf_counter()
     result = train_model(spec, x, y, groups, config, device)
     return {
@@ -98,6 +101,7 @@ def train_window(
         "groups": result.n_groups,
         "samples": result.n_samples,
         "epochs": len(result.history),
+        "members": members,
     }
 
 

@@ -56,7 +56,7 @@ def test_prediction_shape_zero_threshold_and_feature_check():
     with torch.no_grad():
         for p in m.parameters():
             p.zero_()
-        m.body[-1].bias.fill_(-20.0)  # softplus(-20) ~ 0: no rain
+        m.bodies[0][-1].bias.fill_(-20.0)  # softplus(-20) ~ 0: no rain
     x = np.full((5, len(m.spec.features)), np.nan, dtype=np.float32)
     out = predict_rain_rate(m, x)
     assert out.shape == (5,) and out.dtype == np.float32

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from conftest import make_mlp2_samples, make_mlp3_samples
 
 from fusion_ops.calibration import features as F
@@ -16,6 +17,7 @@ from fusion_ops.calibration.training import (
     pad_groups,
     train_model,
 )
+from fusion_ops.calibration.versioning import load_model_bytes, save_model_bytes
 from fusion_ops.calibration.zr import ZR_RELATIONS, rain_rate_zr
 
 
@@ -90,3 +92,26 @@ def test_training_is_deterministic(one_thread):
     a = train_model(spec, x, y, config=cfg).model.state_dict()
     b = train_model(spec, x, y, config=cfg).model.state_dict()
     assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+
+
+def test_ensemble_is_the_mean_of_its_seeded_members_and_roundtrips(one_thread):
+    train = make_mlp3_samples(400, seed=4)
+    spec = F.mlp3_spec(list(train.columns), hidden=(8,))
+    x, y = F.matrix(train, spec), train["gr_rain_mm_h"].to_numpy()
+    ens = train_model(spec, x, y, config=TrainConfig(epochs=6, members=3))
+    assert ens.model.spec.members == 3 and len(ens.member_best_epochs) == 3
+    singles = [
+        train_model(spec, x, y, config=TrainConfig(epochs=6, seed=k)).model for k in range(3)
+    ]
+    # member k is exactly the single network trained from seed k
+    with torch.no_grad():
+        xt = torch.from_numpy(x[:50])
+        mean_rate = torch.stack([m(xt) for m in singles]).mean(dim=0)
+        np.testing.assert_allclose(ens.model(xt).numpy(), mean_rate.numpy(), rtol=1e-5, atol=1e-6)
+    # three different members (otherwise the ensemble would be pointless)
+    assert not torch.allclose(singles[0](xt), singles[1](xt))
+    loaded, meta = load_model_bytes(save_model_bytes(ens.model, {"members": 3}, {}), "mem")
+    assert loaded.spec.members == 3
+    np.testing.assert_array_equal(
+        predict_rain_rate(ens.model, x[:50]), predict_rain_rate(loaded, x[:50])
+    )

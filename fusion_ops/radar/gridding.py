@@ -10,6 +10,12 @@ Membership rules (documented so the product is interpretable):
 * horizontal: a gate belongs to the grid cell whose centre is nearest to the ground point below
   the gate (lat/lon grid: cell of the gate's lat/lon; Cartesian grid: cell of its x/y);
   for gauge neighbourhoods, to the nearest gauge within ``radius_m``;
+* grid cells that no gate of a sweep falls in, though the sweep passes over them, take the gate
+  whose beam contains the cell centre (the ray around its azimuth, the gate nearest its ground
+  range). Far from the radar the rays of a sweep are further apart than the cells (2.6 km at
+  150 km for 1 degree rays against 1 km cells); without this rule a sweep leaves every other
+  cell empty there, and the lowest valid level of a cell, hence its rain rate, alternates
+  between neighbouring cells (a moire pattern in the daily totals);
 * vertical: a gate belongs to every height level within its half-power beam
   (``|z_level - z_gate| <= max(vertical half beam width, level spacing / 2)``);
 * heights are above the radar site (a proxy for above ground level) under the 4/3-earth model.
@@ -192,6 +198,64 @@ def _aeqd(volume: RadarVolume) -> pyproj.Proj:
     )
 
 
+def _cell_polar(
+    proj: pyproj.Proj, target: Target
+) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+    """Azimuth (deg) and ground distance (m) of every grid cell centre from the radar."""
+    if isinstance(target, LatLonGrid):
+        lon2d, lat2d = np.meshgrid(target.lon, target.lat)
+        x, y = proj(lon2d.ravel(), lat2d.ravel())
+    elif isinstance(target, CartesianGrid):
+        x2d, y2d = np.meshgrid(target.x, target.y)
+        x, y = x2d.ravel(), y2d.ravel()
+    else:
+        return None, None
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    return np.rad2deg(np.arctan2(x, y)) % 360.0, np.hypot(x, y)
+
+
+def _fill_pairs(
+    sweep,
+    ground_m: np.ndarray,
+    g_idx: np.ndarray,
+    k_idx: np.ndarray,
+    cell_az_deg: np.ndarray,
+    cell_s_m: np.ndarray,
+    covered: np.ndarray,
+    n_cells: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) pairs giving each uncovered cell the gate whose beam contains its centre.
+
+    ``ground_m`` is the ground distance of the sweep's used gates; columns are relative to the
+    sweep's first column (``ray * n_used_gates + gate``), rows are ``cell + level * n_cells``.
+    """
+    ng = ground_m.size
+    empty = np.zeros(0, dtype=np.int64)
+    if ng < 2:
+        return empty, empty
+    half_gate = 0.5 * float(ground_m[1] - ground_m[0])
+    cand = np.flatnonzero(
+        ~covered & (cell_s_m >= ground_m[0] - half_gate) & (cell_s_m <= ground_m[-1] + half_gate)
+    )
+    if cand.size == 0:
+        return empty, empty
+    s = cell_s_m[cand]
+    gate = np.clip(np.searchsorted(ground_m, s), 1, ng - 1)
+    gate = np.where(s - ground_m[gate - 1] < ground_m[gate] - s, gate - 1, gate)
+    ray = np.floor(cell_az_deg[cand] / sweep.azimuth_res_deg).astype(np.int64) % sweep.n_azimuth
+    # the levels each gate reaches, from the sweep's (gate, level) pairs
+    order = np.argsort(g_idx, kind="stable")
+    g_sorted, k_sorted = g_idx[order], k_idx[order]
+    start = np.searchsorted(g_sorted, gate, side="left")
+    count = np.searchsorted(g_sorted, gate, side="right") - start
+    which = np.repeat(np.arange(cand.size), count)
+    offset = np.arange(which.size) - np.repeat(np.cumsum(count) - count, count)
+    level = k_sorted[np.repeat(start, count) + offset]
+    rows = cand[which] + level * n_cells
+    cols = ray[which] * ng + gate[which]
+    return rows.astype(np.int64), cols.astype(np.int64)
+
+
 def build_gate_map(volume: RadarVolume, target: Target) -> GateMap:
     """Build the sparse gate->cell weights of ``volume``'s scan geometry onto ``target``."""
     heights = np.asarray(target.heights_m, dtype=np.float64)
@@ -206,6 +270,7 @@ def build_gate_map(volume: RadarVolume, target: Target) -> GateMap:
         gx, gy = proj(np.asarray(target.lon), np.asarray(target.lat))
         tree = cKDTree(np.column_stack([gx, gy])) if n_cells else None
 
+    cell_az_deg, cell_s_m = _cell_polar(proj, target)
     rows_all, cols_all, rng_all, hgt_all = [], [], [], []
     gates_per_sweep: list[int] = []
     col_offset = 0
@@ -250,6 +315,14 @@ def build_gate_map(volume: RadarVolume, target: Target) -> GateMap:
             cols = az_i * ng + g_idx[p_i] + col_offset
             rows_all.append(rows)
             cols_all.append(cols)
+        if cell_az_deg is not None:
+            covered = np.zeros(n_cells, dtype=bool)
+            covered[cell_pairs[az_i, p_i]] = True
+            rows, cols = _fill_pairs(
+                sweep, s[:ng], g_idx, k_idx, cell_az_deg, cell_s_m, covered, n_cells
+            )
+            rows_all.append(rows)
+            cols_all.append(cols + col_offset)
         gates_per_sweep.append(ng)
         rng_all.append(np.broadcast_to(r[:ng], (az.size, ng)).ravel())
         hgt_all.append(

@@ -248,3 +248,30 @@ def test_process_volume_on_tiny_synthetic_volume():
     zg = out.grid["reflectivity"].values
     assert np.nanmin(zg) == pytest.approx(30.0, abs=1e-3)
     assert np.nanmax(zg) == pytest.approx(30.0, abs=1e-3)
+
+
+def test_far_cells_between_rays_take_the_gate_whose_beam_covers_them():
+    # one 0.5 degree sweep of 1 degree rays to 200 km; rays are 2.6 km apart at 150 km, the
+    # cells 1 km: every cell under the beam must still get a value (no moire of empty cells)
+    rng = np.arange(2125.0, 200_000.0, 500.0)
+    az_index = np.arange(360, dtype=np.float32)[:, None]
+    z = np.broadcast_to(10.0 + az_index / 36.0, (360, rng.size)).astype(np.float32).copy()
+    vol = RadarVolume(
+        "TEST", 28.0, -80.0, 10.0, np.datetime64("2020-01-01T00:00"), [Sweep(0.5, 1.0, rng, {})]
+    )
+    vol.sweeps[0].fields["reflectivity"] = z
+    grid = G.LatLonGrid(26.7, 29.3, -81.5, -78.5, 0.01, heights_m=(1000.0, 1500.0, 2000.0))
+    ds = G.grid_volume(vol, grid, fields=("reflectivity",))
+    lon2d, lat2d = np.meshgrid(grid.lon, grid.lat)
+    x, y = G._aeqd(vol)(lon2d, lat2d)
+    dist_km = np.hypot(x, y) / 1e3
+    beam_km = beam_height_m(dist_km * 1e3, 0.5) / 1e3
+    # the level whose 1 km band the beam centre is in (the beam is 2.6 km deep there)
+    ring = (dist_km > 130) & (dist_km < 160) & (np.abs(beam_km - 2.0) < 0.25)
+    level = ds["reflectivity"].sel(height=2000.0).isel(time=0).values
+    assert ring.sum() > 1000
+    assert np.isfinite(level[ring]).mean() == 1.0
+    # each filled cell carries its own ray's value (the ray around the cell's azimuth)
+    az = np.rad2deg(np.arctan2(x, y)) % 360.0
+    expected = 10.0 + np.floor(az) / 36.0
+    assert np.nanmax(np.abs(level[ring] - expected[ring])) < 1.0 / 36.0 + 1e-4

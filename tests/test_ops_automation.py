@@ -13,7 +13,12 @@ from dagster import (
 )
 
 from assets.gpu import GPU_OP_TAGS, GPU_POOL
-from orchestration.executors import ProfileError, executor_for_profile, gpu_routing_problems
+from orchestration.executors import (
+    CELERY_POLL_INTERVAL_S,
+    ProfileError,
+    executor_for_profile,
+    gpu_routing_problems,
+)
 from orchestration.schedules import (
     AutomationConfigError,
     build_daily_schedule,
@@ -199,6 +204,11 @@ def test_code_location_wires_automation():
 def test_executor_of_each_profile(profile, executor_name):
     executor = executor_for_profile(profile)
     assert (executor.name if executor else None) == executor_name
+    if profile == "celery":
+        import dagster_celery.core_execution_loop as celery_loop
+
+        # the run coordinator polls step results every 0.1 s instead of dagster-celery's 1 s
+        assert celery_loop.TICK_SECONDS == CELERY_POLL_INTERVAL_S < 1
 
 
 def test_unknown_profile_is_refused(monkeypatch):

@@ -32,7 +32,7 @@ CELERY_DEFAULT_QUEUE = "dagster"
 #: day's chain of about 15 dependent steps the 1-s wait cost about 8 s per run (half a tick per
 #: step, on average) while the other worker sat idle. Each poll asks the result backend about the
 #: steps in flight (a handful of Redis GETs).
-CELERY_POLL_INTERVAL_S = 0.1
+CELERY_POLL_INTERVAL_S = float(os.environ.get("RAINFUSE_CELERY_POLL_S", "0.1"))
 
 
 class ProfileError(ValueError):

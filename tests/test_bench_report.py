@@ -132,6 +132,9 @@ def test_busy_machine_is_labelled(tmp_path) -> None:
     assert payload["machine_busy"] is True
     assert "machine was busy" in _report.render_markdown(payload)
     assert all(v is None for v in payload["summary"].values())
+    # a high load at the end alone is the benchmark's own work, not another user
+    own = {**MACHINE, "load_average_end": [1.9, 1.5, 1.3]}
+    assert _report.build_payload({}, own, {"argv": []}, 1.0)["machine_busy"] is False
 
 
 def test_md_table_formats_missing_values() -> None:

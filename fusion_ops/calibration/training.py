@@ -153,9 +153,11 @@ def train_model(
             f"{spec.name}: {y.size} training groups, at least {config.min_groups} needed"
         )
 
+    # the training tensors go to the device once, for every member
+    tensors = tuple(torch.from_numpy(a).to(device) for a in (xg, mask, y))
     members = [
         _fit_member(
-            dataclasses.replace(spec, members=1), xg, mask, y, config, config.seed + k, device
+            dataclasses.replace(spec, members=1), xg, mask, y, tensors, config, config.seed + k
         )
         for k in range(config.members)
     ]
@@ -182,9 +184,9 @@ def _fit_member(
     xg: np.ndarray,
     mask: np.ndarray,
     y: np.ndarray,
+    tensors: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
     config: TrainConfig,
     seed: int,
-    device: torch.device | str,
 ) -> tuple[RainMLP, list[dict[str, float]], int]:
     """One network: seeded split and initialisation, early stopping on the held-back groups."""
     gen = torch.Generator().manual_seed(seed)
@@ -195,10 +197,9 @@ def _fit_member(
     n_val = max(1, int(round(config.val_fraction * y.size)))
     val_idx, train_idx = perm[:n_val], perm[n_val:]
 
+    xg_t, mask_t, y_t = tensors
+    device = xg_t.device
     model = model.to(device)
-    xg_t = torch.from_numpy(xg).to(device)
-    mask_t = torch.from_numpy(mask).to(device)
-    y_t = torch.from_numpy(y).to(device)
     y_var = float(max(np.var(y[train_idx]), 1e-3))
     opt = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay

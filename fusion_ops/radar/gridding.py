@@ -243,14 +243,13 @@ def _fill_pairs(
     gate = np.clip(np.searchsorted(ground_m, s), 1, ng - 1)
     gate = np.where(s - ground_m[gate - 1] < ground_m[gate] - s, gate - 1, gate)
     ray = np.floor(cell_az_deg[cand] / sweep.azimuth_res_deg).astype(np.int64) % sweep.n_azimuth
-    # the levels each gate reaches, from the sweep's (gate, level) pairs
-    order = np.argsort(g_idx, kind="stable")
-    g_sorted, k_sorted = g_idx[order], k_idx[order]
-    start = np.searchsorted(g_sorted, gate, side="left")
-    count = np.searchsorted(g_sorted, gate, side="right") - start
+    # the levels each gate reaches, from the sweep's (gate, level) pairs (np.nonzero in
+    # _vertical_pairs returns them sorted by gate)
+    start = np.searchsorted(g_idx, gate, side="left")
+    count = np.searchsorted(g_idx, gate, side="right") - start
     which = np.repeat(np.arange(cand.size), count)
     offset = np.arange(which.size) - np.repeat(np.cumsum(count) - count, count)
-    level = k_sorted[np.repeat(start, count) + offset]
+    level = k_idx[np.repeat(start, count) + offset]
     rows = cand[which] + level * n_cells
     cols = ray[which] * ng + gate[which]
     return rows.astype(np.int64), cols.astype(np.int64)

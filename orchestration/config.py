@@ -93,7 +93,7 @@ class SourcesConfig(_Strict):
 
 
 class PartitionsConfig(_Strict):
-    start_date: dt.date = dt.date(2009, 5, 19)
+    start_date: dt.date = dt.date(2009, 5, 20)
 
 
 class ComputeConfig(_Strict):

@@ -3,12 +3,9 @@
 1. simulate the default scenario into the archive folders of the configuration (skipped when the
    days are already there, unless ``--fresh``), plus the gauges of the following day: a gauge's
    report for the last hour of a day is dated 00:00 of the next day, as in ISD;
-2. materialize the reference assets; the calibration history job for the history day (ingest and
-   training samples only, as an operations team spins up a new deployment before its first
-   product day); then the daily job for every product day, in order (each day's models train on
-   the days before it, so even the first product day is served by trained networks);
-3. print the calibration and verification score tables of the product days and where the
-   products and plots are.
+2. materialize the reference assets and the daily job for every simulated day, in order (each
+   day's models train on the days before it);
+3. print the calibration and verification score tables and where the products and plots are.
 """
 
 from __future__ import annotations
@@ -22,9 +19,6 @@ from orchestration.cli import day_range, ensure_dagster_home, materialize_days
 from orchestration.config import load_config
 
 DEFAULT_DEMO_DAYS = 3
-"""Product days of the demo (the daily job, products and verification)."""
-DEMO_HISTORY_DAYS = 1
-"""Days before the first product day that are only ingested and sampled for training."""
 #: One OpenMP/BLAS thread (torch's intra-op pool among them) unless the caller set otherwise:
 #: the demo materializes one step at a time, and torch's default of one thread per core makes
 #: the small imagery and MLP training steps wait at every parallel region for a thread the OS
@@ -77,15 +71,6 @@ def simulate_archive(root: str, start: dt.date, n_days: int, fresh: bool) -> int
     return 0
 
 
-def demo_dates(n_days: int | None = None) -> tuple[list[str], list[str]]:
-    """``(history days, product days)`` of the demo, from the configured first partition."""
-    start = load_config().partitions.start_date
-    first_product = start + dt.timedelta(days=DEMO_HISTORY_DAYS)
-    history = day_range(start, first_product - dt.timedelta(days=1)) if DEMO_HISTORY_DAYS else []
-    n = n_days or DEFAULT_DEMO_DAYS
-    return history, day_range(first_product, first_product + dt.timedelta(days=n - 1))
-
-
 def print_scores(dates: list[str], config) -> None:
     """The calibration chain's held-out scores, the verification table and the product paths."""
     from orchestration.commands import evaluate, verify
@@ -111,9 +96,11 @@ def run_demo(days: int | None = None, fresh: bool = False) -> int:
         os.environ.setdefault(name, value)
     ensure_dagster_home()
     config = load_config()
-    history, dates = demo_dates(days)
+    n_days = days or DEFAULT_DEMO_DAYS
     start = config.partitions.start_date
-    code = simulate_archive(archive_root(), start, len(history) + len(dates), fresh)
+    dates = day_range(start, start + dt.timedelta(days=n_days - 1))
+
+    code = simulate_archive(archive_root(), start, n_days, fresh)
     if code:
         return code
 
@@ -126,11 +113,7 @@ def run_demo(days: int | None = None, fresh: bool = False) -> int:
     reference = defs.resolve_job_def("reference_job").execute_in_process(
         instance=DagsterInstance.get(), raise_on_error=False
     )
-    ok = reference.success
-    if ok and history:
-        _say(f"calibration history (ingest and training samples): {', '.join(history)}")
-        ok = materialize_days(history, "calibration_history_job")
-    ok = ok and materialize_days(dates, "daily_job")
+    ok = reference.success and materialize_days(dates, "daily_job")
     print_scores(dates, config)
     print(f"\nDagster instance: {os.environ['DAGSTER_HOME']} (browse the runs with `make ui`)")
     print(f"asset storage: {config.storage.url}")

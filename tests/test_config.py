@@ -17,7 +17,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_defaults_are_the_embedded_scenario(tmp_path, monkeypatch):
     monkeypatch.delenv("RAINFUSE_CONFIG", raising=False)
     config = parse_config({}, tmp_path)
-    assert config.partitions.start_date == dt.date(2009, 5, 19)
+    assert config.partitions.start_date == dt.date(2009, 5, 20)
     assert config.compute.device == "auto"
     # 300 km x 300 km around KMLB (28.113 N, -80.654 E)
     assert config.domain.lat_min_deg < 28.113 < config.domain.lat_max_deg

@@ -133,15 +133,3 @@ def test_calibration_history_job_samples_without_products():
     for left_out in ("fused_rain_hourly", "product_verification", "calibration_evaluation"):
         assert left_out not in keys
     assert "product_grid" not in keys  # reference asset: materialized once by reference_job
-
-
-def test_demo_history_day_precedes_the_product_days(tmp_path, monkeypatch):
-    from orchestration.demo import DEFAULT_DEMO_DAYS, demo_dates
-
-    config = tmp_path / "rainfuse.yaml"
-    config.write_text("partitions: {start_date: '2009-05-19'}\n")
-    monkeypatch.setenv("RAINFUSE_CONFIG", str(config))
-    history, product = demo_dates()
-    assert history == ["2009-05-19"]
-    assert product[0] == "2009-05-20" and len(product) == DEFAULT_DEMO_DAYS
-    assert demo_dates(2)[1] == ["2009-05-20", "2009-05-21"]

@@ -16,6 +16,7 @@ cannot be computed).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import math
 import sys
@@ -54,11 +55,13 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
 
 def _days(args: argparse.Namespace) -> list[str]:
     from orchestration.cli import day_range
-    from orchestration.demo import demo_dates
+    from orchestration.config import load_config
+    from orchestration.demo import DEFAULT_DEMO_DAYS
 
     if args.start is not None:
         return day_range(args.start, args.end)
-    return demo_dates()[1]
+    start = load_config().partitions.start_date
+    return day_range(start, start + dt.timedelta(days=DEFAULT_DEMO_DAYS - 1))
 
 
 def load_evaluations(days: Sequence[str]) -> dict[str, dict]:

@@ -14,6 +14,7 @@ absent that day). Without ``--start/--end`` it reads the days of the demo scenar
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from collections.abc import Mapping, Sequence
@@ -118,9 +119,11 @@ def format_score_table(summaries: Mapping[str, Mapping[str, Any]]) -> str:
 
 def demo_days() -> list[str]:
     """The product days ``make demo`` materializes."""
-    from orchestration.demo import demo_dates
+    from orchestration.config import load_config
+    from orchestration.demo import DEFAULT_DEMO_DAYS
 
-    return demo_dates()[1]
+    start = load_config().partitions.start_date
+    return day_range(start, start + dt.timedelta(days=DEFAULT_DEMO_DAYS - 1))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,7 +21,7 @@ def _v(rmse, with_truth=True):
 def storage(tmp_path, monkeypatch):
     config = tmp_path / "rainfuse.yaml"
     config.write_text(
-        f"storage: {{url: {tmp_path / 'storage'}}}\npartitions: {{start_date: '2009-05-19'}}\n"
+        f"storage: {{url: {tmp_path / 'storage'}}}\npartitions: {{start_date: '2009-05-20'}}\n"
     )
     monkeypatch.setenv("RAINFUSE_CONFIG", str(config))
     base = UPath(str(tmp_path / "storage")) / "product_verification"

@@ -8,7 +8,11 @@
 
 Input normalisation travels with the weights: the per-feature fill value (for NaN inputs), mean
 and standard deviation are buffers of the module, so they are in the ``state_dict`` that
-:mod:`fusion_ops.calibration.versioning` writes with safetensors.
+:mod:`fusion_ops.calibration.versioning` writes with safetensors. So is the range of every feature
+in the training data: the networks see inputs clipped to it. A network extrapolates badly: an
+MLP-2 trained on three days predicted up to 38,000 mm/h for a dozen footprints of the next day's
+swath. With the clip, the learned correction stays at its value on the edge of the training data,
+and the physical prior (computed from the unclipped inputs) still follows a heavier profile.
 
 Zero rain
 ---------
@@ -99,16 +103,25 @@ class RainMLP(nn.Module):
         self.register_buffer("input_fill", torch.tensor(spec.fill_values, dtype=torch.float32))
         self.register_buffer("input_mean", torch.zeros(n))
         self.register_buffer("input_std", torch.ones(n))
+        self.register_buffer("input_min", torch.full((n,), -torch.inf))
+        self.register_buffer("input_max", torch.full((n,), torch.inf))
         self.bodies = nn.ModuleList(_body(n, spec) for _ in range(spec.members))
 
     def set_normalisation(self, x: np.ndarray) -> None:
-        """Fit the input mean/std on training features (NaN filled first)."""
+        """Fit the input mean/std and range on training features (NaN filled first)."""
         xt = self.fill(torch.as_tensor(np.asarray(x, dtype=np.float32)))
         std = xt.std(dim=0)
         # a constant feature (e.g. ZDR on a single-pol radar) must not divide by zero
         std = torch.where(std > 1e-6, std, torch.ones_like(std))
         self.input_mean.copy_(xt.mean(dim=0))
         self.input_std.copy_(std)
+        self.input_min.copy_(xt.min(dim=0).values)
+        self.input_max.copy_(xt.max(dim=0).values)
+
+    def copy_normalisation(self, other: RainMLP) -> None:
+        """Take the input normalisation and range of another network over the same features."""
+        for name in ("input_mean", "input_std", "input_min", "input_max"):
+            getattr(self, name).copy_(getattr(other, name))
 
     def fill(self, x: torch.Tensor) -> torch.Tensor:
         fill = self.input_fill.to(x.device)
@@ -121,7 +134,8 @@ class RainMLP(nn.Module):
         exactly ``log1p(P)``, so an untrained (zero-initialised) network reproduces the prior and
         training learns the correction.
         """
-        z = (self.fill(x) - self.input_mean) / self.input_std
+        seen = torch.minimum(torch.maximum(self.fill(x), self.input_min), self.input_max)
+        z = (seen - self.input_mean) / self.input_std
         log_prior = torch.log(prior_rate(self.spec, x).clamp(min=1e-3)) if self.spec.prior else None
         per_member = []
         for body in self.bodies:

@@ -164,8 +164,7 @@ def train_model(
     model = members[0][0]
     if config.members > 1:
         model = RainMLP(dataclasses.replace(spec, members=config.members))
-        model.input_mean.copy_(members[0][0].input_mean)
-        model.input_std.copy_(members[0][0].input_std)
+        model.copy_normalisation(members[0][0])
         for body, (member, _, _) in zip(model.bodies, members, strict=True):
             body.load_state_dict(member.bodies[0].state_dict())
     return TrainResult(

@@ -23,10 +23,22 @@ class ModelFileError(ValueError):
     """A model file is unreadable or does not describe a rainfuse calibration network."""
 
 
-def model_version(model: RainMLP, train_config: dict[str, Any]) -> str:
-    """Hash of the weights (buffers included) and of the spec + training configuration."""
+#: Buffers added after the first model files were written: a file without them loads with the
+#: buffers' defaults (no input clip), and its version is the hash of what the file holds.
+OPTIONAL_BUFFERS = frozenset({"input_min", "input_max"})
+
+
+def model_version(
+    model: RainMLP, train_config: dict[str, Any], absent: frozenset[str] = frozenset()
+) -> str:
+    """Hash of the weights (buffers included) and of the spec + training configuration.
+
+    ``absent`` names optional buffers the model's file did not hold (left out of the hash).
+    """
     digest = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
+        if name in absent:
+            continue
         t = tensor.detach().cpu().contiguous()
         digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
         digest.update(t.numpy().tobytes())
@@ -78,12 +90,15 @@ def load_model_bytes(data: bytes, source: str = "<bytes>") -> tuple[RainMLP, dic
     except Exception as err:  # safetensors raises its own error types
         raise ModelFileError(f"{source}: unreadable safetensors tensors ({err})") from None
     model = RainMLP(spec)
+    absent = frozenset(k for k in OPTIONAL_BUFFERS if k not in state)
     try:
-        model.load_state_dict(state)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if set(missing) - absent or unexpected:
+            raise RuntimeError(f"missing {sorted(missing)}, unexpected {sorted(unexpected)}")
     except RuntimeError as err:
         raise ModelFileError(f"{source}: weights do not match the spec ({err})") from None
     train_config = json.loads(meta.get("train_config", "{}"))
-    version = model_version(model, train_config)
+    version = model_version(model, train_config, absent)
     if meta.get("version") and meta["version"] != version:
         raise ModelFileError(
             f"{source}: version in metadata {meta['version']} != hash of contents {version}"

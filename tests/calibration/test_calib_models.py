@@ -63,3 +63,55 @@ def test_prediction_shape_zero_threshold_and_feature_check():
     assert np.all(out == 0.0) and NO_RAIN_MM_H > 0
     with pytest.raises(ValueError, match="expected features of shape"):
         predict_rain_rate(m, x[:, :3])
+
+
+def test_inputs_beyond_the_training_range_are_clipped_to_it():
+    # without a prior: a profile far outside the training data predicts what the edge predicts
+    torch.manual_seed(3)
+    m = RainMLP(mlp3_spec(["bt_c14", "bt_c08", "refl_c02"], hidden=(8,), prior=""))
+    m.set_normalisation(np.array([[220.0, 230.0, 0.1], [290.0, 240.0, 0.5]]))
+    with torch.no_grad():
+        for p in m.parameters():
+            p.normal_(0.0, 1.0)
+    rate = lambda net, x: float(net(torch.tensor([x])).detach()[0])  # noqa: E731
+    edge, beyond, inside = [290.0, 240.0, 0.5], [900.0, 700.0, 40.0], [250.0, 235.0, 0.2]
+    assert rate(m, beyond) == rate(m, edge) > 0
+    unclipped = RainMLP(m.spec)
+    unclipped.load_state_dict(
+        {k: v for k, v in m.state_dict().items() if k not in ("input_min", "input_max")},
+        strict=False,
+    )
+    assert rate(unclipped, inside) == rate(m, inside)
+    assert rate(unclipped, beyond) != rate(m, beyond)
+
+
+def test_physical_prior_still_follows_inputs_beyond_the_training_range():
+    spec = mlp1_spec(hidden=(4,))
+    m = RainMLP(spec)  # zero correction: the network is its Z-R prior
+    dbz = [j for j, n in enumerate(spec.features) if n.startswith("dbz_h")]
+    train = np.full((2, len(spec.features)), 0.0, dtype=np.float32)
+    train[:, dbz] = [[20.0], [35.0]]
+    m.set_normalisation(train)
+    heavy = train[:1].copy()
+    heavy[0, dbz] = 50.0
+    assert predict_rain_rate(m, heavy)[0] > 5 * predict_rain_rate(m, train[1:])[0]
+
+
+def test_model_file_without_the_input_range_still_loads():
+    from safetensors.torch import save as st_save
+
+    m = _model()
+    state = {
+        k: v.contiguous() for k, v in m.state_dict().items() if k not in ("input_min", "input_max")
+    }
+    old = st_save(
+        state,
+        metadata={
+            "spec": m.spec.to_json(),
+            "train_config": "{}",
+            "info": "{}",
+            "version": model_version(m, {}, frozenset({"input_min", "input_max"})),
+        },
+    )
+    loaded, meta = load_model_bytes(old, "old.safetensors")
+    assert torch.isinf(loaded.input_max).all() and meta["version"]

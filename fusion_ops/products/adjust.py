@@ -90,7 +90,11 @@ class AdjustConfig:
     idw_power : inverse-distance power (Idw p).
     min_daily_mm : pixels whose merged daily total is below this keep their merged value (a
         factor of a near-zero total is meaningless).
-    factor_bounds : the per-pixel adjusted/merged daily ratio is clipped to this range.
+    factor_bounds : the per-pixel adjusted/merged daily ratio is clipped to this range. A gauge in
+        a convective core that the radar underestimates gives a large factor, and the
+        interpolation spreads it over neighbouring heavy cells. On the three demo days the 5-fold
+        CV RMSE at the adjusting gauges was lower or equal with (0.5, 2) than with (0.2, 5), for
+        every method on every day (for example 1.08 to 0.88 mm, add; 2.05 to 1.86 mm, multiply).
     interpolator : how the gauge errors are spread over the grid: ``idw`` (wradlib ``Idw``) or
         ``kriging`` (wradlib ``OrdinaryKriging`` with ``kriging_cov``, whose nugget keeps a single
         gauge's point-scale error from being copied onto its neighbourhood).
@@ -105,7 +109,7 @@ class AdjustConfig:
     nnearest: int = 12
     idw_power: float = 2.0
     min_daily_mm: float = 0.1
-    factor_bounds: tuple[float, float] = (0.2, 5.0)
+    factor_bounds: tuple[float, float] = (0.5, 2.0)
     interpolator: Literal["idw", "kriging"] = "idw"
     kriging_cov: str = "0.4 Nug(0.) + 0.6 Exp(15000.)"
 

@@ -107,6 +107,16 @@ def test_factor_is_bounded_and_spread_over_hours():
     assert spread.sum(axis=0) == pytest.approx(out.daily_mm)
 
 
+def test_one_convective_gauge_cannot_more_than_double_its_neighbourhood():
+    lat, lon, _, raw, glat, glon, g = _biased_field()
+    gauges = nearest_cell_values(raw, lat, lon, glat, glon)  # the radar is right everywhere...
+    gauges[0] *= 4.0  # ...but in one core, which it underestimated fourfold
+    for method in ("multiply", "mixed"):
+        out = adjust_daily(raw, lat, lon, glat, glon, gauges, AdjustConfig(method=method))
+        assert out.applied and out.factor.max() <= 2.0 + 1e-12
+        assert out.factor.max() > 1.5  # the core itself is still raised
+
+
 def test_adjust_rejects_mismatched_grid():
     lat, lon, _, raw, glat, glon, g = _biased_field()
     with pytest.raises(ProductInputError, match="does not match grid"):

@@ -1,5 +1,6 @@
 """IO managers: round trips on a local folder and on S3 over HTTP, partition paths, atomic writes."""
 
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -139,3 +140,26 @@ def test_stored_path_names_where_a_partition_lies(tmp_path):
     assert str(manager.stored_path("product_grid", None, ".nc")) == str(
         tmp_path / "product_grid.nc"
     )
+
+
+def test_stored_datasets_are_deflated_losslessly(tmp_path):
+    rng = np.random.default_rng(0)
+    smooth = np.cumsum(rng.normal(size=(24, 60, 70)), axis=2).astype("float32")
+    smooth[:, :5] = np.nan
+    codes = rng.integers(0, 255, size=(60, 70), dtype=np.uint8)
+    ds = xr.Dataset(
+        {
+            "bt": (("time", "lat", "lon"), smooth),
+            "dbz": (("lat", "lon"), codes, {"scale_factor": 0.5, "add_offset": -32.0}),
+        }
+    )
+    ds["dbz"].encoding = {"dtype": "uint8", "_FillValue": 255}
+    stored = atomic_write(ds, UPath(str(tmp_path)) / "features")
+    with h5py.File(stored.path) as h5:
+        assert h5["bt"].compression == "gzip" and h5["dbz"].compression == "gzip"
+    back = read_value(UPath(str(tmp_path)) / "features")
+    np.testing.assert_array_equal(back["bt"].values, smooth)  # NaN in the same places
+    packed = read_value(UPath(str(tmp_path)) / "features", mask_and_scale=False)
+    assert packed["dbz"].dtype == np.uint8
+    np.testing.assert_array_equal(packed["dbz"].values, codes)
+    assert "zlib" not in ds["bt"].encoding  # the caller's Dataset is left as it was

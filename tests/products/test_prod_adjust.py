@@ -90,6 +90,21 @@ def test_auto_leaves_an_unbiased_field_alone_when_gauges_are_point_noise():
     assert choice.cv_rmse_mm["none"] <= min(choice.cv_rmse_mm.values())
 
 
+def test_repeated_cross_validation_pools_the_single_splits():
+    lat, lon, _, raw, glat, glon, g = _biased_field()
+    noisy = g * np.random.default_rng(5).lognormal(0.0, 0.3, g.size)
+    config = AdjustConfig(method="multiply")
+    singles = [
+        cross_validated_rmse(raw, lat, lon, glat, glon, noisy, config, seed=k) for k in range(3)
+    ]
+    pooled, unadjusted, n = cross_validated_rmse(
+        raw, lat, lon, glat, glon, noisy, config, seed=0, repeats=3
+    )
+    assert len({round(a, 9) for a, _, _ in singles}) == 3  # each split scores differently
+    assert pooled == pytest.approx(np.sqrt(np.mean([a**2 for a, _, _ in singles])))
+    assert unadjusted == singles[0][1] and n == singles[0][2] == g.size
+
+
 def test_too_few_gauges_leave_the_field_unadjusted():
     lat, lon, _, raw, glat, glon, g = _biased_field()
     out = adjust_daily(raw, lat, lon, glat[:3], glon[:3], g[:3])

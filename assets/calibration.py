@@ -223,6 +223,7 @@ def _train(
             groups=MetadataValue.int(result.n_groups),
             train_seconds=MetadataValue.float(round(time.perf_counter() - t0, 2)),
             best_epoch=MetadataValue.int(result.best_epoch),
+            member_best_epochs=MetadataValue.json(list(result.member_best_epochs)),
             members=MetadataValue.int(config.members),
             val_loss=MetadataValue.float(float(result.history[result.best_epoch]["val"])),
             device=MetadataValue.text(str(device)),

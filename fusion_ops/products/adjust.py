@@ -326,7 +326,8 @@ def choose_adjustment(
     calibration offset but multiplies a point gauge's convective total onto its neighbourhood,
     an additive one fills rain the radar overshot at long range. Every candidate method (and no
     adjustment at all) is scored by :func:`cross_validated_rmse`, pooled over ``repeats`` K-fold
-    splits, on the adjusting gauges; the withheld gauges take no part. ``config`` is ``None`` when no adjustment wins.
+    splits, on the adjusting gauges; the withheld gauges take no part. ``config`` is ``None``
+    when no adjustment wins.
     """
     base = base or AdjustConfig()
     table: dict[str, float] = {}

@@ -257,6 +257,8 @@ def test_second_day_uses_trained_models_with_versions(chain):
     model, meta = load_model_or_fallback(read_value(root / "mlp1_model" / DAYS[1]))
     assert model is not None and meta["fallback"] is None
     assert meta["info"]["window"] == ["2009-05-19", DAYS[0]] and meta["info"]["serves"] == DAYS[1]
+    mat = results[DAYS[1]].asset_materializations_for_node("mlp1_model")[0]
+    assert len(mat.metadata["member_best_epochs"].value) == mat.metadata["members"].value == 3
     hourly = read_value(root / "gr_rain_hourly" / DAYS[1])
     assert hourly.attrs["model_version"] == meta["version"]
     assert json.loads(hourly.attrs["model_versions"]) == {"mlp1": meta["version"]}

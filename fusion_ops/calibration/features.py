@@ -18,7 +18,6 @@ polarimetric moments (filled with 0, their rain-free value).
 from __future__ import annotations
 
 import numpy as np
-import wradlib
 
 from fusion_ops.calibration.models import ModelSpec
 
@@ -36,6 +35,9 @@ def level_names(prefix: str, heights_m: tuple[int, ...] = PROFILE_HEIGHTS_M) -> 
 
 def beam_height_km(range_km: np.ndarray, elevation_deg: float = LOWEST_ELEVATION_DEG) -> np.ndarray:
     """Height (km above the site) of the beam centre at ground range ``range_km`` (4/3 earth)."""
+    # imported here: the specs below are needed where wradlib is not (a bare GPU worker)
+    import wradlib
+
     r = np.asarray(range_km, dtype=np.float64) * 1000.0
     return wradlib.georef.bin_altitude(r, elevation_deg, 0.0, re=6_371_000.0, ke=4.0 / 3.0) / 1e3
 

@@ -154,3 +154,82 @@ def test_parse_only_and_largest_volume(tmp_path) -> None:
     (folder / "KMLB20090520_000500_V06").write_bytes(b"x" * 20)
     assert largest_volume(tmp_path).name == "KMLB20090520_000500_V06"
     assert largest_volume(tmp_path / "empty") is None
+
+
+def _gpu_result(part: str, cuda: bool = True) -> dict:
+    """A result shaped like ``python -m orchestration.bench.models`` writes (made-up numbers)."""
+    rows = [
+        {
+            "model": "two_branch",
+            "device": "cpu (16 threads)",
+            "train_per_s": 1.0,
+            "infer_per_s": 2.0,
+        }
+    ]
+    if cuda:
+        rows.append(
+            {
+                "model": "two_branch",
+                "device": "cuda (Test GPU)",
+                "train_per_s": 8.0,
+                "infer_per_s": 210.0,
+            }
+        )
+    return {
+        "status": "ok",
+        "part": part,
+        "results": rows,
+        "torch_threads": 16,
+        "machine": {**MACHINE, "gpus": ["Test GPU, 80 GiB"], "usable_cores": 16},
+        "measured_utc": "2026-11-26T05:12:07+00:00",
+        "command": f"python -m orchestration.bench.models --part {part}",
+    }
+
+
+def test_gpu_results_are_imported_as_their_own_section(tmp_path) -> None:
+    from orchestration.bench.all import read_gpu_result
+
+    path = tmp_path / "fusion_gpu.json"
+    path.write_text(json.dumps(_gpu_result("fusion")))
+    name, section = read_gpu_result(path)
+    assert name == "fusion_gpu" and section["source_file"] == str(path)
+    assert _report.cuda_speedups(section) == [["two_branch", 8.0, 105.0]]
+    payload = _report.build_payload({**_sections(), name: section}, MACHINE, {"argv": []}, 1.0)
+    text = _report.render_markdown(payload)
+    assert "## 6. On a CUDA GPU" in text
+    assert "GPU Test GPU, 80 GiB" in text and "(16 torch threads of 16 cores)" in text
+    assert "| two_branch | 8.00 | 105 |" in text
+    # the headline stays this machine's: the GPU machine's figures do not leak into it
+    assert payload["summary"]["fusion_infer_mpix_s"] is None
+
+
+def test_gpu_import_refuses_results_without_cuda(tmp_path) -> None:
+    from orchestration.bench.all import read_gpu_result
+
+    cpu_only = tmp_path / "cpu.json"
+    cpu_only.write_text(json.dumps(_gpu_result("fusion", cuda=False)))
+    with pytest.raises(SystemExit, match="no CUDA measurement"):
+        read_gpu_result(cpu_only)
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"results": []}))
+    with pytest.raises(SystemExit, match="not a result of"):
+        read_gpu_result(other)
+    with pytest.raises(SystemExit, match="cannot read GPU result"):
+        read_gpu_result(tmp_path / "absent.json")
+
+
+def test_import_alone_rerenders_without_measuring(tmp_path) -> None:
+    from orchestration.bench.all import main
+
+    out = tmp_path / "out"
+    first = _report.build_payload(_sections(), MACHINE, {"argv": ["--only", "ingest"]}, 42.0)
+    _report.write_report(first, out / "BENCHMARKS.md", out / "benchmarks" / "results.json")
+    gpu = tmp_path / "mlp_gpu.json"
+    gpu.write_text(json.dumps(_gpu_result("mlp")))
+    assert main(["--out-dir", str(out), "--import-gpu", str(gpu)]) == 0
+    data = json.loads((out / "benchmarks" / "results.json").read_text())
+    # the earlier run's header, machine and sections are kept; the GPU section is added
+    assert data["date_utc"] == first["date_utc"] and data["machine"]["cpu"] == "Test CPU"
+    assert data["total_wall_s"] == 42.0
+    assert set(data["sections"]) == {*_sections(), "mlp_gpu"}
+    assert "### MLP networks" in (out / "BENCHMARKS.md").read_text()

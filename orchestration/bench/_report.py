@@ -459,8 +459,8 @@ def _celery_md(section: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
-def _nets_md(title: str, section: Mapping[str, Any], unit: str) -> str:
-    parts = [title, _status_line(section)]
+def _nets_md(title: str, section: Mapping[str, Any], unit: str, preface: str = "") -> str:
+    parts = [title, _status_line(section), preface]
     rows = []
     for res in section.get("results") or []:
         rows.append(
@@ -516,6 +516,51 @@ def _nets_md(title: str, section: Mapping[str, Any], unit: str) -> str:
             )
             + "\n\n"
         )
+    return "".join(parts)
+
+
+def cuda_speedups(section: Mapping[str, Any]) -> list[list[Any]]:
+    """``[model, train CUDA/CPU, inference CUDA/CPU]`` from one machine's CPU and CUDA rows."""
+    rows = [r for r in section.get("results") or [] if r.get("status", "ok") == "ok"]
+    out = []
+    for model in dict.fromkeys(r.get("model") for r in rows):
+        by = {str(r.get("device", "")).split(" ")[0]: r for r in rows if r.get("model") == model}
+        cpu, cuda = by.get("cpu"), by.get("cuda")
+        if cpu and cuda:
+            out.append(
+                [
+                    model,
+                    _ratio(_num(cuda, "train_per_s"), _num(cpu, "train_per_s"), 1),
+                    _ratio(_num(cuda, "infer_per_s"), _num(cpu, "infer_per_s"), 1),
+                ]
+            )
+    return out
+
+
+def _gpu_md(sections: Mapping[str, Mapping[str, Any]]) -> str:
+    titles = {"fusion_gpu": ("Fusion networks", "MPix/s"), "mlp_gpu": ("MLP networks", "samples/s")}
+    parts = [
+        "## 6. On a CUDA GPU\n\n",
+        "Measured on a GPU machine with `python -m orchestration.bench.models` and added with "
+        "`rainfuse bench all --import-gpu FILE`. Its CPU rows are that machine's CPU, not the "
+        "machine above, so the CUDA/CPU ratios compare devices of one machine.\n\n",
+    ]
+    for name, section in sections.items():
+        title, unit = titles.get(name, (name, ""))
+        m = section.get("machine") or {}
+        gpus = ", ".join(m.get("gpus") or []) or "none reported"
+        torch_version = (m.get("versions") or {}).get("torch")
+        preface = (
+            f"GPU {gpus}; CPU {m.get('cpu')} ({section.get('torch_threads')} torch threads of "
+            f"{m.get('usable_cores')} cores); torch {torch_version}; "
+            f"`{section.get('command', '')}`\n\n"
+        )
+        parts.append(_nets_md(f"### {title}\n\n", section, unit, preface))
+        ratios = cuda_speedups(section)
+        if ratios:
+            parts.append(
+                md_table(["model", "train CUDA / CPU", "inference CUDA / CPU"], ratios) + "\n\n"
+            )
     return "".join(parts)
 
 
@@ -580,6 +625,9 @@ def render_markdown(payload: Mapping[str, Any]) -> str:
         lines.append(_nets_md("## 4. Fusion networks\n\n", sections["fusion"], "MPix/s"))
     if "mlp" in sections:
         lines.append(_nets_md("## 5. MLP calibration networks\n\n", sections["mlp"], "samples/s"))
+    gpu = {name: sections[name] for name in ("fusion_gpu", "mlp_gpu") if name in sections}
+    if gpu:
+        lines.append(_gpu_md(gpu))
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -42,6 +42,9 @@ from orchestration.bench._report import not_measured, say
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REAL_VOLUME = PROJECT_ROOT.parent / "shared" / "data" / "radar" / "KLBB20160601_150025_V06"
 SECTIONS: tuple[str, ...] = ("ingest", "radar_day", "celery", "fusion", "mlp")
+#: Sections measured on another machine (a GPU worker) and imported with ``--import-gpu``; a
+#: run keeps them from the previous ``results.json``.
+GPU_SECTIONS: tuple[str, ...] = ("fusion_gpu", "mlp_gpu")
 #: Run order: the Celery section last, so that its time-budget check knows what is left.
 RUN_ORDER: tuple[str, ...] = ("ingest", "radar_day", "fusion", "mlp", "celery")
 #: Per-section time limits (s) of a full run; ``celery`` is also bounded by the day's wall time.
@@ -174,6 +177,39 @@ def _load_previous(json_path: Path) -> dict[str, Any]:
         return {}
 
 
+def _load_previous_run(json_path: Path) -> dict[str, Any]:
+    """The previous ``results.json`` whole (empty when absent or unreadable)."""
+    try:
+        data = json.loads(json_path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) and data.get("date_utc") else {}
+
+
+def previous_run_argv(run: dict[str, Any]) -> list[str]:
+    """The arguments of the ``rainfuse bench all`` command that made ``run``."""
+    return run.get("command", "").removeprefix("rainfuse bench all").split()
+
+
+def read_gpu_result(path: Path) -> tuple[str, dict[str, Any]]:
+    """A ``python -m orchestration.bench.models`` result measured with CUDA -> (section, data)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"bench all: cannot read GPU result {path}: {error}") from error
+    part = data.get("part") if isinstance(data, dict) else None
+    if part not in ("fusion", "mlp"):
+        raise SystemExit(
+            f"bench all: {path} is not a result of `python -m orchestration.bench.models` "
+            "(no 'part' of fusion or mlp)"
+        )
+    rows = data.get("results") or []
+    if not any(str(r.get("device", "")).startswith("cuda") for r in rows):
+        raise SystemExit(f"bench all: {path} has no CUDA measurement (was it run on a GPU?)")
+    data["source_file"] = str(path)
+    return f"{part}_gpu", data
+
+
 def parse_only(values: list[str] | None) -> list[str]:
     """``--only a,b --only c`` -> ordered section names; unknown names fail."""
     if not values:
@@ -205,6 +241,14 @@ def main(argv: list[str] | None = None) -> int:
         help="time budget: the Celery section is skipped (with the reason) when two runs of the "
         "measured day would not fit; --only celery always runs it",
     )
+    parser.add_argument(
+        "--import-gpu",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="add a `python -m orchestration.bench.models --part fusion|mlp --result FILE` run "
+        "from a GPU machine as its own section (alone: re-render without measuring anything)",
+    )
     # child mode of the ingest section
     parser.add_argument("--_section", dest="section", help=argparse.SUPPRESS)
     parser.add_argument("--archive", help=argparse.SUPPRESS)
@@ -218,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.result).write_text(json.dumps(result, default=str))
         return 0
 
-    selected = parse_only(args.only)
+    imported = dict(read_gpu_result(path) for path in args.import_gpu or [])
+    selected = [] if imported and not args.only else parse_only(args.only)
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     machine = _report.machine_description()
@@ -276,17 +321,34 @@ def main(argv: list[str] | None = None) -> int:
     json_path = args.out_dir / "benchmarks" / "results.json"
     md_path = args.out_dir / "BENCHMARKS.md"
     kept = []
-    if set(selected) != set(SECTIONS):
-        previous = _load_previous(json_path)
-        for name in SECTIONS:
-            if name not in sections and name in previous:
-                sections[name] = previous[name]
-                kept.append(name)
-    sections = {name: sections[name] for name in SECTIONS if name in sections}
-    options = {"quick": args.quick, "only": selected, "kept_from_previous": kept, "argv": argv}
-    payload = _report.build_payload(
-        sections, machine, options, time.perf_counter() - t0, started_utc=started
-    )
+    sections.update(imported)
+    previous = _load_previous(json_path)
+    for name in (*SECTIONS, *GPU_SECTIONS):
+        if name not in sections and name in previous:
+            sections[name] = previous[name]
+            kept.append(name)
+    sections = {name: sections[name] for name in (*SECTIONS, *GPU_SECTIONS) if name in sections}
+    options = {
+        "quick": args.quick,
+        "only": selected,
+        "imported_gpu": sorted(imported),
+        "kept_from_previous": kept,
+        "argv": argv,
+    }
+    previous_run = _load_previous_run(json_path)
+    if not selected and previous_run:
+        # nothing measured here: the header keeps the run that measured this machine's sections
+        payload = _report.build_payload(
+            sections,
+            previous_run.get("machine", machine),
+            {**previous_run.get("options", {}), **options, "argv": previous_run_argv(previous_run)},
+            float(previous_run.get("total_wall_s") or 0.0),
+            started_utc=dt.datetime.fromisoformat(previous_run["date_utc"]),
+        )
+    else:
+        payload = _report.build_payload(
+            sections, machine, options, time.perf_counter() - t0, started_utc=started
+        )
     _report.write_report(payload, md_path, json_path)
     say(f"wrote {md_path} and {json_path}")
     line = {

@@ -14,7 +14,12 @@ gradient. CUDA figures are added, with the device named, when a CUDA device is p
 
 MLP calibration networks (``--part mlp``): samples per second of the project's trainer
 (``fusion_ops.calibration.training.train_model``, a fixed number of epochs, no early stop) and of
-``predict_rain_rate`` on a product-grid-sized feature matrix, for MLP-1/2/3.
+``predict_rain_rate`` on a product-grid-sized feature matrix, for MLP-1/2/3; on CUDA too when a
+CUDA device is present.
+
+Neither part needs Dagster, the radar libraries or wradlib, so both run on a bare GPU machine with
+PyTorch and NumPy (``python -m orchestration.bench.models --part fusion --result FILE``); ``rainfuse
+bench all --import-gpu FILE,...`` then adds such results to BENCHMARKS.md as their own section.
 
 Medians of ``--repeats`` timed repetitions after warm-up. The last printed line is one JSON object.
 """
@@ -22,15 +27,17 @@ Medians of ``--repeats`` timed repetitions after warm-up. The last printed line 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from orchestration.bench._report import graceful_sigterm, not_measured, say
+from orchestration.bench._report import graceful_sigterm, machine_description, not_measured, say
 
 CPU_TILE = 512
 CUDA_TILE = 2048
@@ -208,9 +215,17 @@ def mlp_specs() -> list[Any]:
     return [mlp1_spec(), mlp2_spec(), mlp3_spec(list(ABI_FEATURE_FILLS))]
 
 
-def bench_mlp(spec: Any, n_train: int, epochs: int, n_infer: int, repeats: int) -> dict[str, Any]:
-    """Trainer and inference samples/s of one calibration network on random realistic data."""
+def bench_mlp(
+    spec: Any, n_train: int, epochs: int, n_infer: int, repeats: int, device: Any = None
+) -> dict[str, Any]:
+    """Trainer and inference samples/s of one calibration network on random realistic data.
+
+    Both calls return NumPy arrays or CPU models, so their own timers include the device's work.
+    """
     import numpy as np
+    import torch
+
+    device = torch.device("cpu") if device is None else device
 
     from fusion_ops.calibration.models import predict_rain_rate
     from fusion_ops.calibration.training import TrainConfig, train_model
@@ -222,23 +237,25 @@ def bench_mlp(spec: Any, n_train: int, epochs: int, n_infer: int, repeats: int) 
     y = np.maximum(0.0, x[:, : min(3, n_feat)].sum(axis=1) * 3.0).astype(np.float32)
     cfg = TrainConfig(epochs=epochs, patience=epochs + 1, min_groups=10)
     # warm-up: torch imports parts of itself (and sympy) lazily on the first optimiser step
-    train_model(spec, x[:2000], y[:2000], config=TrainConfig(epochs=1, min_groups=10))
+    train_model(
+        spec, x[:2000], y[:2000], config=TrainConfig(epochs=1, min_groups=10), device=device
+    )
     runs = []
     for _ in range(max(1, repeats // 2)):
-        res = train_model(spec, x, y, config=cfg)
+        res = train_model(spec, x, y, config=cfg, device=device)
         n_epochs = len(res.history)
         runs.append(res.n_groups * (1 - cfg.val_fraction) * n_epochs / res.seconds)
     model = res.model
     xi = rng.normal(size=(n_infer, n_feat)).astype(np.float32)
     infer = []
-    predict_rain_rate(model, xi[:1000])
+    predict_rain_rate(model, xi[:1000], device=device)
     for _ in range(repeats):
         t0 = time.perf_counter()
-        predict_rain_rate(model, xi)
+        predict_rain_rate(model, xi, device=device)
         infer.append(time.perf_counter() - t0)
     return {
         "model": spec.name,
-        "device": _device_name(__import__("torch").device("cpu")),
+        "device": _device_name(device),
         "shape": f"{n_feat} features, hidden {list(spec.hidden)}",
         "train_step_s": None,
         "train_per_s": round(statistics.median(runs), 0),
@@ -260,16 +277,35 @@ def mlp_section(quick: bool = False) -> dict[str, Any]:
     # a product grid (270 x 306 cells at 0.01 deg) for 24 hours
     n_infer = 500_000 if quick else 2_000_000
     repeats = 3 if quick else 5
+    import torch
+
+    devices = [torch.device("cpu")]
+    if torch.cuda.is_available():
+        devices.append(torch.device("cuda"))
     results = []
-    for spec in specs:
-        say(f"mlp: {spec.name}")
-        try:
-            results.append(bench_mlp(spec, n_train, epochs, n_infer, repeats))
-        except Exception as error:  # noqa: BLE001 - reported per network
-            results.append(
-                {"model": spec.name, **not_measured(f"{type(error).__name__}: {error}"[:500])}
-            )
-    first = next((r for r in results if r["model"] == "mlp1" and r.get("status") == "ok"), None)
+    for device in devices:
+        for spec in specs:
+            say(f"mlp: {spec.name} on {device}")
+            try:
+                results.append(bench_mlp(spec, n_train, epochs, n_infer, repeats, device))
+            except Exception as error:  # noqa: BLE001 - reported per network
+                results.append(
+                    {
+                        "model": spec.name,
+                        "device": str(device),
+                        **not_measured(f"{type(error).__name__}: {error}"[:500]),
+                    }
+                )
+    first = next(
+        (
+            r
+            for r in results
+            if r["model"] == "mlp1"
+            and r.get("status") == "ok"
+            and str(r.get("device", "")).startswith("cpu")
+        ),
+        None,
+    )
     window: dict[str, Any]
     try:
         from fusion_ops.calibration.training import TrainConfig
@@ -315,8 +351,16 @@ def main(argv: list[str] | None = None) -> int:
 
     threads = args.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
+    started = dt.datetime.now(dt.UTC)
+    t0 = time.perf_counter()
     result = fusion_section(args.quick) if args.part == "fusion" else mlp_section(args.quick)
     result["torch_threads"] = threads
+    # enough to stand on its own when measured on another machine (see ``bench all --import-gpu``)
+    result["part"] = args.part
+    result["machine"] = machine_description()
+    result["measured_utc"] = started.replace(microsecond=0).isoformat()
+    result["section_wall_s"] = round(time.perf_counter() - t0, 1)
+    result["command"] = " ".join(["python -m orchestration.bench.models", *(argv or sys.argv[1:])])
     text = json.dumps(result, default=str)
     if args.result:
         Path(args.result).write_text(text)

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export PYART_QUIET := 1
 DAGSTER_HOME := $(or $(DAGSTER_HOME),$(CURDIR)/data/dagster_home)
 
-.PHONY: install test lint format demo ui bench clean
+.PHONY: install test lint format demo ui bench gpu-check clean
 
 # torch==2.13.0 first: its CPU wheel lies on these machines; an unpinned torch pulls a multi-GB CUDA
 # build. On a GPU host the same pin resolves to the CUDA build.
@@ -44,6 +44,18 @@ ui: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/rainfuse bench all
+
+# On a CUDA machine: the CUDA tests, then the fusion and MLP benchmarks on its CPU and GPU. Needs
+# only PyTorch, NumPy, safetensors and pytest (GPU_PYTHON=python3 on a bare GPU image); add the
+# results to BENCHMARKS.md here with `rainfuse bench all --import-gpu FILE --import-gpu FILE`.
+GPU_PYTHON ?= $(BIN)/python
+GPU_OUT ?= benchmarks/gpu
+gpu-check:
+	mkdir -p $(GPU_OUT)
+	$(GPU_PYTHON) -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device')"
+	$(GPU_PYTHON) -m pytest -c /dev/null --rootdir . -p no:cacheprovider -q -rs tests/test_cuda_paths.py
+	$(GPU_PYTHON) -m orchestration.bench.models --part fusion --result $(GPU_OUT)/fusion_gpu.json
+	$(GPU_PYTHON) -m orchestration.bench.models --part mlp --result $(GPU_OUT)/mlp_gpu.json
 
 clean:
 	rm -rf data/storage data/products data/dagster_home .pytest_cache

@@ -5,8 +5,10 @@ import pytest
 
 from fusion_ops.products.pipeline import fuse_day, verify_fused_day
 from fusion_ops.products.verify import (
+    MIN_GAUGE_PAIRS,
     SkillThresholds,
     nearest_cell_values,
+    rmse_difference_interval,
     scores,
     skill_failures,
     summary,
@@ -174,3 +176,58 @@ def test_gauges_refit_the_range_dependence_of_the_radar_error(synthetic_day):
     near = np.nanmean(np.asarray(std["gr"])[range_km < 20])
     far = np.nanmean(np.asarray(std["gr"])[range_km > 60])
     assert far > 2 * near
+
+
+def test_rmse_difference_interval_excludes_zero_for_a_consistent_margin():
+    rng = np.random.default_rng(1)
+    obs = rng.gamma(2.0, 3.0, 60)
+    better = obs + rng.normal(0, 0.5, 60)
+    worse = obs + rng.normal(0, 2.0, 60)
+    d = rmse_difference_interval(better, worse, obs)
+    assert d["n"] == 60 and d["confidence"] == 0.95
+    expected = np.sqrt(np.mean((better - obs) ** 2)) - np.sqrt(np.mean((worse - obs) ** 2))
+    assert d["difference_mm"] == pytest.approx(expected)
+    assert d["low_mm"] <= d["difference_mm"] <= d["high_mm"] < 0.0
+    assert rmse_difference_interval(better, worse, obs) == d  # seeded: reproducible
+
+
+def test_rmse_difference_interval_spans_zero_when_one_gauge_decides():
+    # 48 gauges where the first estimate is better, one where it is far off (like a convective
+    # gauge among light-rain neighbours): it "loses" on RMSE, but the sample says little
+    obs = np.linspace(0.0, 12.0, 49)
+    first = obs + np.where(np.arange(49) % 2, 0.2, -0.2)
+    second = obs + np.where(np.arange(49) % 2, 0.6, -0.6)
+    first[10] = obs[10] - 5.6
+    d = rmse_difference_interval(first, second, obs)
+    assert d["difference_mm"] > 0.0
+    assert d["low_mm"] < 0.0 < d["high_mm"]
+
+
+def test_rmse_difference_interval_needs_enough_pairs():
+    obs = np.arange(MIN_GAUGE_PAIRS + 2, dtype=float)
+    a = obs + 1.0
+    a[:3] = np.nan
+    d = rmse_difference_interval(a, obs + 2.0, obs)
+    assert d["n"] == MIN_GAUGE_PAIRS - 1 and d["difference_mm"] is None and d["low_mm"] is None
+    same = rmse_difference_interval(obs + 1.0, obs + 1.0, obs)
+    assert same["difference_mm"] == 0.0 and same["low_mm"] == same["high_mm"] == 0.0
+
+
+def test_verification_reports_the_margin_over_each_source(verified):
+    _, v = verified
+    for source in ("gr", "sr", "sat"):
+        d = v[source]["fused_minus_source_gauges"]
+        assert d["n"] >= MIN_GAUGE_PAIRS
+        assert d["low_mm"] <= d["difference_mm"] <= d["high_mm"]
+    # the difference is taken where both have a value: the SR swath's withheld gauges only
+    assert v["sr"]["fused_minus_source_gauges"]["n"] == v["sr"]["gauges"]["n"]
+    gr = v["gr"]["fused_minus_source_gauges"]
+    assert gr["difference_mm"] == pytest.approx(
+        v["fused"]["gauges"]["rmse"] - v["gr"]["gauges"]["rmse"]
+    )
+    worse = {
+        **v,
+        "gr": {**v["gr"], "gauges": {"rmse": 0.01}},
+    }
+    note = [f for f in skill_failures(worse, SkillThresholds(20, 20, 0, 0)) if "gr" in f]
+    assert "bootstrap interval [" in note[0]

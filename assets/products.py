@@ -478,7 +478,14 @@ def product_verification(
             same = (entry or {}).get(f"fused_same_support_{ref}") or {}
             if same.get("rmse") is not None:  # the fused product on a partial source's support
                 metadata[f"fused_on_{name}_support_rmse_{ref}"] = MetadataValue.float(same["rmse"])
-    metadata["table"] = MetadataValue.md(score_markdown(compact))
+    for name, entry in scores.items():
+        diff = (entry or {}).get("fused_minus_source_gauges") or {}
+        for key in ("difference_mm", "low_mm", "high_mm"):
+            if diff.get(key) is not None:  # charted: is the day's margin over the source real?
+                metadata[f"fused_minus_{name}_rmse_gauges_{key}"] = MetadataValue.float(diff[key])
+    metadata["table"] = MetadataValue.md(
+        score_markdown(compact) + "\n\n" + difference_markdown(scores)
+    )
     context.add_output_metadata(metadata)
     return record
 
@@ -490,6 +497,23 @@ def score_markdown(compact: dict[str, dict[str, float | None] | None]) -> str:
     for name, entry in compact.items():
         cells = ["-" if entry is None or entry.get(k) is None else f"{entry[k]:.3f}" for k in keys]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def difference_markdown(scores: dict) -> str:
+    """Fused RMSE minus each source's at the withheld gauges, with the bootstrap interval."""
+    lines = [
+        "| fused minus | RMSE difference at the withheld gauges (mm) | 95 % bootstrap interval |"
+        " gauges |",
+        "|---|---|---|---|",
+    ]
+    for name, entry in scores.items():
+        diff = (entry or {}).get("fused_minus_source_gauges") or {}
+        if diff.get("difference_mm") is None:
+            continue
+        low, high = diff.get("low_mm"), diff.get("high_mm")
+        interval = "-" if low is None or high is None else f"[{low:+.3f}, {high:+.3f}]"
+        lines.append(f"| {name} | {diff['difference_mm']:+.3f} | {interval} | {diff['n']} |")
     return "\n".join(lines)
 
 

@@ -78,8 +78,9 @@ def print_scores(dates: list[str], config) -> None:
     print("\n== Calibration chain, held-out scores (rainfuse evaluate) ==", flush=True)
     evaluate.main(["--start", dates[0], "--end", dates[-1]])
     print("\n== Daily fused product verification (rainfuse verify) ==", flush=True)
-    summaries, missing = verify.load_summaries(dates)
-    print(verify.format_score_table(summaries))
+    records, missing = verify.load_records(dates)
+    summaries = {day: verify.summary_of(record) for day, record in records.items()}
+    print(verify.format_score_table(summaries, verify.fused_minus_sources(records)))
     if missing:
         print(f"no verification stored for: {', '.join(missing)}")
     from fusion_ops.products.writers import product_relative_paths

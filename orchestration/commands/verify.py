@@ -9,6 +9,8 @@ ends with one JSON line::
 with ``V = {"rmse_truth": mm, "rmse_gauges": mm, "bias_gauges": mm, "corr_gauges": r,
 "csi_1mm": x}`` on daily totals (``rmse_truth`` only where truth exists; ``null`` for a source
 absent that day). Without ``--start/--end`` it reads the days of the demo scenario (``make demo``).
+Under each day's rows the table gives the fused RMSE minus each source's at the withheld gauges
+with its 95 % bootstrap interval over those gauges.
 """
 
 from __future__ import annotations
@@ -39,6 +41,32 @@ class VerificationMissingError(RuntimeError):
 
 def load_summaries(days: Sequence[str]) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """Compact scores per day from the asset storage; also the days that have none."""
+    records, missing = load_records(days)
+    return {day: summary_of(record) for day, record in records.items()}, missing
+
+
+def summary_of(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The compact scores of each estimate in one day's verification record."""
+    summary = record["summary"]
+    return {name: summary.get(name) for name in ESTIMATES}
+
+
+def fused_minus_sources(records: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per day and source: the fused RMSE minus the source's at the withheld gauges, with its
+    bootstrap interval (absent in records written before the interval existed)."""
+    out: dict[str, dict[str, Any]] = {}
+    for day, record in records.items():
+        scores = record.get("scores") or {}
+        out[day] = {
+            name: (scores.get(name) or {}).get("fused_minus_source_gauges")
+            for name in ESTIMATES
+            if name != "fused" and (scores.get(name) or {}).get("fused_minus_source_gauges")
+        }
+    return out
+
+
+def load_records(days: Sequence[str]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Each day's verification record from the asset storage; also the days that have none."""
     from upath import UPath
 
     from orchestration.config import load_config, resolve_env
@@ -59,7 +87,7 @@ def load_summaries(days: Sequence[str]) -> tuple[dict[str, dict[str, Any]], list
             raise VerificationMissingError(
                 f"{base / VERIFICATION_ASSET / day}: not a product verification record"
             )
-        found[day] = {name: summary.get(name) for name in ESTIMATES}
+        found[day] = record
     return found, missing
 
 
@@ -80,10 +108,15 @@ def _cell(value: Any, width: int) -> str:
     return f"{'-':>{width}}" if value is None else f"{value:>{width}.3f}"
 
 
-def format_score_table(summaries: Mapping[str, Mapping[str, Any]]) -> str:
+def format_score_table(
+    summaries: Mapping[str, Mapping[str, Any]],
+    differences: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
     """A plain-text table: one block per day, one row per estimate, the best RMSE marked ``*``.
 
-    This is what ``make demo`` prints at its end.
+    With ``differences`` (:func:`fused_minus_sources`), each day ends with the fused RMSE minus
+    each source's at the withheld gauges and its bootstrap interval: how much one day's gauge
+    sample can say. This is what ``make demo`` prints at its end.
     """
     header = f"{'day':<11} {'estimate':<23}" + "".join(f"{k:>13}" for k in SCORE_KEYS)
     lines = [header, "-" * len(header)]
@@ -109,6 +142,15 @@ def format_score_table(summaries: Mapping[str, Mapping[str, Any]]) -> str:
                 mark = "*" if is_best else " "
                 cells.append(text + mark)
             lines.append(f"{day:<11} {label:<23}" + "".join(cells))
+        for name, diff in ((differences or {}).get(day) or {}).items():
+            if diff.get("difference_mm") is None or diff.get("low_mm") is None:
+                continue
+            lines.append(
+                f"{'':<11} fused minus {SOURCE_NAMES.get(name, name)} at the {diff['n']} withheld "
+                f"gauges: {diff['difference_mm']:+.3f} mm, "
+                f"{100 * float(diff['confidence']):.0f} % bootstrap interval "
+                f"[{diff['low_mm']:+.3f}, {diff['high_mm']:+.3f}]"
+            )
         lines.append("")
     lines.append(
         "daily totals (mm): RMSE against truth and against the gauges withheld from the "
@@ -147,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rainfuse verify: {error}", file=sys.stderr)
         return 2
     try:
-        summaries, missing = load_summaries(days)
+        records, missing = load_records(days)
     except VerificationMissingError as error:
         print(f"rainfuse verify: {error}", file=sys.stderr)
         return 1
@@ -157,10 +199,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"(materialize it: rainfuse materialize --date {day})",
             file=sys.stderr,
         )
-    if not summaries:
+    if not records:
         print("rainfuse verify: nothing to verify", file=sys.stderr)
         return 1
-    print(format_score_table(summaries))
+    summaries = {day: summary_of(record) for day, record in records.items()}
+    print(format_score_table(summaries, fused_minus_sources(records)))
     print(json_line(summaries), flush=True)
     return 0 if not missing else 1
 

@@ -162,6 +162,12 @@ def test_verification_fused_beats_each_source(run):
     mat = run["first"].asset_materializations_for_node("product_verification")[0]
     assert mat.metadata["fused_rmse_truth"].value == pytest.approx(compact["fused"]["rmse_truth"])
     assert "sr_csi_1mm" in mat.metadata
+    margin = record["scores"]["gr"]["fused_minus_source_gauges"]
+    assert mat.metadata["fused_minus_gr_rmse_gauges_difference_mm"].value == pytest.approx(
+        margin["difference_mm"]
+    )
+    assert margin["difference_mm"] < 0 and margin["low_mm"] <= margin["difference_mm"]
+    assert "bootstrap interval" in mat.metadata["table"].value
     checks = run["first"].get_asset_check_evaluations()
     assert [c.check_name for c in checks] == ["fused_product_skill"] and checks[0].passed
 

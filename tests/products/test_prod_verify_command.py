@@ -29,8 +29,10 @@ def storage(tmp_path, monkeypatch):
         "2009-05-20": {"fused": _v(2.0), "gr": _v(4.0), "sr": None, "sat": _v(6.0)},
         "2009-05-21": {"fused": _v(3.0), "gr": _v(5.0), "sr": _v(20.0), "sat": _v(7.0)},
     }
+    margin = {"difference_mm": -1.5, "low_mm": -2.25, "high_mm": 0.4, "confidence": 0.95, "n": 49}
     for day, summary in records.items():
-        atomic_write({"day": day, "summary": summary, "failures": []}, base / day)
+        scores = {"gr": {"fused_minus_source_gauges": margin}} if day == "2009-05-21" else {}
+        atomic_write({"day": day, "summary": summary, "scores": scores, "failures": []}, base / day)
     return records
 
 
@@ -49,6 +51,9 @@ def test_verify_prints_table_and_exact_json(storage, capsys):
     assert "fused (gauge-adjusted)" in table and "(absent this day)" in table
     fused_rows = [line for line in out if line.startswith("2009-05-21  fused")]
     assert "2.000" not in fused_rows[0] and "3.000*" in fused_rows[0]
+    margin = [line for line in out if "fused minus ground radar MLP-1" in line]
+    assert len(margin) == 1  # only the day whose record holds the interval
+    assert "49 withheld gauges: -1.500 mm, 95 % bootstrap interval [-2.250, +0.400]" in margin[0]
 
 
 def test_verify_reports_missing_days(storage, capsys):

@@ -444,7 +444,10 @@ def concat_radar_days(
             }
             for i in range(block[moments[0]].shape[0]):
                 store.append({m: block[m][i] for m in moments})
-    inventory = pd.concat([p.inventory for p in parts], ignore_index=True)
+    # an empty block (more blocks than volumes) has untyped columns: left out, they cannot turn
+    # the day's string columns into objects
+    inventories = [p.inventory for p in parts if len(p.inventory)] or [parts[0].inventory]
+    inventory = pd.concat(inventories, ignore_index=True)
     inventory["time"] = pd.to_datetime(inventory["time"], utc=True).dt.as_unit("ns")
     frames = [p.profiles for p in parts if len(p.profiles)]
     profiles = _with_ns_times(

@@ -266,6 +266,26 @@ def test_blocks_of_volumes_join_to_the_whole_day(sim_day, tmp_path):
         concat_radar_days([])
 
 
+def test_more_blocks_than_volumes_still_join_to_the_whole_day(sim_day):
+    """``compute.ground_radar_blocks`` may exceed a day's volumes (a day with gaps): the asset's
+    split then leaves a block empty, and the join still gives the whole day."""
+    from fusion_ops.radar.profiles import concat_radar_days, ingest_radar_day
+    from fusion_ops.readers.ground_radar import list_volumes
+
+    root, _ = sim_day
+    grid, gauges = _sim_grid_and_gauges(root)
+    urls = list_volumes(str(root / "nexrad"), dt.date(2009, 5, 20), "KMLB", None)
+    blocks = [list(b) for b in np.array_split(np.asarray(urls, dtype=object), len(urls) + 1)]
+    assert [len(b) for b in blocks] == [1, 1, 1, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        whole = ingest_radar_day(urls, grid, gauges)
+        joined = concat_radar_days([ingest_radar_day(b, grid, gauges) for b in blocks])
+    pd.testing.assert_frame_equal(joined.inventory, whole.inventory)
+    pd.testing.assert_frame_equal(joined.profiles, whole.profiles)
+    xr.testing.assert_identical(joined.grid.load(), whole.grid)
+
+
 def test_ground_radar_blocks_store_the_whole_day(sim_day):
     """The asset's blocks, joined, store what one ingest of the day gives; no block file is
     left, and every block step ran."""

@@ -47,7 +47,7 @@ from fusion_ops.readers.errors import QuarantineRecord, quarantine_markdown, rea
 from fusion_ops.readers.ground_radar import list_volumes
 from fusion_ops.readers.satellite import hourly_features, list_abi_files
 from fusion_ops.readers.spaceborne import empty_footprints, read_2a
-from orchestration.config import resolve_env
+from orchestration.config import load_config, resolve_env
 from orchestration.executors import critical_path_op_tags
 from orchestration.io_managers import atomic_write, read_value, stored_path_of
 from orchestration.partitions import daily_partitions
@@ -279,8 +279,10 @@ class GroundRadarConfig(Config):
 
 
 #: Steps a day's volumes are ingested in: contiguous blocks of the day's volumes, one step each,
-#: so that two workers share the longest step of the day (see docs/ingest.md).
-GROUND_RADAR_BLOCKS = 2
+#: so that several workers share the longest step of the day (see docs/ingest.md). The number
+#: shapes the graph, so it is read from the configuration when the code location loads
+#: (``compute.ground_radar_blocks``, default 2).
+GROUND_RADAR_BLOCKS = load_config().compute.ground_radar_blocks
 
 # Blocks of a day's ingest lie under the asset storage, per day and run (two runs of a day never
 # share them), until the day's outputs are stored; then they are removed.

@@ -103,6 +103,10 @@ class ComputeConfig(_Strict):
     #: as another process shares the cores (a fusion training step 30.9 s with 2 threads on a
     #: busy 2-core machine, 2.45 s with 1).
     torch_threads: int = Field(1, ge=0)
+    #: Steps one day's ground-radar ingest is split into (contiguous blocks of the day's volumes),
+    #: so that that many workers share the longest step of the day. Read when the code location
+    #: loads (it shapes the asset graph): every worker must see the same value.
+    ground_radar_blocks: int = Field(2, ge=1, le=32)
 
 
 class RainfuseConfig(_Strict):

@@ -129,3 +129,18 @@ def test_torch_threads_default_to_one_and_reach_the_compute_resource(tmp_path):
         torch.set_num_threads(before)
     with pytest.raises(ConfigError, match=r"compute\.torch_threads"):
         load_config(write(tmp_path, "compute:\n  torch_threads: -1\n"))
+
+
+def test_ground_radar_blocks_default_and_bounds(tmp_path):
+    assert (
+        load_config(write(tmp_path, "compute:\n  device: cpu\n")).compute.ground_radar_blocks == 2
+    )
+    assert (
+        load_config(
+            write(tmp_path, "compute:\n  ground_radar_blocks: 4\n")
+        ).compute.ground_radar_blocks
+        == 4
+    )
+    for bad in (0, 33, "two"):
+        with pytest.raises(ConfigError, match=r"compute\.ground_radar_blocks"):
+            load_config(write(tmp_path, f"compute:\n  ground_radar_blocks: {bad}\n"))

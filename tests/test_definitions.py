@@ -45,6 +45,31 @@ def test_cli_reports_bad_config_with_key(tmp_path):
     assert "domain.grid_spacing_deg" in result.stderr
 
 
+def test_ground_radar_blocks_shape_the_graph(tmp_path):
+    """``compute.ground_radar_blocks`` sets the number of block steps of the ground_radar graph
+    (read when the code location loads, so in a fresh process)."""
+    config = tmp_path / "rainfuse.yaml"
+    config.write_text("compute:\n  ground_radar_blocks: 3\n")
+    env = {**os.environ, "RAINFUSE_CONFIG": str(config), "PYART_QUIET": "1"}
+    probe = (
+        "from orchestration.definitions import defs\n"
+        "graph = defs.resolve_assets_def('ground_radar_volumes').node_def\n"
+        "print(sorted(n.name for n in graph.node_defs if 'block' in n.name))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == str(
+        [f"ingest_ground_radar_block_{i}" for i in range(3)] + ["join_ground_radar_blocks"]
+    )
+
+
 def test_fusion_ops_has_no_dagster_import():
     offenders = [
         str(path.relative_to(REPO))

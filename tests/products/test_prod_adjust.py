@@ -138,3 +138,47 @@ def test_adjust_rejects_mismatched_grid():
         adjust_daily(raw[:-1], lat, lon, glat, glon, g)
     with pytest.raises(ProductInputError, match="unknown method"):
         adjust_daily(raw, lat, lon, glat, glon, g, AdjustConfig(method="kriging"))  # type: ignore[arg-type]
+
+
+def test_drizzle_gauges_do_not_set_the_factor_of_a_storm():
+    """A storm the radar measured right, among drizzle the radar overestimated threefold: the
+    drizzle pairs (below ``minval_mm``) must not lower the storm with them."""
+    lat = 27.5 + 0.02 * np.arange(40)
+    lon = -81.0 + 0.02 * np.arange(45)
+    lon2d, lat2d = np.meshgrid(lon, lat)
+    centres = [
+        (27.903, -80.553),
+        (27.603, -80.197),
+        (28.203, -80.897),
+        (28.197, -80.203),
+        (27.597, -80.903),
+    ]
+    storm = np.zeros_like(lon2d, dtype=bool)
+    for clat, clon in centres:
+        storm |= np.hypot(lat2d - clat, lon2d - clon) < 0.05
+    radar = np.where(storm, 30.0, 1.5)
+    rng = np.random.default_rng(7)
+    drizzle_lat, drizzle_lon = rng.uniform(27.52, 28.26, 40), rng.uniform(-80.98, -80.14, 40)
+    away = np.array(
+        [
+            min(np.hypot(a - c[0], b - c[1]) for c in centres) > 0.08
+            for a, b in zip(drizzle_lat, drizzle_lon, strict=True)
+        ]
+    )
+    # the radar is right in four storms (gauges there measure 30 mm) and in drizzle it reads 1.5
+    # where the gauges measure 0.5; the fifth storm, centres[0], has no gauge
+    glat = np.concatenate([[c[0] for c in centres[1:]], drizzle_lat[away]])
+    glon = np.concatenate([[c[1] for c in centres[1:]], drizzle_lon[away]])
+    gauges = np.concatenate([np.full(4, 30.0), np.full(away.sum(), 0.5)])
+    target = nearest_cell_values(radar, lat, lon, [centres[0][0]], [centres[0][1]])
+    assert target[0] == 30.0
+    for method in ("multiply", "mixed"):
+        out = adjust_daily(radar, lat, lon, glat, glon, gauges, AdjustConfig(method=method))
+        kept = nearest_cell_values(out.daily_mm, lat, lon, [centres[0][0]], [centres[0][1]])[0]
+        assert kept == pytest.approx(30.0, rel=0.05)
+        old = AdjustConfig(method=method, minval_mm=0.1)  # the drizzle pairs taken in
+        lowered = adjust_daily(radar, lat, lon, glat, glon, gauges, old)
+        assert (
+            nearest_cell_values(lowered.daily_mm, lat, lon, [centres[0][0]], [centres[0][1]])[0]
+            < 0.7 * 30.0
+        )

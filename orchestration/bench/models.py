@@ -19,7 +19,8 @@ CUDA device is present.
 
 Neither part needs Dagster, the radar libraries or wradlib, so both run on a bare GPU machine with
 PyTorch and NumPy (``python -m orchestration.bench.models --part fusion --result FILE``); ``rainfuse
-bench all --import-gpu FILE,...`` then adds such results to BENCHMARKS.md as their own section.
+bench all --import-gpu FILE`` (repeatable) then adds such results to BENCHMARKS.md as their own
+section.
 
 Medians of ``--repeats`` timed repetitions after warm-up. The last printed line is one JSON object.
 """

@@ -189,13 +189,20 @@ def verify_day(
     result: dict[str, dict[str, dict[str, float | int | None]] | None] = {}
     fused = estimates_mm.get(fused_name)
 
+    def at_gauges(field: np.ndarray) -> np.ndarray:
+        assert gauges is not None
+        return nearest_cell_values(
+            field, grid_lat_deg, grid_lon_deg, gauges.lat_deg, gauges.lon_deg
+        )
+
+    fused_at_gauges = at_gauges(fused) if fused is not None and gauges is not None else None
+
     def score_entry(field: np.ndarray) -> dict[str, dict[str, float | int | None]]:
         entry: dict[str, dict[str, float | int | None]] = {}
         if gauges is not None:
-            at_gauges = nearest_cell_values(
-                field, grid_lat_deg, grid_lon_deg, gauges.lat_deg, gauges.lon_deg
+            entry["gauges"] = scores(
+                at_gauges(field), gauges.daily_mm, threshold_mm, MIN_GAUGE_PAIRS
             )
-            entry["gauges"] = scores(at_gauges, gauges.daily_mm, threshold_mm, MIN_GAUGE_PAIRS)
         if truth_mm is not None:
             if np.shape(truth_mm) != np.shape(field):
                 raise ProductInputError(
@@ -210,12 +217,10 @@ def verify_day(
             result[name] = None
             continue
         entry = score_entry(field)
-        if fused is not None and name != fused_name and gauges is not None:
-            at = [
-                nearest_cell_values(f, grid_lat_deg, grid_lon_deg, gauges.lat_deg, gauges.lon_deg)
-                for f in (fused, field)
-            ]
-            entry["fused_minus_source_gauges"] = rmse_difference_interval(*at, gauges.daily_mm)
+        if fused_at_gauges is not None and name != fused_name:
+            entry["fused_minus_source_gauges"] = rmse_difference_interval(
+                fused_at_gauges, at_gauges(field), gauges.daily_mm
+            )
         if fused is not None and name != fused_name and not np.isfinite(field).all():
             # The fused product on this source's support (e.g. the SR swath): a like-for-like
             # comparison for a source that saw part of the domain.

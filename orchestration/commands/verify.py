@@ -39,12 +39,6 @@ class VerificationMissingError(RuntimeError):
     """No stored verification for a requested day (the message names the day and the path)."""
 
 
-def load_summaries(days: Sequence[str]) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Compact scores per day from the asset storage; also the days that have none."""
-    records, missing = load_records(days)
-    return {day: summary_of(record) for day, record in records.items()}, missing
-
-
 def summary_of(record: Mapping[str, Any]) -> dict[str, Any]:
     """The compact scores of each estimate in one day's verification record."""
     summary = record["summary"]

@@ -47,7 +47,6 @@ from dagster import (
 )
 from pydantic import Field
 
-from assets.gpu import GPU_OP_TAGS, GPU_POOL
 from fusion_ops.calibration import apply as A
 from fusion_ops.calibration import evaluation as E
 from fusion_ops.calibration import features as F
@@ -60,10 +59,10 @@ from fusion_ops.calibration.versioning import (
     save_fallback_bytes,
     save_model_bytes,
 )
-from orchestration.executors import critical_path_op_tags
-from orchestration.io_managers import stored_path_of
-from orchestration.partitions import daily_partitions
-from orchestration.resources import ComputeResource, DomainResource
+from orchestration.runtime.io_managers import stored_path_of
+from orchestration.runtime.partitions import daily_partitions
+from orchestration.runtime.resources import ComputeResource, DomainResource
+from orchestration.runtime.tags import GPU_OP_TAGS, GPU_POOL, critical_path_op_tags
 
 GROUP = "calibration"
 #: Every calibration step lies downstream of the radar ingest on the day's longest chain: ahead of

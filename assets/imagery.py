@@ -2,7 +2,7 @@
 
 Thin wrappers: each asset reads its inputs and resources, calls :mod:`fusion_ops.imagery`, and
 reports quality metrics and PNG quicklooks as metadata.  Assets that train or run a network carry
-the GPU pool, Celery queue and Kubernetes GPU request (:mod:`assets.gpu`); their device comes
+the GPU pool, Celery queue and Kubernetes GPU request (:mod:`orchestration.runtime.tags`); their device comes
 from the ``compute`` resource, so they run on CPU too.
 """
 
@@ -12,11 +12,11 @@ import zlib
 import xarray as xr
 from dagster import AssetExecutionContext, Config, MetadataValue, asset
 
-from assets.gpu import GPU_OP_TAGS, GPU_POOL
 from fusion_ops.imagery import products, scenes
 from fusion_ops.imagery.train import TrainConfig
-from orchestration.partitions import daily_partitions
-from orchestration.resources import ComputeResource
+from orchestration.runtime.partitions import daily_partitions
+from orchestration.runtime.resources import ComputeResource
+from orchestration.runtime.tags import GPU_OP_TAGS, GPU_POOL
 
 GROUP = "imagery"
 

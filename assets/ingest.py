@@ -47,16 +47,16 @@ from fusion_ops.readers.errors import QuarantineRecord, quarantine_markdown, rea
 from fusion_ops.readers.ground_radar import list_volumes
 from fusion_ops.readers.satellite import hourly_features, list_abi_files
 from fusion_ops.readers.spaceborne import empty_footprints, read_2a
-from orchestration.config import load_config, resolve_env
-from orchestration.executors import critical_path_op_tags
-from orchestration.io_managers import atomic_write, read_value, stored_path_of
-from orchestration.partitions import daily_partitions
-from orchestration.resources import (
+from orchestration.runtime.config import load_config, resolve_env
+from orchestration.runtime.io_managers import atomic_write, read_value, stored_path_of
+from orchestration.runtime.partitions import daily_partitions
+from orchestration.runtime.resources import (
     ArchiveResource,
     DomainResource,
     RadarArchiveResource,
     SatelliteArchiveResource,
 )
+from orchestration.runtime.tags import critical_path_op_tags
 
 GROUP = "ingest"
 WARN = AssetCheckSeverity.WARN

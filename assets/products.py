@@ -72,9 +72,9 @@ from fusion_ops.products.writers import (
     write_cog,
     write_netcdf,
 )
-from orchestration.executors import critical_path_op_tags
-from orchestration.partitions import daily_partitions
-from orchestration.resources import ArchiveResource, DomainResource, ProductStoreResource
+from orchestration.runtime.partitions import daily_partitions
+from orchestration.runtime.resources import ArchiveResource, DomainResource, ProductStoreResource
+from orchestration.runtime.tags import critical_path_op_tags
 
 GROUP = "products"
 
@@ -180,7 +180,7 @@ def _upstream_files(context: AssetExecutionContext, keys: list[str], day: str) -
 
 
 def _config_hash(config: Config, domain: DomainResource) -> str:
-    from orchestration.config import load_config
+    from orchestration.runtime.config import load_config
 
     text = json.dumps(
         {

@@ -4,7 +4,7 @@ import numpy as np
 import xarray as xr
 from dagster import AssetExecutionContext, MetadataValue, asset
 
-from orchestration.resources import DomainResource
+from orchestration.runtime.resources import DomainResource
 
 EARTH_RADIUS_M = 6_371_008.8
 

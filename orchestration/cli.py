@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from orchestration.config import PROJECT_ROOT, ConfigError
+from orchestration.runtime.config import PROJECT_ROOT, ConfigError
 
 DELEGATED: dict[str, tuple[str, str]] = {
     "simulate": ("fusion_ops.simulate.cli", "write the synthetic observing system (real formats)"),
@@ -95,7 +95,7 @@ def _cmd_materialize(args: argparse.Namespace) -> int:
 def _cmd_config(args: argparse.Namespace) -> int:
     import json
 
-    from orchestration.config import load_config
+    from orchestration.runtime.config import load_config
 
     config = load_config(args.file)
     print(json.dumps(config.model_dump(mode="json"), indent=2))

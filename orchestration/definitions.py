@@ -5,11 +5,11 @@ from __future__ import annotations
 from dagster import Definitions, load_asset_checks_from_modules, load_assets_from_modules
 
 from assets import calibration, imagery, ingest, products, reference
-from orchestration.config import load_config
 from orchestration.executors import executor_for_profile
 from orchestration.jobs import all_jobs, daily_job
-from orchestration.partitions import daily_partitions
-from orchestration.resources import build_resources
+from orchestration.runtime.config import load_config
+from orchestration.runtime.partitions import daily_partitions
+from orchestration.runtime.resources import build_resources
 from orchestration.schedules import build_daily_schedule, build_retraining_automation
 from orchestration.sensors import build_archive_sensor, run_failure_alert
 

@@ -16,7 +16,7 @@ import sys
 import time
 
 from orchestration.cli import day_range, ensure_dagster_home, materialize_days
-from orchestration.config import load_config
+from orchestration.runtime.config import load_config
 
 DEFAULT_DEMO_DAYS = 3
 #: One OpenMP/BLAS thread (torch's intra-op pool among them) unless the caller set otherwise:

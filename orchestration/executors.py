@@ -22,9 +22,10 @@ import os
 
 from dagster import ExecutorDefinition
 
+from orchestration.runtime.tags import CELERY_BROKER_ENV
+
 PROFILE_ENV = "RAINFUSE_PROFILE"
 PROFILES: tuple[str, ...] = ("local", "production", "celery", "k8s")
-CELERY_BROKER_ENV = "RAINFUSE_CELERY_BROKER"
 CELERY_BACKEND_ENV = "RAINFUSE_CELERY_BACKEND"
 CELERY_DEFAULT_QUEUE = "dagster"
 #: Seconds between two polls of the run's Celery results by the run coordinator (dagster-celery
@@ -59,28 +60,6 @@ def celery_executor_config() -> dict[str, object]:
             "task_acks_late": True,
         },
     }
-
-
-CELERY_PRIORITY_TAG = "dagster-celery/priority"
-
-
-def critical_path_op_tags(broker_url: str | None = None) -> dict[str, str]:
-    """Op tags that put a step ahead of the others in the Celery queue (other profiles ignore them).
-
-    For the steps that head the day's longest chain (gauges -> ground radar -> calibration ->
-    products): without them a free worker takes whatever was queued first, e.g. the imagery steps
-    that became ready at the start of the run, while the radar ingest waits. Measured on the quick
-    day with 2 workers, ``ground_radar`` waited 31 s in the queue behind them.
-
-    Brokers disagree on the direction: kombu's Redis transport serves priority 0 first, AMQP
-    brokers (RabbitMQ) serve the highest value first; ``broker_url`` (default: the profile's
-    ``RAINFUSE_CELERY_BROKER``, read when the code loads) picks the value.
-    """
-    broker = (
-        broker_url if broker_url is not None else os.environ.get(CELERY_BROKER_ENV, "")
-    ).lower()
-    first = "9" if broker.startswith(("amqp", "pyamqp", "rpc")) else "0"
-    return {CELERY_PRIORITY_TAG: first}
 
 
 def executor_for_profile(profile: str | None = None) -> ExecutorDefinition | None:
@@ -129,7 +108,7 @@ def gpu_routing_problems(assets: object) -> list[str]:
 
 
 def _op_gpu_routing_problems(op_def: object, kinds: set[str], name: str) -> list[str]:
-    from assets.gpu import CELERY_GPU_QUEUE, GPU_POOL
+    from orchestration.runtime.tags import CELERY_GPU_QUEUE, GPU_POOL
 
     problems: list[str] = []
     tags = dict(op_def.tags or {})  # type: ignore[attr-defined]

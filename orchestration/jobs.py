@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job
 
-from orchestration.partitions import daily_partitions
+from orchestration.runtime.partitions import daily_partitions
 
 daily_job = define_asset_job(
     "daily_job",

@@ -41,7 +41,7 @@ from dagster import (
 )
 
 from orchestration.alerts import Alert, send_alert
-from orchestration.resources import ArchiveResource
+from orchestration.runtime.resources import ArchiveResource
 from orchestration.schedules import automation_running_by_default
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from orchestration.bench import radar_day
-from orchestration.config import load_config
+from orchestration.runtime.config import load_config
 
 
 def test_bench_config_points_at_the_archive(tmp_path) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.config import ConfigError, load_config, parse_config
+from orchestration.runtime.config import ConfigError, load_config, parse_config
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -117,7 +117,7 @@ def test_fingerprint_changes_with_configuration(tmp_path):
 def test_torch_threads_default_to_one_and_reach_the_compute_resource(tmp_path):
     import torch
 
-    from orchestration.resources import build_resources
+    from orchestration.runtime.resources import build_resources
 
     config = load_config(write(tmp_path, "compute:\n  device: cpu\n"))
     assert config.compute.torch_threads == 1

@@ -84,8 +84,8 @@ def test_fusion_ops_has_no_dagster_import():
 
 def test_product_grid_asset(tmp_path):
     from assets.reference import product_grid
-    from orchestration.io_managers import UniversalIOManager
-    from orchestration.resources import DomainResource
+    from orchestration.runtime.io_managers import UniversalIOManager
+    from orchestration.runtime.resources import DomainResource
 
     domain = DomainResource(
         lat_min_deg=27.0,
@@ -108,7 +108,7 @@ def test_product_grid_asset(tmp_path):
 
 
 def test_archive_and_product_store_on_s3(s3_bucket):
-    from orchestration.resources import ArchiveResource, ProductStoreResource
+    from orchestration.runtime.resources import ArchiveResource, ProductStoreResource
 
     bucket, options = s3_bucket
     store = ProductStoreResource(url=f"s3://{bucket}/products", storage_options=options)
@@ -123,7 +123,7 @@ def test_archive_and_product_store_on_s3(s3_bucket):
 
 
 def test_secret_reference_is_resolved_only_when_opened(s3_bucket, monkeypatch):
-    from orchestration.resources import ArchiveResource
+    from orchestration.runtime.resources import ArchiveResource
 
     bucket, options = s3_bucket
     monkeypatch.setenv("RAINFUSE_TEST_SECRET", options["secret"])
@@ -138,7 +138,7 @@ def test_secret_reference_is_resolved_only_when_opened(s3_bucket, monkeypatch):
 def test_compute_resource_picks_cpu_without_cuda():
     import torch
 
-    from orchestration.resources import ComputeResource
+    from orchestration.runtime.resources import ComputeResource
 
     device = ComputeResource(device="auto").torch_device()
     assert device.type == ("cuda" if torch.cuda.is_available() else "cpu")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def test_critical_path_tags_follow_the_broker(monkeypatch) -> None:
-    from orchestration.executors import CELERY_PRIORITY_TAG, critical_path_op_tags
+    from orchestration.runtime.tags import CELERY_PRIORITY_TAG, critical_path_op_tags
 
     # kombu's Redis transport serves 0 first; AMQP brokers serve the highest first
     assert critical_path_op_tags("redis://127.0.0.1:6379/0") == {CELERY_PRIORITY_TAG: "0"}
@@ -15,7 +15,7 @@ def test_critical_path_tags_follow_the_broker(monkeypatch) -> None:
 
 def test_radar_chain_heads_carry_the_tag() -> None:
     from assets import ingest
-    from orchestration.executors import CELERY_PRIORITY_TAG
+    from orchestration.runtime.tags import CELERY_PRIORITY_TAG
 
     # satellite_features feeds MLP-3 on the chain, and is the only long step ready at the start
     for assets_def in (ingest.gauge_observations, ingest.gauge_hourly, ingest.satellite_features):

@@ -14,7 +14,7 @@ from dagster import (
 )
 from upath import UPath
 
-from orchestration.io_managers import UniversalIOManager, atomic_write, read_value
+from orchestration.runtime.io_managers import UniversalIOManager, atomic_write, read_value
 
 DAYS = DailyPartitionsDefinition(start_date="2009-05-20", timezone="UTC")
 
@@ -132,7 +132,7 @@ def test_missing_value_names_the_path(tmp_path):
 
 
 def test_stored_path_names_where_a_partition_lies(tmp_path):
-    from orchestration.io_managers import UniversalIOManager
+    from orchestration.runtime.io_managers import UniversalIOManager
 
     manager = UniversalIOManager(base_url=str(tmp_path)).create_io_manager(None)
     path = manager.stored_path("ground_radar_grid_profiles", "2009-05-20", ".nc")

@@ -12,13 +12,13 @@ from dagster import (
     define_asset_job,
 )
 
-from assets.gpu import GPU_OP_TAGS, GPU_POOL
 from orchestration.executors import (
     CELERY_POLL_INTERVAL_S,
     ProfileError,
     executor_for_profile,
     gpu_routing_problems,
 )
+from orchestration.runtime.tags import GPU_OP_TAGS, GPU_POOL
 from orchestration.schedules import (
     AutomationConfigError,
     build_daily_schedule,

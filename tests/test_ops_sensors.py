@@ -21,7 +21,11 @@ from dagster import (
 )
 
 from orchestration.alerts import Alert, AlertDeliveryError, post_webhook, send_alert
-from orchestration.resources import ArchiveResource, RadarArchiveResource, SatelliteArchiveResource
+from orchestration.runtime.resources import (
+    ArchiveResource,
+    RadarArchiveResource,
+    SatelliteArchiveResource,
+)
 from orchestration.sensors import (
     GOES_WATCH,
     NEXRAD_WATCH,

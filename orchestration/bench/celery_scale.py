@@ -50,7 +50,7 @@ WORKER_THREAD_ENV = {
     "NUMEXPR_NUM_THREADS": "1",
     "DASK_NUM_WORKERS": "1",
 }
-#: Dagster concurrency pool of the GPU steps (assets/gpu.py).  The profile leaves it at one slot
+#: Dagster concurrency pool of the GPU steps (orchestration/runtime/tags.py).  The profile leaves it at one slot
 #: (one GPU); on a CPU-only benchmark each worker is one "device", so the pool gets one slot per
 #: worker (``dagster instance concurrency set gpu N``), else every calibration and imagery step
 #: would wait for the one slot whatever the number of workers.

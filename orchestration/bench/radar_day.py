@@ -309,8 +309,8 @@ def _library_targets(archive: Path, day: dt.date) -> tuple[Any, Any]:
     import pandas as pd
 
     from fusion_ops.radar.gridding import GaugePoints, LatLonGrid
-    from orchestration.config import DomainConfig
-    from orchestration.resources import DomainResource
+    from orchestration.runtime.config import DomainConfig
+    from orchestration.runtime.resources import DomainResource
 
     domain = DomainResource(**DomainConfig().model_dump())
     lat, lon = domain.latitudes_deg(), domain.longitudes_deg()

@@ -123,7 +123,7 @@ def run(storage: Path | None, days: int, epochs: int, early_stop: bool) -> dict[
 
 def _default_storage() -> Path | None:
     try:
-        from orchestration.config import load_config
+        from orchestration.runtime.config import load_config
 
         url = load_config().storage.url
     except Exception:  # noqa: BLE001 - no configuration: random samples

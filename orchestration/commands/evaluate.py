@@ -55,8 +55,8 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
 
 def _days(args: argparse.Namespace) -> list[str]:
     from orchestration.cli import day_range
-    from orchestration.config import load_config
     from orchestration.demo import DEFAULT_DEMO_DAYS
+    from orchestration.runtime.config import load_config
 
     if args.start is not None:
         return day_range(args.start, args.end)
@@ -68,8 +68,8 @@ def load_evaluations(days: Sequence[str]) -> dict[str, dict]:
     """The stored evaluation record of each day that has one."""
     from upath import UPath
 
-    from orchestration.config import load_config, resolve_env
-    from orchestration.io_managers import read_value
+    from orchestration.runtime.config import load_config, resolve_env
+    from orchestration.runtime.io_managers import read_value
 
     storage = load_config().storage
     base = UPath(storage.url, **resolve_env(dict(storage.storage_options))) / ASSET_KEY

@@ -63,8 +63,8 @@ def load_records(days: Sequence[str]) -> tuple[dict[str, dict[str, Any]], list[s
     """Each day's verification record from the asset storage; also the days that have none."""
     from upath import UPath
 
-    from orchestration.config import load_config, resolve_env
-    from orchestration.io_managers import read_value
+    from orchestration.runtime.config import load_config, resolve_env
+    from orchestration.runtime.io_managers import read_value
 
     config = load_config()
     base = UPath(config.storage.url, **resolve_env(dict(config.storage.storage_options)))
@@ -155,8 +155,8 @@ def format_score_table(
 
 def demo_days() -> list[str]:
     """The product days ``make demo`` materializes."""
-    from orchestration.config import load_config
     from orchestration.demo import DEFAULT_DEMO_DAYS
+    from orchestration.runtime.config import load_config
 
     start = load_config().partitions.start_date
     return day_range(start, start + dt.timedelta(days=DEFAULT_DEMO_DAYS - 1))

@@ -16,9 +16,9 @@ from upath import UPath
 from assets import calibration as C
 from fusion_ops.calibration.features import PROFILE_HEIGHTS_M
 from fusion_ops.calibration.versioning import load_model_or_fallback
-from orchestration.io_managers import UniversalIOManager, read_value
-from orchestration.partitions import daily_partitions
-from orchestration.resources import ComputeResource, DomainResource
+from orchestration.runtime.io_managers import UniversalIOManager, read_value
+from orchestration.runtime.partitions import daily_partitions
+from orchestration.runtime.resources import ComputeResource, DomainResource
 
 DAYS = ["2009-05-20", "2009-05-21"]
 SITE = (28.113, -80.654)

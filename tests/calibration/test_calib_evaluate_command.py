@@ -7,7 +7,7 @@ import pytest
 
 from fusion_ops.calibration.evaluation import ESTIMATORS, score_from_stats, sufficient_stats
 from orchestration.commands import evaluate
-from orchestration.io_managers import atomic_write
+from orchestration.runtime.io_managers import atomic_write
 
 KEYS = ["mlp1", "zr_200_1.6", "zr_300_1.4", "zr_250_1.2", "mlp2", "sr_standard", "mlp3", "tb_curve"]
 

@@ -7,9 +7,9 @@ import base64
 from dagster import materialize
 
 from assets import imagery as imagery_assets
-from assets.gpu import GPU_POOL
-from orchestration.partitions import daily_partitions
-from orchestration.resources import ComputeResource
+from orchestration.runtime.partitions import daily_partitions
+from orchestration.runtime.resources import ComputeResource
+from orchestration.runtime.tags import GPU_POOL
 
 
 def test_imagery_assets_materialize(tmp_path) -> None:

@@ -22,8 +22,8 @@ from assets.ingest import (
     satellite_native_scene,
     spaceborne_profiles,
 )
-from orchestration.io_managers import UniversalIOManager
-from orchestration.resources import (
+from orchestration.runtime.io_managers import UniversalIOManager
+from orchestration.runtime.resources import (
     ArchiveResource,
     DomainResource,
     RadarArchiveResource,

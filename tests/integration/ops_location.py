@@ -31,11 +31,11 @@ from dagster import (
     in_process_executor,
 )
 
-from assets.gpu import GPU_OP_TAGS, GPU_POOL
 from orchestration.backfill_policy import ingest_backfill_policy
 from orchestration.executors import executor_for_profile
-from orchestration.io_managers import UniversalIOManager
-from orchestration.resources import RadarArchiveResource
+from orchestration.runtime.io_managers import UniversalIOManager
+from orchestration.runtime.resources import RadarArchiveResource
+from orchestration.runtime.tags import GPU_OP_TAGS, GPU_POOL
 from orchestration.sensors import NEXRAD_WATCH, build_archive_sensor, build_run_failure_alert
 
 # One month: January 2024 (end is exclusive).

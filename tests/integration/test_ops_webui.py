@@ -92,7 +92,7 @@ def webserver(tmp_path_factory):
     from dagster import DagsterInstance, materialize
     from ops_location import ops_gpu_fit, ops_ingest, ops_product
 
-    from orchestration.io_managers import UniversalIOManager
+    from orchestration.runtime.io_managers import UniversalIOManager
 
     folder = tmp_path_factory.mktemp("ops_webui")
     home = dagster_home(folder, "local")

@@ -10,9 +10,9 @@ import xarray as xr
 from dagster import DagsterInstance, asset, materialize
 
 from assets import products
-from orchestration.io_managers import UniversalIOManager
-from orchestration.partitions import daily_partitions
-from orchestration.resources import ArchiveResource, DomainResource, ProductStoreResource
+from orchestration.runtime.io_managers import UniversalIOManager
+from orchestration.runtime.partitions import daily_partitions
+from orchestration.runtime.resources import ArchiveResource, DomainResource, ProductStoreResource
 
 
 def _stubs(s):

@@ -7,7 +7,7 @@ from upath import UPath
 
 from orchestration.cli import main as rainfuse
 from orchestration.commands.verify import format_score_table, json_line
-from orchestration.io_managers import atomic_write
+from orchestration.runtime.io_managers import atomic_write
 
 V_KEYS = ["rmse_truth", "rmse_gauges", "bias_gauges", "corr_gauges", "csi_1mm"]
 

@@ -21,7 +21,7 @@ from fusion_ops.products.writers import (
     write_cog,
     write_netcdf,
 )
-from orchestration.resources import ProductStoreResource
+from orchestration.runtime.resources import ProductStoreResource
 
 PROVENANCE = Provenance(
     model_versions={"mlp1": "a1b2c3", "mlp2": "d4e5f6", "mlp3": "0789ab"},

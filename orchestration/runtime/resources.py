@@ -14,7 +14,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from upath import UPath
 
-from orchestration.config import RainfuseConfig, SourceConfig, resolve_env
+from orchestration.runtime.config import RainfuseConfig, SourceConfig, resolve_env
 
 if TYPE_CHECKING:
     import torch
@@ -185,7 +185,7 @@ def _archive(spec: SourceConfig, cls: type[ArchiveResource] = ArchiveResource) -
 
 def build_resources(config: RainfuseConfig) -> dict[str, Any]:
     """Every resource the assets use, keyed as the assets ask for them."""
-    from orchestration.io_managers import UniversalIOManager
+    from orchestration.runtime.io_managers import UniversalIOManager
 
     sources = config.sources
     return {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import DailyPartitionsDefinition
 
-from orchestration.config import load_config
+from orchestration.runtime.config import load_config
 
 daily_partitions = DailyPartitionsDefinition(
     start_date=load_config().partitions.start_date.isoformat(), timezone="UTC"

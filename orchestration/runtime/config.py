@@ -9,6 +9,7 @@ metadata carry the reference, never the value.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 DEFAULT_CONFIG_NAME = "rainfuse.yaml"
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 # Storage options whose values are credentials: they must come from the environment.
 SECRET_OPTION_KEYS = frozenset(
@@ -224,17 +225,34 @@ def parse_config(
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> RainfuseConfig:
-    """Load and validate the configuration.
+    """Load and validate the configuration, once per file version.
 
     A missing default file means "all defaults" (the embedded synthetic scenario); a file named
-    explicitly (argument or ``RAINFUSE_CONFIG``) must exist.
+    explicitly (argument or ``RAINFUSE_CONFIG``) must exist. The parsed configuration is cached by
+    (path, modification time, size, environment), so the code location, the resources and the commands share
+    one load, and an edited file is read again.
     """
     explicit = path is not None or bool(os.environ.get("RAINFUSE_CONFIG"))
     file = config_path(path)
+    # ${VAR} references are checked and non-secret ones interpolated at load: the environment
+    # is part of the key.
+    environment = tuple(sorted(os.environ.items()))
     if not file.exists():
         if explicit:
             raise ConfigError(f"configuration file {file} does not exist")
+        return _parsed(None, 0, 0, environment)
+    stat = file.stat()
+    return _parsed(str(file), stat.st_mtime_ns, stat.st_size, environment)
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed(
+    file_name: str | None, mtime_ns: int, size: int, environment: tuple[tuple[str, str], ...]
+) -> RainfuseConfig:
+    """The validated configuration of one file version (``None``: the defaults)."""
+    if file_name is None:
         return parse_config({}, PROJECT_ROOT, source="defaults")
+    file = Path(file_name)
     try:
         raw = yaml.safe_load(file.read_text())
     except yaml.YAMLError as error:

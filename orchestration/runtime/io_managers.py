@@ -37,7 +37,7 @@ from dagster import (
 from pydantic import Field
 from upath import UPath
 
-from orchestration.config import resolve_env
+from orchestration.runtime.config import resolve_env
 
 SUFFIXES = (".parquet", ".nc", ".json", ".bin")
 

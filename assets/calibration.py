@@ -59,6 +59,7 @@ from fusion_ops.calibration.versioning import (
     save_fallback_bytes,
     save_model_bytes,
 )
+from fusion_ops.scores import pool, score_from_stats, sufficient_stats
 from orchestration.runtime.io_managers import stored_path_of
 from orchestration.runtime.partitions import daily_partitions
 from orchestration.runtime.resources import ComputeResource, DomainResource
@@ -663,10 +664,10 @@ def calibration_evaluation(
             else ("mlp2" if est in ("mlp2", "sr_standard") else "mlp3")
         )
         frame, ref = pairs[owner]
-        stats = E.sufficient_stats(frame[est], frame[ref]) if len(frame) else E.pool([])
+        stats = sufficient_stats(frame[est], frame[ref]) if len(frame) else pool([])
         _, meta = models[owner]
         record[est] = {
-            **E.score_from_stats(stats),
+            **score_from_stats(stats),
             "stats": stats,
             "model": owner,
             "model_version": meta["version"] if est == owner else None,

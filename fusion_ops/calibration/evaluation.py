@@ -2,7 +2,7 @@
 
 A day's evaluation keeps, for every estimator, the sufficient statistics of its pairs
 (``n, sum e, sum r, sum e^2, sum r^2, sum e r``): RMSE, correlation and normalised bias of any
-set of days are then exact (:func:`pool`), without storing the pairs.
+set of days are then exact (:func:`fusion_ops.scores.pool`), without storing the pairs.
 
 Estimators and references:
 
@@ -16,7 +16,7 @@ Estimators and references:
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -28,45 +28,7 @@ from fusion_ops.calibration.samples import sr_feature_table
 from fusion_ops.calibration.zr import ZR_RELATIONS, rain_rate_zr
 
 ESTIMATORS = ("mlp1", *ZR_RELATIONS, "mlp2", "sr_standard", "mlp3", "tb_curve")
-STAT_KEYS = ("n", "se", "sr", "see", "srr", "ser")
 RANGE_BINS_KM = (0.0, 50.0, 100.0, 150.0, 200.0)
-
-
-def sufficient_stats(estimate, reference) -> dict[str, float]:
-    e = np.asarray(estimate, dtype=np.float64).ravel()
-    r = np.asarray(reference, dtype=np.float64).ravel()
-    ok = np.isfinite(e) & np.isfinite(r)
-    e, r = e[ok], r[ok]
-    return {
-        "n": float(e.size),
-        "se": float(e.sum()),
-        "sr": float(r.sum()),
-        "see": float((e * e).sum()),
-        "srr": float((r * r).sum()),
-        "ser": float((e * r).sum()),
-    }
-
-
-def pool(stats: Iterable[Mapping[str, float]]) -> dict[str, float]:
-    out = dict.fromkeys(STAT_KEYS, 0.0)
-    for s in stats:
-        for k in STAT_KEYS:
-            out[k] += float(s[k])
-    return out
-
-
-def score_from_stats(s: Mapping[str, float]) -> dict[str, float | int]:
-    """RMSE, Pearson r, normalised bias and n from sufficient statistics."""
-    n = s["n"]
-    if n <= 0:
-        return {"rmse": float("nan"), "corr": float("nan"), "nbias": float("nan"), "n": 0}
-    mse = max((s["see"] - 2 * s["ser"] + s["srr"]) / n, 0.0)
-    cov = s["ser"] / n - (s["se"] / n) * (s["sr"] / n)
-    ve = s["see"] / n - (s["se"] / n) ** 2
-    vr = s["srr"] / n - (s["sr"] / n) ** 2
-    corr = cov / np.sqrt(ve * vr) if ve > 1e-12 and vr > 1e-12 else float("nan")
-    nbias = (s["se"] - s["sr"]) / s["sr"] if s["sr"] > 0 else float("nan")
-    return {"rmse": float(np.sqrt(mse)), "corr": float(corr), "nbias": float(nbias), "n": int(n)}
 
 
 def mlp1_hourly(samples: pd.DataFrame, model: RainMLP | None, device="cpu") -> pd.DataFrame:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fusion_ops.products.errors import ProductInputError
+from fusion_ops.scores import verification_scores
 
 DEFAULT_THRESHOLD_MM = 1.0
 #: Fewer gauge pairs than this give no continuous score: an RMSE over two or three gauges (say, a
@@ -38,40 +39,13 @@ def scores(
 ) -> dict[str, float | int | None]:
     """RMSE, bias, correlation, POD, FAR, CSI and the pair count ``n`` (NaN pairs ignored).
 
-    With fewer than ``min_pairs`` pairs every score is ``None`` (``n`` is still reported).
+    :func:`fusion_ops.scores.verification_scores` at ``threshold_mm``; with fewer than
+    ``min_pairs`` pairs every score is ``None`` (``n`` is still reported).
     """
-    est = np.asarray(estimate, dtype=float).ravel()
-    ref = np.asarray(reference, dtype=float).ravel()
-    if est.shape != ref.shape:
-        raise ProductInputError("verification", f"shapes differ: {est.shape} vs {ref.shape}")
-    ok = np.isfinite(est) & np.isfinite(ref)
-    est, ref = est[ok], ref[ok]
-    n = int(ok.sum())
-    out: dict[str, float | int | None] = {
-        "n": n,
-        "rmse": None,
-        "bias": None,
-        "corr": None,
-        "pod": None,
-        "far": None,
-        "csi": None,
-    }
-    if n == 0 or n < min_pairs:
-        return out
-    diff = est - ref
-    out["rmse"] = float(np.sqrt(np.mean(diff**2)))
-    out["bias"] = float(np.mean(diff))
-    if n > 1 and np.std(est) > 0 and np.std(ref) > 0:
-        out["corr"] = _none_if_nan(float(np.corrcoef(est, ref)[0, 1]))
-    wet_est = est >= threshold_mm
-    wet_ref = ref >= threshold_mm
-    hits = int(np.sum(wet_est & wet_ref))
-    misses = int(np.sum(~wet_est & wet_ref))
-    false_alarms = int(np.sum(wet_est & ~wet_ref))
-    out["pod"] = hits / (hits + misses) if hits + misses else None
-    out["far"] = false_alarms / (hits + false_alarms) if hits + false_alarms else None
-    out["csi"] = hits / (hits + misses + false_alarms) if hits + misses + false_alarms else None
-    return out
+    try:
+        return verification_scores(estimate, reference, threshold_mm, min_pairs)
+    except ValueError as error:
+        raise ProductInputError("verification", f"shapes differ: {error}") from None
 
 
 def nearest_cell_values(

@@ -22,7 +22,8 @@ import math
 import sys
 from collections.abc import Sequence
 
-from fusion_ops.calibration.evaluation import ESTIMATORS, pool, score_from_stats
+from fusion_ops.calibration.evaluation import ESTIMATORS
+from fusion_ops.scores import pool, score_from_stats
 
 ASSET_KEY = "calibration_evaluation"
 OWNER = {

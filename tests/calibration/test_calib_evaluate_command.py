@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from fusion_ops.calibration.evaluation import ESTIMATORS, score_from_stats, sufficient_stats
+from fusion_ops.calibration.evaluation import ESTIMATORS
+from fusion_ops.scores import score_from_stats, sufficient_stats
 from orchestration.commands import evaluate
 from orchestration.runtime.io_managers import atomic_write
 

@@ -10,7 +10,6 @@ from fusion_ops.calibration import features as F
 from fusion_ops.calibration.baselines import tb_curve_rain_rate
 from fusion_ops.calibration.models import predict_rain_rate
 from fusion_ops.calibration.samples import group_targets, sr_feature_table
-from fusion_ops.calibration.scores import score
 from fusion_ops.calibration.training import (
     TooFewSamplesError,
     TrainConfig,
@@ -19,6 +18,7 @@ from fusion_ops.calibration.training import (
 )
 from fusion_ops.calibration.versioning import load_model_bytes, save_model_bytes
 from fusion_ops.calibration.zr import ZR_RELATIONS, rain_rate_zr
+from fusion_ops.scores import score
 
 
 def test_pad_groups_layout():

@@ -80,7 +80,9 @@ def test_asset_importing_the_wiring_breaks_the_contract(tree_copy: Path) -> None
 
 
 def test_runtime_importing_assets_breaks_the_layers(tree_copy: Path) -> None:
-    _append(tree_copy / "orchestration" / "runtime" / "tags.py", "import assets.reference  # planted")
+    _append(
+        tree_copy / "orchestration" / "runtime" / "tags.py", "import assets.reference  # planted"
+    )
     result = _lint(tree_copy)
     assert result.returncode == 1
     assert "assets sit on the runtime, the runtime on the science library BROKEN" in result.stdout

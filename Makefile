@@ -56,8 +56,8 @@ gpu-check:
 	mkdir -p $(GPU_OUT)
 	$(GPU_PYTHON) -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device')"
 	$(GPU_PYTHON) -m pytest -c /dev/null --rootdir . -p no:cacheprovider -q -rs tests/test_cuda_paths.py
-	$(GPU_PYTHON) -m orchestration.bench.models --part fusion --result $(GPU_OUT)/fusion_gpu.json
-	$(GPU_PYTHON) -m orchestration.bench.models --part mlp --result $(GPU_OUT)/mlp_gpu.json
+	$(GPU_PYTHON) -m bench.models --part fusion --result $(GPU_OUT)/fusion_gpu.json
+	$(GPU_PYTHON) -m bench.models --part mlp --result $(GPU_OUT)/mlp_gpu.json
 
 clean:
 	rm -rf data/storage data/products data/dagster_home .pytest_cache

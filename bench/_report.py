@@ -22,6 +22,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from fusion_ops.atomic import atomic_path
+from fusion_ops.tables import markdown_table
+
 SCHEMA_VERSION = 1
 
 #: Keys of the one-line JSON summary (issue 9); each is a number or ``None``.
@@ -293,10 +296,8 @@ def _fmt(value: Any) -> str:
 
 
 def md_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A GitHub-flavoured Markdown table (``None`` shows as ``n/a``)."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
+    """:func:`fusion_ops.tables.markdown_table` with the report's cells (``None`` is ``n/a``)."""
+    return markdown_table(header, rows, cell=_fmt)
 
 
 def _status_line(section: Mapping[str, Any]) -> str:
@@ -541,7 +542,7 @@ def _gpu_md(sections: Mapping[str, Mapping[str, Any]]) -> str:
     titles = {"fusion_gpu": ("Fusion networks", "MPix/s"), "mlp_gpu": ("MLP networks", "samples/s")}
     parts = [
         "## 6. On a CUDA GPU\n\n",
-        "Measured on a GPU machine with `python -m orchestration.bench.models` and added with "
+        "Measured on a GPU machine with `python -m bench.models` and added with "
         "`rainfuse bench all --import-gpu FILE`. Its CPU rows are that machine's CPU, not the "
         "machine above, so the CUDA/CPU ratios compare devices of one machine.\n\n",
     ]
@@ -639,9 +640,8 @@ def write_report(payload: Mapping[str, Any], markdown_path: Path, json_path: Pat
         (json_path, json.dumps(payload, indent=1, sort_keys=False, default=str) + "\n"),
         (markdown_path, render_markdown(payload)),
     ):
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            Path(tmp).write_text(text)
 
 
 def graceful_sigterm() -> None:

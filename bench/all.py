@@ -6,17 +6,17 @@ cannot be measured yet:
 
 ``ingest``     Level II ingest per volume, real KLBB file and a simulated volume: bz2 floor,
                Py-ART read, Py-ART read + ``grid_from_radars``, rainfuse full ingest
-               (``orchestration.bench.ingest``, medians of runs);
+               (``bench.ingest``, medians of runs);
 ``radar_day``  one simulated radar-day end to end, every asset, in process: wall, CPU, peak RSS,
-               per-asset breakdown, projected radar-year (``orchestration.bench.radar_day``);
+               per-asset breakdown, projected radar-year (``bench.radar_day``);
 ``celery``     the same day through the Celery profile with 1 and 2 workers: speedup
-               (``orchestration.bench.celery_scale``);
+               (``bench.celery_scale``);
 ``fusion``     fusion networks: training step, inference MPix/s, CPU and CUDA when present;
 ``mlp``        MLP calibration networks: training and inference samples/s
-               (both ``orchestration.bench.models``).
+               (both ``bench.models``).
 
 Writes BENCHMARKS.md (project root) and ``benchmarks/results.json`` and prints, as its last line,
-one JSON object with the headline keys (:data:`orchestration.bench._report.HEADLINE_KEYS`).
+one JSON object with the headline keys (:data:`bench._report.HEADLINE_KEYS`).
 ``--only`` reruns some sections and keeps the others from the previous ``results.json`` (each
 section records when it was measured). ``--quick`` shrinks every section (radar every 30 min,
 imager every 3 h, fewer repeats) for a smoke run; its numbers are labelled as such.
@@ -36,10 +36,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from orchestration.bench import _report
-from orchestration.bench._report import not_measured, say
+from bench import _report
+from bench._report import not_measured, say
+from orchestration.runtime.config import PROJECT_ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REAL_VOLUME = PROJECT_ROOT.parent / "shared" / "data" / "radar" / "KLBB20160601_150025_V06"
 SECTIONS: tuple[str, ...] = ("ingest", "radar_day", "celery", "fusion", "mlp")
 #: Sections measured on another machine (a GPU worker) and imported with ``--import-gpu``; a
@@ -79,11 +79,11 @@ def largest_volume(archive_root: Path) -> Path | None:
 
 
 def ingest_section(quick: bool, archive: str | None) -> dict[str, Any]:
-    """Real and simulated volume through ``orchestration.bench.ingest.run`` (the ingest's bench)."""
+    """Real and simulated volume through ``bench.ingest.run`` (the ingest's bench)."""
     try:
-        from orchestration.bench.ingest import run as ingest_run
+        from bench.ingest import run as ingest_run
     except ImportError as error:
-        return not_measured(f"orchestration.bench.ingest is not available: {error}")
+        return not_measured(f"bench.ingest is not available: {error}")
     runs = INGEST_RUNS_QUICK if quick else INGEST_RUNS
     args = (runs, GRID["spacing_m"], GRID["half_width_m"], GRID["top_m"])
     out: dict[str, Any] = {"runs": runs}
@@ -154,7 +154,7 @@ def run_child(module: str, args: list[str], timeout_s: float) -> dict[str, Any]:
 
 def _prepare_archive(quick: bool) -> tuple[str | None, dict[str, Any]]:
     """Simulate (or find in the cache) the benchmark day; shared by ingest, radar_day, celery."""
-    from orchestration.bench.radar_day import (
+    from bench.radar_day import (
         DEFAULT_CADENCE_MIN,
         DEFAULT_DAY,
         QUICK_CADENCE_MIN,
@@ -192,7 +192,7 @@ def previous_run_argv(run: dict[str, Any]) -> list[str]:
 
 
 def read_gpu_result(path: Path) -> tuple[str, dict[str, Any]]:
-    """A ``python -m orchestration.bench.models`` result measured with CUDA -> (section, data)."""
+    """A ``python -m bench.models`` result measured with CUDA -> (section, data)."""
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as error:
@@ -200,7 +200,7 @@ def read_gpu_result(path: Path) -> tuple[str, dict[str, Any]]:
     part = data.get("part") if isinstance(data, dict) else None
     if part not in ("fusion", "mlp"):
         raise SystemExit(
-            f"bench all: {path} is not a result of `python -m orchestration.bench.models` "
+            f"bench all: {path} is not a result of `python -m bench.models` "
             "(no 'part' of fusion or mlp)"
         )
     rows = data.get("results") or []
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         type=Path,
         metavar="FILE",
-        help="add a `python -m orchestration.bench.models --part fusion|mlp --result FILE` run "
+        help="add a `python -m bench.models --part fusion|mlp --result FILE` run "
         "from a GPU machine as its own section (alone: re-render without measuring anything)",
     )
     # child mode of the ingest section
@@ -281,14 +281,12 @@ def main(argv: list[str] | None = None) -> int:
         say(f"section {name}")
         if name == "ingest":
             res = run_child(
-                "orchestration.bench.all",
+                "bench.all",
                 ["--_section", "ingest", *quick, *arch],
                 TIMEOUTS_S["ingest"],
             )
         elif name == "radar_day":
-            res = run_child(
-                "orchestration.bench.radar_day", [*quick, *arch], TIMEOUTS_S["radar_day"]
-            )
+            res = run_child("bench.radar_day", [*quick, *arch], TIMEOUTS_S["radar_day"])
             if archive_info.get("simulate_s") is not None:
                 res["simulate_s"] = archive_info["simulate_s"]
         elif name == "celery":
@@ -306,14 +304,12 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 per_run = min(max(300.0, 2.0 * day_wall), 1200.0) if day_wall else 900.0
                 res = run_child(
-                    "orchestration.bench.celery_scale",
+                    "bench.celery_scale",
                     [*quick, *arch, "--timeout-s", str(per_run)],
                     min(TIMEOUTS_S["celery"], 2 * per_run + 300),
                 )
         else:
-            res = run_child(
-                "orchestration.bench.models", ["--part", name, *quick], TIMEOUTS_S[name]
-            )
+            res = run_child("bench.models", ["--part", name, *quick], TIMEOUTS_S[name])
         res["quick"] = args.quick
         sections[name] = res
         say(f"section {name}: {res.get('status', 'ok')} in {res.get('section_wall_s')} s")

@@ -1,4 +1,4 @@
-"""``python -m orchestration.bench.celery_scale``: the same radar-day through the Celery profile.
+"""``python -m bench.celery_scale``: the same radar-day through the Celery profile.
 
 Starts PostgreSQL (instance storage, the ``deploy/celery/dagster.yaml`` profile unchanged) and
 Redis (broker and result backend) on 127.0.0.1, then for 1 and then 2 ``dagster-celery`` workers
@@ -22,20 +22,31 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
-from orchestration.bench._report import graceful_sigterm, not_measured, say
-from orchestration.bench.radar_day import (
+from bench._report import graceful_sigterm, not_measured, say
+from bench.radar_day import (
     DEFAULT_CADENCE_MIN,
     DEFAULT_DAY,
-    PROJECT_ROOT,
     QUICK_CADENCE_MIN,
     ensure_archive,
     write_bench_config,
 )
+from bench.services import (
+    BIN,
+    DEPLOY_DIR,
+    ServiceUnavailable,
+    celery_workers,
+    dagster_home,
+    postgres_server,
+    redis_server,
+    tail,
+)
+from orchestration.runtime.config import PROJECT_ROOT
 
-PROFILE_DIR = PROJECT_ROOT / "orchestration" / "deploy" / "celery"
+PROFILE_DIR = DEPLOY_DIR / "celery"
 WORKER_COUNTS = (1, 2)
 DEFAULT_RUN_TIMEOUT_S = 1200
 #: One CPU core per worker: every thread pool a step may start (OpenMP/BLAS under NumPy, SciPy and
@@ -63,7 +74,7 @@ class PoolSetupError(RuntimeError):
 
 def set_pool_slots(env: dict[str, str], pool: str, slots: int) -> None:
     """``dagster instance concurrency set POOL SLOTS`` in the instance ``env`` points at."""
-    args = [str(Path(sys.executable).parent / "dagster"), "instance", "concurrency", "set"]
+    args = [str(BIN / "dagster"), "instance", "concurrency", "set"]
     proc = subprocess.run(
         [*args, pool, str(slots)], env=env, capture_output=True, text=True, timeout=120
     )
@@ -71,13 +82,6 @@ def set_pool_slots(env: dict[str, str], pool: str, slots: int) -> None:
         raise PoolSetupError(
             f"setting {slots} slots for pool {pool!r} failed: {proc.stderr[-500:]}"
         )
-
-
-def _tail(path: Path, n: int = 1500) -> str:
-    try:
-        return path.read_text(errors="replace")[-n:]
-    except OSError:
-        return ""
 
 
 def _daily_assets_exist(env: dict[str, str], module: str) -> tuple[bool, str]:
@@ -105,7 +109,7 @@ def _execute_job(
     job: str, env: dict[str, str], partition: str | None, log: Path, timeout_s: float, module: str
 ) -> tuple[int | None, float]:
     """``dagster job execute`` of ``job`` (the profile's Celery executor); returns (rc, seconds)."""
-    args = [str(Path(sys.executable).parent / "dagster"), "job", "execute"]
+    args = [str(BIN / "dagster"), "job", "execute"]
     args += ["-m", module, "-j", job]
     if partition:
         args += ["--tags", json.dumps({"dagster/partition": partition})]
@@ -296,13 +300,6 @@ def run_section(
     keep: bool = False,
 ) -> dict[str, Any]:
     """The Celery section result; ``None`` numbers with a reason when something is missing."""
-    from orchestration.bench.services import (
-        ServiceUnavailable,
-        celery_workers,
-        postgres_server,
-        redis_server,
-    )
-
     cadence = cadence_min or (QUICK_CADENCE_MIN if quick else DEFAULT_CADENCE_MIN)
     try:
         info = ensure_archive(day, cadence, root=Path(archive) if archive else None)
@@ -324,13 +321,10 @@ def run_section(
     }
     work = Path(tempfile.mkdtemp(prefix="rainfuse-bench-celery-"))
     config = write_bench_config(Path(info["root"]), work, day)
-    home = work / "home"
-    home.mkdir()
-    shutil.copy(PROFILE_DIR / "dagster.yaml", home / "dagster.yaml")
-    bin_dir = str(Path(sys.executable).parent)
+    home = dagster_home(work, "celery")
     env = {
         **os.environ,
-        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+        "PATH": str(BIN) + os.pathsep + os.environ.get("PATH", ""),
         "PYART_QUIET": "1",
         "RAINFUSE_CONFIG": str(config),
         "RAINFUSE_PROFILE": "celery",
@@ -352,9 +346,10 @@ def run_section(
                 logs = work / f"logs{n}"
                 logs.mkdir()
                 say(f"celery: {n} worker(s), day {day}")
-                with celery_workers(
-                    n, env, PROFILE_DIR / "worker.yaml", logs, PROJECT_ROOT, preload=module
-                ):
+                # names unique per run: a worker left over on the broker cannot answer for them
+                names = [f"bench{k + 1}-{uuid.uuid4().hex[:6]}" for k in range(n)]
+                queues = {name: ("dagster", "gpu") for name in names}
+                with celery_workers(queues, env, PROFILE_DIR / "worker.yaml", logs, preload=module):
                     _execute_job(
                         "reference_job", env, None, logs / "reference.log", timeout_s, module
                     )
@@ -366,9 +361,9 @@ def run_section(
                 if rc is None:
                     res.update(wall_s=None, reason=f"timed out after {timeout_s:.0f} s")
                 elif run.get("run_status") != "SUCCESS":
+                    log_tail = tail(logs / "daily.log", 600)
                     res["reason"] = (
-                        f"daily job ended {run.get('run_status')} (exit {rc}): "
-                        + _tail(logs / "daily.log", 600)
+                        f"daily job ended {run.get('run_status')} (exit {rc}): {log_tail}"
                     )
                     res["wall_s"] = None
                 results[str(n)] = res
@@ -384,7 +379,7 @@ def run_section(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m orchestration.bench.celery_scale", description=__doc__.split("\n")[0]
+        prog="python -m bench.celery_scale", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
         "--quick", action="store_true", help=f"radar every {QUICK_CADENCE_MIN:g} min"

@@ -53,10 +53,10 @@ from fusion_ops.imagery.train import (
     train_rgb_guided,
     train_two_branch,
 )
+from orchestration.runtime.config import PROJECT_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "imagery"
-DEFAULT_OUT = REPO_ROOT / "benchmarks" / "imagery.md"
+DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data" / "imagery"
+DEFAULT_OUT = PROJECT_ROOT / "benchmarks" / "imagery.md"
 PAN_METHODS = ("EXP", "Brovey", "GSA", "MTF-GLP-HPM", "two_branch_cnn")
 HS_METHODS = ("hs_upsample", "hs_baseline", "mhf_net", "rgb_guided")
 PARIS_RATIO = 3

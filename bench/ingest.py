@@ -63,7 +63,7 @@ def _timed(fn, *args, **kwargs):
 
 def synthetic_gauges(lat0: float, lon0: float, n: int = 50, radius_km: float = 140.0):
     """``n`` gauge positions spread over the domain (deterministic), for the profile step."""
-    from fusion_ops.radar.gridding import GaugePoints
+    from fusion_ops.datamodel import GaugePoints
 
     rng = np.random.default_rng(4)
     r = radius_km * np.sqrt(rng.uniform(0.01, 1.0, n))
@@ -182,7 +182,7 @@ def run_day(
     """Stream a day of one radar through :func:`ingest_radar_day`; time and peak memory."""
     import resource
 
-    from fusion_ops.radar.gridding import LatLonGrid
+    from fusion_ops.datamodel import LatLonGrid
     from fusion_ops.radar.profiles import ingest_radar_day
     from fusion_ops.readers.ground_radar import list_volumes
 

@@ -1,4 +1,4 @@
-"""``python -m orchestration.bench.models``: fusion-network and MLP throughput on CPU (and CUDA).
+"""``python -m bench.models``: fusion-network and MLP throughput on CPU (and CUDA).
 
 Fusion networks (``--part fusion``), each with its default width/depth, on random inputs of the
 shapes the per-scene trainers use (batch 8 of 64 x 64 output patches, the imagery trainer's
@@ -18,9 +18,9 @@ MLP calibration networks (``--part mlp``): samples per second of the project's t
 CUDA device is present.
 
 Neither part needs Dagster, the radar libraries or wradlib, so both run on a bare GPU machine with
-PyTorch and NumPy (``python -m orchestration.bench.models --part fusion --result FILE``); ``rainfuse
-bench all --import-gpu FILE`` (repeatable) then adds such results to BENCHMARKS.md as their own
-section.
+PyTorch and NumPy (``python -m bench.models --part fusion --result FILE`` from the repository root);
+``rainfuse bench all --import-gpu FILE`` (repeatable) then adds such results to BENCHMARKS.md as
+their own section.
 
 Medians of ``--repeats`` timed repetitions after warm-up. The last printed line is one JSON object.
 """
@@ -38,7 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from orchestration.bench._report import graceful_sigterm, machine_description, not_measured, say
+from bench._report import graceful_sigterm, machine_description, not_measured, say
 
 CPU_TILE = 512
 CUDA_TILE = 2048
@@ -309,13 +309,13 @@ def mlp_section(quick: bool = False) -> dict[str, Any]:
     )
     window: dict[str, Any]
     try:
+        from bench import window_training
         from fusion_ops.calibration.training import TrainConfig
-        from orchestration.bench import window_training
 
         days = 3 if quick else 30
         say(f"mlp: training on a {days}-day window")
         window = window_training.run(
-            window_training._default_storage(), days, TrainConfig().epochs, early_stop=True
+            window_training.default_storage(), days, TrainConfig().epochs, early_stop=True
         )
     except Exception as error:  # noqa: BLE001 - reported, the throughput figures stand
         window = not_measured(f"{type(error).__name__}: {error}"[:500])
@@ -338,7 +338,7 @@ def mlp_section(quick: bool = False) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m orchestration.bench.models", description=__doc__.split("\n")[0]
+        prog="python -m bench.models", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--part", choices=["fusion", "mlp"], required=True)
     parser.add_argument("--quick", action="store_true")
@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     result["machine"] = machine_description()
     result["measured_utc"] = started.replace(microsecond=0).isoformat()
     result["section_wall_s"] = round(time.perf_counter() - t0, 1)
-    result["command"] = " ".join(["python -m orchestration.bench.models", *(argv or sys.argv[1:])])
+    result["command"] = " ".join(["python -m bench.models", *(argv or sys.argv[1:])])
     text = json.dumps(result, default=str)
     if args.result:
         Path(args.result).write_text(text)

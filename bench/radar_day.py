@@ -1,4 +1,4 @@
-"""``python -m orchestration.bench.radar_day``: one radar-day end to end, and the radar-year from it.
+"""``python -m bench.radar_day``: one radar-day end to end, and the radar-year from it.
 
 1. Simulate one UTC day of the embedded scenario (every observer, radar volumes at a 5-minute
    cadence) into a folder. The archive is cached under ``data/bench/`` keyed by the day, the
@@ -34,9 +34,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from orchestration.bench._report import graceful_sigterm, not_measured, project_radar_year_h, say
+from bench._report import graceful_sigterm, not_measured, project_radar_year_h, say
+from orchestration.runtime.config import PROJECT_ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DAY = dt.date(2009, 5, 20)
 DEFAULT_CADENCE_MIN = 5.0
 QUICK_CADENCE_MIN = 30.0
@@ -122,7 +122,7 @@ def write_bench_config(archive: Path, work: Path, day: dt.date, device: str = "c
     from fusion_ops.simulate.domain import Domain
 
     site = Domain().site
-    text = f"""# written by orchestration/bench/radar_day.py for one benchmark run
+    text = f"""# written by bench/radar_day.py for one benchmark run
 sources:
   gauges: {{url: {archive}/gauges}}
   ground_radar: {{url: {archive}/nexrad, sites: [{site}]}}
@@ -308,7 +308,7 @@ def _library_targets(archive: Path, day: dt.date) -> tuple[Any, Any]:
     """The product grid (default domain, as the ground_radar asset builds it) and the gauges."""
     import pandas as pd
 
-    from fusion_ops.radar.gridding import GaugePoints, LatLonGrid
+    from fusion_ops.datamodel import GaugePoints, LatLonGrid
     from orchestration.runtime.config import DomainConfig
     from orchestration.runtime.resources import DomainResource
 
@@ -437,7 +437,7 @@ class TreeRSSSampler:
 def run_child(
     args: list[str], env: dict[str, str], timeout_s: float, log: Path
 ) -> tuple[dict | None, dict]:
-    """Run ``python -m orchestration.bench.radar_day <args>``; returns (its JSON, resource use).
+    """Run ``python -m bench.radar_day <args>``; returns (its JSON, resource use).
 
     The child's stderr (Dagster's logs) goes to ``log``.
     """
@@ -445,7 +445,7 @@ def run_child(
     t0 = time.perf_counter()
     with tempfile.NamedTemporaryFile("w+", suffix=".json", delete=False) as handle:
         result_file = handle.name
-    cmd = [sys.executable, "-m", "orchestration.bench.radar_day", *args, "--result", result_file]
+    cmd = [sys.executable, "-m", "bench.radar_day", *args, "--result", result_file]
     with open(log, "ab") as err:
         proc = subprocess.Popen(
             cmd, env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=err
@@ -593,7 +593,7 @@ def run_library(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m orchestration.bench.radar_day", description=__doc__.split("\n")[0]
+        prog="python -m bench.radar_day", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
         "--quick", action="store_true", help=f"radar every {QUICK_CADENCE_MIN:g} min"

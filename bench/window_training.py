@@ -1,4 +1,4 @@
-"""``python -m orchestration.bench.window_training``: training time of each calibration network on a
+"""``python -m bench.window_training``: training time of each calibration network on a
 production-sized window (default 30 days of samples) on the CPU.
 
 The samples are the real daily samples the pipeline stored (``mlp1_samples``, ``mlp2_samples``,
@@ -74,13 +74,14 @@ def train_window(
     name: str, frame: pd.DataFrame, epochs: int, early_stop: bool, device: str = "cpu"
 ) -> dict[str, Any]:
     """Train one network on a window's samples the way the model asset does; time it."""
-    from assets.calibration import TARGETS, CalibrationConfig, _select_mlp1_training
+    from assets.calibration import TARGETS, CalibrationConfig
     from fusion_ops.calibration import features as F
     from fusion_ops.calibration import samples as S
     from fusion_ops.calibration.training import TrainConfig, train_model
+    from fusion_ops.calibration.windows import select_mlp1_training
 
     if name == "mlp1":
-        frame = _select_mlp1_training(frame, 0.2)
+        frame = select_mlp1_training(frame, CalibrationConfig().dry_fraction)
         spec = F.mlp1_spec()
         groups, y = S.group_targets(frame, TARGETS[name])
     elif name == "mlp2":
@@ -121,7 +122,8 @@ def run(storage: Path | None, days: int, epochs: int, early_stop: bool) -> dict[
     return out
 
 
-def _default_storage() -> Path | None:
+def default_storage() -> Path | None:
+    """The configured asset storage when it is a local folder that exists (else ``None``)."""
     try:
         from orchestration.runtime.config import load_config
 
@@ -133,7 +135,7 @@ def _default_storage() -> Path | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m orchestration.bench.window_training", description=__doc__.split("\n")[0]
+        prog="python -m bench.window_training", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--epochs", type=int, default=None, help="default: TrainConfig's")
@@ -146,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     from fusion_ops.calibration.training import TrainConfig
 
     torch.set_num_threads(args.threads or len(os.sched_getaffinity(0)))
-    storage = args.storage or _default_storage()
+    storage = args.storage or default_storage()
     result = run(storage, args.days, args.epochs or TrainConfig().epochs, not args.no_early_stop)
     result["torch_threads"] = torch.get_num_threads()
     print(json.dumps(result), flush=True)

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from orchestration.bench import radar_day
+from bench import radar_day
 from orchestration.runtime.config import load_config
 
 
@@ -77,13 +77,13 @@ def test_tree_rss_sampler_sees_a_child_process() -> None:
 
 @pytest.mark.parametrize("wall, cpu, expected", [(100.0, 50.0, 5.07), (100.0, 180.0, 9.12)])
 def test_year_projection(wall, cpu, expected) -> None:
-    from orchestration.bench._report import project_radar_year_h
+    from bench._report import project_radar_year_h
 
     assert project_radar_year_h(wall, cpu) == pytest.approx(expected, abs=0.01)
 
 
 def test_celery_runs_compared_only_when_the_same_steps_ran() -> None:
-    from orchestration.bench.celery_scale import compare_runs
+    from bench.celery_scale import compare_runs
 
     steps = [{"step": "ground_radar"}, {"step": "satellite_features"}]
     same = compare_runs(
@@ -100,7 +100,7 @@ def test_celery_runs_compared_only_when_the_same_steps_ran() -> None:
 
 
 def test_critical_path_of_a_step_graph() -> None:
-    from orchestration.bench.celery_scale import compare_runs, critical_path
+    from bench.celery_scale import compare_runs, critical_path
 
     steps = [
         {"step": "gauges", "seconds": 2.0},
@@ -138,7 +138,7 @@ def test_critical_path_of_a_step_graph() -> None:
 
 def test_critical_path_through_mapped_steps() -> None:
     """A plan's ``op[?]`` stands for every mapped step that ran (the ground radar's blocks)."""
-    from orchestration.bench.celery_scale import critical_path
+    from bench.celery_scale import critical_path
 
     steps = [
         {"step": "gauges", "seconds": 2.0},
@@ -167,7 +167,7 @@ def test_critical_path_through_mapped_steps() -> None:
 def test_rss_timeline_attributes_a_peak_to_the_step_window() -> None:
     import time
 
-    from orchestration.bench.radar_day import RSSTimeline
+    from bench.radar_day import RSSTimeline
 
     with RSSTimeline(interval_s=0.01) as rss:
         t0 = time.time()

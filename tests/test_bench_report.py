@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from orchestration.bench import _report
-from orchestration.bench.all import SECTIONS, _ingest_ratios, largest_volume, parse_only
+from bench import _report
+from bench.all import SECTIONS, _ingest_ratios, largest_volume, parse_only
 
 REQUIRED = (
     "ingest_over_bz2_floor",
@@ -157,7 +157,7 @@ def test_parse_only_and_largest_volume(tmp_path) -> None:
 
 
 def _gpu_result(part: str, cuda: bool = True) -> dict:
-    """A result shaped like ``python -m orchestration.bench.models`` writes (made-up numbers)."""
+    """A result shaped like ``python -m bench.models`` writes (made-up numbers)."""
     rows = [
         {
             "model": "two_branch",
@@ -182,12 +182,12 @@ def _gpu_result(part: str, cuda: bool = True) -> dict:
         "torch_threads": 16,
         "machine": {**MACHINE, "gpus": ["Test GPU, 80 GiB"], "usable_cores": 16},
         "measured_utc": "2026-11-26T05:12:07+00:00",
-        "command": f"python -m orchestration.bench.models --part {part}",
+        "command": f"python -m bench.models --part {part}",
     }
 
 
 def test_gpu_results_are_imported_as_their_own_section(tmp_path) -> None:
-    from orchestration.bench.all import read_gpu_result
+    from bench.all import read_gpu_result
 
     path = tmp_path / "fusion_gpu.json"
     path.write_text(json.dumps(_gpu_result("fusion")))
@@ -204,7 +204,7 @@ def test_gpu_results_are_imported_as_their_own_section(tmp_path) -> None:
 
 
 def test_gpu_import_refuses_results_without_cuda(tmp_path) -> None:
-    from orchestration.bench.all import read_gpu_result
+    from bench.all import read_gpu_result
 
     cpu_only = tmp_path / "cpu.json"
     cpu_only.write_text(json.dumps(_gpu_result("fusion", cuda=False)))
@@ -219,7 +219,7 @@ def test_gpu_import_refuses_results_without_cuda(tmp_path) -> None:
 
 
 def test_import_alone_rerenders_without_measuring(tmp_path) -> None:
-    from orchestration.bench.all import main
+    from bench.all import main
 
     out = tmp_path / "out"
     first = _report.build_payload(_sections(), MACHINE, {"argv": ["--only", "ingest"]}, 42.0)

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from orchestration.bench import window_training as W
+from bench import window_training as W
 
 
 def test_window_of_random_samples_trains_every_network(monkeypatch):

@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
+from bench_cli import run_bench_json
 
-from orchestration.bench import imagery as bench
+from bench import imagery as bench
 
 
 def test_bench_json_contract(shared_data, tmp_path, capsys) -> None:
     out_md = tmp_path / "imagery.md"
-    rc = bench.main(
-        [
-            "--data",
-            str(shared_data / "imagery"),
-            "--out",
-            str(out_md),
-            "--steps",
-            "1",
-            "--scenes",
-            "paris,Samson",
-            "--no-timing",
-            "--camera",
-            "7",
-        ]
-    )
-    assert rc == 0
-    last = capsys.readouterr().out.strip().splitlines()[-1]
-    result = json.loads(last)
+    argv = ["--data", str(shared_data / "imagery"), "--out", str(out_md), "--steps", "1"]
+    argv += ["--scenes", "paris,Samson", "--no-timing", "--camera", "7"]
+    result = run_bench_json(bench.main, argv, capsys)
     assert set(result) == {"paris_data_hs_ms", "Samson"}
     assert set(result["paris_data_hs_ms"]) == {"hs_upsample", "hs_baseline", "mhf_net"}
     samson = result["Samson"]

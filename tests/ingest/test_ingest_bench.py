@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
+from bench_cli import run_bench_json
 
-from orchestration.bench.ingest import bz2_floor, main
+from bench.ingest import bz2_floor, main
 
 KEYS = {
     "bz2_floor_s",
@@ -21,23 +20,8 @@ KEYS = {
 @pytest.mark.slow  # two Py-ART reads and a Py-ART gridding of the full volume: ~15-40 s
 def test_bench_ingest_json(shared_data, capsys):
     volume = str(shared_data / "radar" / "KLBB20160601_150025_V06")
-    rc = main(
-        [
-            "--volume",
-            volume,
-            "--runs",
-            "1",
-            "--spacing-m",
-            "2000",
-            "--half-width-m",
-            "40000",
-            "--top-m",
-            "4000",
-        ]
-    )
-    assert rc == 0
-    last = capsys.readouterr().out.strip().splitlines()[-1]
-    out = json.loads(last)
+    argv = ["--volume", volume, "--runs", "1", "--spacing-m", "2000"]
+    out = run_bench_json(main, [*argv, "--half-width-m", "40000", "--top-m", "4000"], capsys)
     assert set(out) >= KEYS
     assert out["grid_shape"] == [3, 41, 41]
     assert all(out[k] > 0 for k in KEYS - {"grid_agreement_dbz"})

@@ -17,11 +17,23 @@ import os
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
-from ops_services import BIN, REPO, dagster_home, start_process, stop_process, tail, write_workspace
+
+from bench.services import (
+    BIN,
+    PROJECT_ROOT,
+    dagster_home,
+    start_process,
+    stop_process,
+    tail,
+    write_workspace,
+)
 
 pytestmark = pytest.mark.integration
+
+LOCATION_FILE = Path(__file__).with_name("ops_location.py")
 
 START, END = "2024-01-01", "2024-01-31"
 N_DAYS = 31
@@ -101,7 +113,7 @@ def backfilled(postgres_server, tmp_path_factory):
         "RAINFUSE_OPS_IN_PROCESS": "1",
         "RAINFUSE_OPS_STORAGE": str(folder / "storage"),
         "RAINFUSE_OPS_GPU_SECONDS": str(GPU_HOLD_S),
-        "PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "integration"), str(REPO)]),
+        "PYTHONPATH": os.pathsep.join([str(LOCATION_FILE.parent), str(PROJECT_ROOT)]),
     }
     archive = folder / "archive"
     for key in ARCHIVE_FILES:
@@ -112,7 +124,7 @@ def backfilled(postgres_server, tmp_path_factory):
     webhook = http.server.HTTPServer(("127.0.0.1", 0), _Webhook)
     threading.Thread(target=webhook.serve_forever, daemon=True).start()
     env["RAINFUSE_ALERT_WEBHOOK"] = f"http://127.0.0.1:{webhook.server_port}/hooks/ops"
-    workspace = write_workspace(folder)
+    workspace = write_workspace(folder, LOCATION_FILE, "rainfuse_ops")
     daemon = start_process(
         [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env, folder / "daemon.log"
     )
@@ -123,7 +135,7 @@ def backfilled(postgres_server, tmp_path_factory):
                 "--job", "ops_daily_job", "--definitions", "ops_location:defs",
                 "--gpu-slots", "1", "--wait", "--timeout", "240", "--poll", "2",
             ],
-            env=env, capture_output=True, text=True, timeout=300, cwd=REPO,
+            env=env, capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT,
         )  # fmt: skip
         sensed = _wait_for_sensor_runs(env, timeout_s=120)
         deadline = time.monotonic() + 60

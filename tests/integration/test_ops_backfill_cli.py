@@ -5,8 +5,8 @@ import datetime as dt
 import pytest
 from dagster import AssetKey
 from ops_location import defs as ops_defs
-from ops_services import dagster_home
 
+from bench.services import dagster_home
 from orchestration.commands.backfill import BackfillError, backfill_targets, main
 
 

@@ -11,24 +11,19 @@ dagster worker, the outputs are in S3, and the run's events are in PostgreSQL.
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
-from ops_services import (
-    BIN,
-    LOCATION_FILE,
-    REPO,
-    dagster_home,
-    start_process,
-    stop_process,
-    tail,
-    wait_for,
-)
+
+from bench.services import BIN, DEPLOY_DIR, PROJECT_ROOT, celery_workers, dagster_home, tail
 
 pytestmark = pytest.mark.integration
 
+LOCATION_FILE = Path(__file__).with_name("ops_location.py")
 PARTITION = "2024-01-05"
-WORKER_CONFIG = REPO / "orchestration" / "deploy" / "celery" / "worker.yaml"
-QUEUES = {"cpu": "dagster", "gpu": "gpu"}
+WORKER_CONFIG = DEPLOY_DIR / "celery" / "worker.yaml"
+#: worker name -> its queues (each worker sees its name in RAINFUSE_WORKER_NAME)
+QUEUES = {"cpu": ("dagster",), "gpu": ("gpu",)}
 
 
 @pytest.fixture(scope="module")
@@ -54,49 +49,19 @@ def celery_run(postgres_server, redis_url, s3_server, tmp_path_factory):
         "RAINFUSE_OPS_S3_ENDPOINT": endpoint,
         "AWS_ACCESS_KEY_ID": options["key"],
         "AWS_SECRET_ACCESS_KEY": options["secret"],
-        "PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "integration"), str(REPO)]),
-        # dagster-celery starts `celery` by name: the venv's bin must be on PATH
-        "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(LOCATION_FILE.parent), str(PROJECT_ROOT)]),
     }
-    workers = {}
-    try:
-        for name, queue in QUEUES.items():
-            workers[name] = start_process(
-                [
-                    str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
-                    "-y", str(WORKER_CONFIG), "-n", name, "-q", queue, "--", "--pool=solo",
-                ],
-                {**env, "RAINFUSE_WORKER_NAME": name},
-                folder / f"worker_{name}.log",
-            )  # fmt: skip
-        from celery import Celery
-
-        app = Celery(broker=redis_url, backend=redis_url)
-
-        def both_workers_answer():
-            for name, worker in workers.items():
-                if worker.poll() is not None:
-                    raise RuntimeError(f"worker {name} exited: {tail(worker.log_path)}")
-            replies = app.control.ping(timeout=1.0)
-            names = {next(iter(reply)).split("@")[0] for reply in replies}
-            return names >= set(QUEUES)
-
-        try:
-            wait_for(both_workers_answer, 90, "celery workers", interval_s=1.0)
-        except TimeoutError as error:
-            raise TimeoutError(f"{error}: {[tail(w.log_path) for w in workers.values()]}") from None
+    # each worker answers a ping before the run starts; all are stopped when the block ends
+    with celery_workers(QUEUES, env, WORKER_CONFIG, folder, timeout_s=90) as workers:
         result = subprocess.run(
             [
                 str(BIN / "dagster"), "asset", "materialize", "-f", str(LOCATION_FILE),
-                "-d", str(REPO), "--select", "ops_ingest,ops_gpu_fit,ops_product",
+                "-d", str(PROJECT_ROOT), "--select", "ops_ingest,ops_gpu_fit,ops_product",
                 "--partition", PARTITION,
             ],
-            env=env, capture_output=True, text=True, timeout=240, cwd=REPO,
+            env=env, capture_output=True, text=True, timeout=240, cwd=PROJECT_ROOT,
         )  # fmt: skip
         logs = {name: tail(worker.log_path) for name, worker in workers.items()}
-    finally:
-        for worker in workers.values():
-            stop_process(worker)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:] + str(logs)
     assert all(worker.poll() is not None for worker in workers.values())
     yield {"db": db, "home": home, "env": env, "s3": s3, "bucket": bucket}

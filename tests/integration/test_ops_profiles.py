@@ -6,11 +6,12 @@ import subprocess
 
 import pytest
 import yaml
-from ops_services import BIN, REPO, dagster_home
+
+from bench.services import BIN, PROJECT_ROOT, dagster_home
 
 pytestmark = pytest.mark.integration
 
-DEPLOY = REPO / "orchestration" / "deploy"
+DEPLOY = PROJECT_ROOT / "orchestration" / "deploy"
 PROFILES = ("local", "production", "celery", "k8s")
 
 
@@ -53,7 +54,7 @@ def test_definitions_validate_for_profile(profile, profile_env, tmp_path):
     env = {**os.environ, **profile_env, "DAGSTER_HOME": str(home), "RAINFUSE_PROFILE": profile}
     result = subprocess.run(
         [str(BIN / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=REPO,
+        cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
         text=True,

@@ -15,24 +15,26 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from ops_services import (
+
+from bench.services import (
     BIN,
-    REPO,
+    PROJECT_ROOT,
     dagster_home,
     free_port,
-    require_binary,
     start_process,
     stop_process,
     tail,
-    wait_for,
+    wait_until,
     write_workspace,
 )
 
 pytestmark = pytest.mark.integration
 
+LOCATION_FILE = Path(__file__).with_name("ops_location.py")
+
 MATERIALIZED = ("2024-01-03", "2024-01-04", "2024-01-05")
 ASSETS = {"ops_ingest": "ingest", "ops_gpu_fit": "calibration", "ops_product": "products"}
-ARTIFACTS = REPO / "artifacts" / "ui"
+ARTIFACTS = PROJECT_ROOT / "artifacts" / "ui"
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -111,26 +113,26 @@ def webserver(tmp_path_factory):
         **os.environ,
         "DAGSTER_HOME": str(home),
         "RAINFUSE_OPS_STORAGE": str(storage),
-        "PYTHONPATH": os.pathsep.join([str(REPO / "tests" / "integration"), str(REPO)]),
+        "PYTHONPATH": os.pathsep.join([str(LOCATION_FILE.parent), str(PROJECT_ROOT)]),
     }
     server = start_process(
         [
             str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port),
-            "-w", str(write_workspace(folder)),
+            "-w", str(write_workspace(folder, LOCATION_FILE, "rainfuse_ops")),
         ],
         env,
         folder / "webserver.log",
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(
+        wait_until(
             lambda: urllib.request.urlopen(f"{url}/server_info", timeout=2).status == 200,
             120,
             "dagster-webserver",
             process=server,
         )
         # the code location is loaded in a subprocess: wait until it serves the assets
-        wait_for(
+        wait_until(
             lambda: len(graphql(url, QUERY, {"key": {"path": ["ops_gpu_fit"]}})["assetNodes"]),
             120,
             "code location in the webserver",
@@ -167,13 +169,12 @@ def test_graphql_reports_assets_and_materialized_partitions(webserver):
         ),
     ],
 )
-def test_pages_render_in_headless_chromium(webserver, page, path, expected_text):
-    binary = require_binary("chromium", "chromium")
+def test_pages_render_in_headless_chromium(webserver, chromium_binary, page, path, expected_text):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / f"{page}.png"
     shot.unlink(missing_ok=True)
-    chromium(binary, webserver + path, f"--screenshot={shot}")
-    dom = chromium(binary, webserver + path, "--dump-dom")
+    chromium(chromium_binary, webserver + path, f"--screenshot={shot}")
+    dom = chromium(chromium_binary, webserver + path, "--dump-dom")
     (ARTIFACTS / f"{page}.html").write_text(dom)
     for text in expected_text:
         assert text in dom, f"{page}: {text!r} not rendered (see {shot})"

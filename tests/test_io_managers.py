@@ -163,3 +163,28 @@ def test_stored_datasets_are_deflated_losslessly(tmp_path):
     assert packed["dbz"].dtype == np.uint8
     np.testing.assert_array_equal(packed["dbz"].values, codes)
     assert "zlib" not in ds["bt"].encoding  # the caller's Dataset is left as it was
+
+
+def test_load_partition_reads_what_a_run_stored(tmp_path, capsys):
+    io_manager = UniversalIOManager(base_url=str(tmp_path))
+    result = materialize(
+        [gauge_table], partition_key="2009-05-21", resources={"io_manager": io_manager}
+    )
+    assert result.success
+    manager = io_manager.create_io_manager(None)
+    capsys.readouterr()
+    table = manager.load_partition("gauge_table", "2009-05-21")
+    assert table.rain_mm.tolist() == [1.5, 0.0]
+    with pytest.raises(FileNotFoundError, match="no stored value"):
+        manager.load_partition("gauge_table", "2009-05-22")
+    assert capsys.readouterr().err == ""  # no Dagster debug lines on a command line
+
+
+def test_configured_io_manager_follows_the_configuration(tmp_path, monkeypatch):
+    from orchestration.runtime.io_managers import configured_io_manager
+
+    config = tmp_path / "rainfuse.yaml"
+    config.write_text(f"storage: {{url: {tmp_path / 'storage'}}}\n")
+    monkeypatch.setenv("RAINFUSE_CONFIG", str(config))
+    atomic_write({"day": "2009-05-20"}, UPath(str(tmp_path / "storage")) / "summary" / "2009-05-20")
+    assert configured_io_manager().load_partition("summary", "2009-05-20") == {"day": "2009-05-20"}

@@ -16,8 +16,6 @@ The cloud field is an argument: the caller (the rain simulation) decides where c
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from fusion_ops.atomic import atomic_path
 from fusion_ops.imagery.degrade import gaussian_decimate
 
 CLASS_NAMES: tuple[str, ...] = ("water", "vegetation", "soil", "urban", "bright")
@@ -292,13 +291,6 @@ def scene_to_dataset(
 def write_scene_netcdf(ds: xr.Dataset, path: str | Path) -> Path:
     """Write atomically (temporary file in the same folder, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".nc.part", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         ds.to_netcdf(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path

@@ -8,18 +8,16 @@ write never leaves a partial product at the final path.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import os
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from fusion_ops.atomic import atomic_path
 from fusion_ops.products.errors import ProductInputError
 from fusion_ops.products.merge import FLAG_BITS, FLAG_MEANINGS
 
@@ -368,23 +366,32 @@ def write_cog(
         dst.update_tags(**dict(tags or {}))
 
 
-@contextlib.contextmanager
-def atomic_local_path(final_path: str) -> Iterator[str]:
-    """A temporary path beside ``final_path``, moved onto it in one step on success.
+COG_TAG_KEYS = ("model_versions", "software_version", "configuration_hash", "product_day")
+"""Global attributes of the daily product copied into the COG's tags."""
 
-    For use without the product store (notebooks, tests). A failure or an interruption removes
-    the temporary file (or, on a hard kill, leaves only a hidden ``.tmp`` name) and never
-    touches ``final_path``.
+
+def write_daily_cog(daily: xr.Dataset, local_path: str) -> None:
+    """Write a daily product's total as a COG (:func:`write_cog`) tagged with its provenance.
+
+    Parameters
+    ----------
+    daily : the daily product (``rainfall_amount (time=1, lat, lon)`` in mm); its attributes
+        named in :data:`COG_TAG_KEYS` become tags.
+    local_path : where to write (a local path from an atomic context).
     """
-    directory = os.path.dirname(os.path.abspath(final_path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".{os.path.basename(final_path)}.{uuid.uuid4().hex}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, final_path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    tags = {k: str(daily.attrs[k]) for k in COG_TAG_KEYS if k in daily.attrs}
+    write_cog(
+        daily["rainfall_amount"].isel(time=0).values,
+        daily["lat"].values,
+        daily["lon"].values,
+        local_path,
+        tags=tags,
+    )
+
+
+#: A temporary path beside a final path, moved onto it in one step on success (for use without
+#: the product store: notebooks, tests); the one implementation is :func:`fusion_ops.atomic.atomic_path`.
+atomic_local_path = atomic_path
 
 
 def product_relative_paths(day: str, domain: str = "kmlb") -> dict[str, str]:

@@ -8,10 +8,11 @@ any CF reader unpack it transparently.
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 import xarray as xr
+
+from fusion_ops.atomic import atomic_path
 
 FILL_CODE = 255
 
@@ -36,6 +37,29 @@ def unpack(codes: np.ndarray, step: float, offset: float) -> np.ndarray:
     out = offset + step * codes.astype(np.float32)
     out[codes == FILL_CODE] = np.nan
     return out
+
+
+def max_over_volumes(codes: np.ndarray, name: str = "reflectivity") -> np.ndarray:
+    """Decode the maximum of uint8 codes of moment ``name`` over their first axis (volumes).
+
+    A cell whose every code is 255 ("no data") or 0 (the bottom of the range, e.g. -32 dBZ)
+    has no maximum: NaN.
+
+    Parameters
+    ----------
+    codes : ndarray of uint8
+        Codes ``(volume, ...)``, e.g. a day's lowest level ``(volume, lat, lon)``.
+    name : str
+        Moment whose packing (:data:`PACKING`) decodes the codes.
+
+    Returns
+    -------
+    ndarray of float64
+        ``offset + step * max code``, shape ``codes.shape[1:]``.
+    """
+    step, offset = PACKING[name]
+    max_code = np.where(codes == FILL_CODE, 0, codes).max(axis=0)
+    return np.where(max_code > 0, offset + step * max_code, np.nan)
 
 
 def cf_code_attrs(name: str) -> dict:
@@ -87,15 +111,5 @@ def set_compact_encoding(ds: xr.Dataset, complevel: int = 4) -> xr.Dataset:
 def write_compact_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> None:
     """Write ``ds`` packed and compressed, atomically (temporary file + rename)."""
     set_compact_encoding(ds)
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".nc.part", dir=folder)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="netcdf4")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise

@@ -25,6 +25,7 @@ import fsspec
 import numpy as np
 import xarray as xr
 
+from fusion_ops.atomic import write_bytes_atomic
 from fusion_ops.simulate.domain import Domain, Grid
 from fusion_ops.simulate.formats.abi_l1b import abi_filename, write_abi_l1b
 from fusion_ops.simulate.formats.nexrad_level2 import encode_level2, level2_filename
@@ -94,9 +95,6 @@ class _Writer:
     def __init__(self, url: str, storage_options: dict) -> None:
         self.fs, root = fsspec.core.url_to_fs(url, **storage_options)
         self.root = root.rstrip("/")
-        self.local = "file" in (
-            self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
-        )
         self.written: list[dict] = []
 
     def path(self, key: str) -> str:
@@ -105,14 +103,7 @@ class _Writer:
     def put(self, key: str, data: bytes, kind: str, **meta) -> None:
         path = self.path(key)
         try:
-            if self.local:
-                parent = path.rsplit("/", 1)[0]
-                self.fs.makedirs(parent, exist_ok=True)
-                tmp = f"{parent}/.tmp-{path.rsplit('/', 1)[1]}"
-                self.fs.pipe_file(tmp, data)
-                self.fs.mv(tmp, path)
-            else:
-                self.fs.pipe_file(path, data)
+            write_bytes_atomic(data, path, self.fs)
         except OSError as err:
             raise SimulationError(f"cannot write {path}: {err}") from err
         self.written.append({"key": key, "kind": kind, "bytes": len(data), **meta})

@@ -1,9 +1,10 @@
 """Ground radar observer: a WSR-88D volume scan of the truth.
 
 Each gate samples the 3-D truth along the beam: heights from the 4/3 effective-earth model
-(``wradlib.georef.bin_altitude``), the beam's vertical extent by Gaussian-weighted sub-beams
-(beam broadening), receiver noise growing with range, a speckle of measurement error, static
-ground clutter near the radar, partial beam blockage in one sector and the polarimetric moments
+(:func:`fusion_ops.radar.geometry.gate_geometry`, on ``wradlib.georef.bin_altitude``: the
+geometry the gridding of real volumes uses), the beam's vertical extent by Gaussian-weighted
+sub-beams (beam broadening), receiver noise growing with range, a speckle of measurement error,
+static ground clutter near the radar, partial beam blockage in one sector and the polarimetric moments
 (ZDR, PHIDP as twice the range-integrated KDP plus a system phase, RHOHV). Radial velocity comes
 from a sheared steering wind. The result is a :class:`~fusion_ops.simulate.formats.nexrad_level2.RadarVolume`
 that the Level II encoder writes.
@@ -16,8 +17,8 @@ from datetime import datetime, timedelta
 from functools import cached_property
 
 import numpy as np
-import wradlib.georef as wrl_georef
 
+from fusion_ops.radar.geometry import gate_geometry
 from fusion_ops.simulate.formats.nexrad_level2 import RadarVolume, Sweep
 from fusion_ops.simulate.truth import ColumnState, TruthModel, column_profile
 
@@ -25,7 +26,6 @@ __all__ = ["RadarObserver", "ScanStrategy", "VCP21_ELEVATIONS_DEG", "gate_geomet
 
 #: Elevation angles of VCP 21 (9 elevations), used once per volume (no split cuts).
 VCP21_ELEVATIONS_DEG = (0.5, 1.45, 2.4, 3.35, 4.3, 6.0, 9.9, 14.6, 19.5)
-EARTH_RADIUS_M = 6_371_000.0
 
 
 @dataclass(frozen=True)
@@ -57,17 +57,6 @@ class ScanStrategy:
     n_subbeams: int = 5
     nyquist_velocity_ms: float = 26.0
     unambiguous_range_m: float = 466_000.0
-
-
-def gate_geometry(
-    range_m: np.ndarray, elevation_deg: float | np.ndarray, site_height_m: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Beam-centre height above MSL and ground distance (m) of gates, 4/3 effective earth."""
-    height = wrl_georef.bin_altitude(range_m, elevation_deg, site_height_m, re=EARTH_RADIUS_M)
-    ke_r = 4.0 / 3.0 * EARTH_RADIUS_M
-    el = np.deg2rad(elevation_deg)
-    ground = ke_r * np.arcsin(range_m * np.cos(el) / (ke_r + height - site_height_m))
-    return np.asarray(height), np.asarray(ground)
 
 
 @dataclass

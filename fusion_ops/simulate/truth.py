@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import Self
 
 import numpy as np
 
@@ -168,8 +169,8 @@ def _texture_lookup(tex: np.ndarray, x_km: np.ndarray, y_km: np.ndarray) -> np.n
 
 
 @dataclass(frozen=True)
-class _Cells:
-    """Struct of arrays describing the convective cells born on one day."""
+class _Systems:
+    """Struct of arrays of weather systems born on one day: birth time, lifetime, start, motion."""
 
     t0_s: np.ndarray
     life_s: np.ndarray
@@ -177,6 +178,19 @@ class _Cells:
     y0_km: np.ndarray
     u_kms: np.ndarray
     v_kms: np.ndarray
+
+    def select(self, keep: np.ndarray) -> Self:
+        return type(self)(**{k: v[keep] for k, v in self.__dict__.items()})
+
+    @classmethod
+    def concat(cls, parts: list[Self]) -> Self:
+        return cls(**{k: np.concatenate([p.__dict__[k] for p in parts]) for k in parts[0].__dict__})
+
+
+@dataclass(frozen=True)
+class _Cells(_Systems):
+    """Struct of arrays describing the convective cells born on one day."""
+
     peak_mm_h: np.ndarray
     sig_a_km: np.ndarray
     sig_b_km: np.ndarray
@@ -189,29 +203,17 @@ class _Cells:
     anvil_sig_km: np.ndarray
     anvil_od: np.ndarray
 
-    def select(self, keep: np.ndarray) -> _Cells:
-        return _Cells(**{k: v[keep] for k, v in self.__dict__.items()})
-
 
 @dataclass(frozen=True)
-class _Shields:
+class _Shields(_Systems):
     """Struct of arrays describing the stratiform systems born on one day."""
 
-    t0_s: np.ndarray
-    life_s: np.ndarray
-    x0_km: np.ndarray
-    y0_km: np.ndarray
-    u_kms: np.ndarray
-    v_kms: np.ndarray
     ra_km: np.ndarray
     rb_km: np.ndarray
     theta_rad: np.ndarray
     peak_mm_h: np.ndarray
     top_m: np.ndarray
     od: np.ndarray
-
-    def select(self, keep: np.ndarray) -> _Shields:
-        return _Shields(**{k: v[keep] for k, v in self.__dict__.items()})
 
 
 def _rain_envelope(tau: np.ndarray) -> np.ndarray:
@@ -367,11 +369,7 @@ class TruthModel:
             s = self._shields(d)
             tau = (t_s - s.t0_s) / s.life_s
             shields.append(s.select((tau > 0) & (tau < 1)))
-        c = _Cells(**{k: np.concatenate([a.__dict__[k] for a in cells]) for k in cells[0].__dict__})
-        s = _Shields(
-            **{k: np.concatenate([a.__dict__[k] for a in shields]) for k in shields[0].__dict__}
-        )
-        return c, s, self.regime(day)
+        return _Cells.concat(cells), _Shields.concat(shields), self.regime(day)
 
     # ------------------------------------------------------------------ evaluation
     def rain_at_points(self, x_km: np.ndarray, y_km: np.ndarray, t: datetime) -> np.ndarray:

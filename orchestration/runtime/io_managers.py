@@ -20,24 +20,25 @@ run) may return a ``dict`` keyed by partition key; each value is stored under it
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-import uuid
+import logging
 from typing import Any
 
 import pandas as pd
 import xarray as xr
 from dagster import (
+    AssetKey,
     ConfigurableIOManagerFactory,
     InputContext,
     MetadataValue,
     OutputContext,
     UPathIOManager,
+    build_input_context,
 )
 from pydantic import Field
 from upath import UPath
 
-from orchestration.runtime.config import resolve_env
+from fusion_ops.atomic import atomic_fs_path, is_local_fs
+from orchestration.runtime.config import RainfuseConfig, SourceConfig, load_config, resolve_env
 
 SUFFIXES = (".parquet", ".nc", ".json", ".bin")
 
@@ -55,10 +56,6 @@ def _suffix_for(obj: Any) -> str:
         f"cannot store a {type(obj).__name__}: return a pandas DataFrame, xarray Dataset, "
         "JSON-compatible dict/list or bytes"
     )
-
-
-def _is_local(path: UPath) -> bool:
-    return path.protocol in ("", "file", "local")
 
 
 #: Lossless deflate level of stored Datasets. The daily ABI features (18 float32 fields, 24 hours)
@@ -94,22 +91,9 @@ def atomic_write(obj: Any, final: UPath) -> UPath:
     """Serialise ``obj`` to ``final`` (suffix chosen by type) through a temporary name."""
     suffix = _suffix_for(obj)
     target = final.with_name(final.name + suffix)
-    fs = target.fs
-    if _is_local(target):
-        os.makedirs(os.path.dirname(target.path), exist_ok=True)
-        tmp = os.path.join(os.path.dirname(target.path), f".{target.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            _serialise(obj, suffix, tmp)
-            os.replace(tmp, target.path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-    else:
-        with tempfile.TemporaryDirectory() as scratch:
-            local = os.path.join(scratch, "value" + suffix)
-            _serialise(obj, suffix, local)
-            # An object PUT is atomic on S3: readers see the previous object or the whole new one.
-            fs.put_file(local, target.path)
+    # local: temporary beside the final name, then moved; S3: one PUT of a scratch file
+    with atomic_fs_path(target.fs, target.path) as local:
+        _serialise(obj, suffix, local)
     # A value whose type changed must not leave its previous format behind to be loaded instead.
     for other in SUFFIXES:
         if other != suffix:
@@ -136,7 +120,7 @@ def read_value(final: UPath, mask_and_scale: bool = True) -> Any:
         if suffix == ".nc":
             # Lazy: a day of packed radar grids decodes to several GB of floats, so variables are
             # read (and unpacked) only when a consumer selects them.
-            source = path.path if _is_local(path) else fs.open(path.path, "rb")
+            source = path.path if is_local_fs(fs) else fs.open(path.path, "rb")
             return xr.open_dataset(source, engine="h5netcdf", mask_and_scale=mask_and_scale)
         if suffix == ".json":
             return json.loads(fs.cat_file(path.path))
@@ -162,6 +146,25 @@ class _TypedUPathIOManager(UPathIOManager):
         (e.g. a day of gridded radar volumes read block by block) instead of loading it whole."""
         path = self._base_path / asset_key
         return path / f"{partition}{suffix}" if partition else path.with_suffix(suffix)
+
+    def load_partition(self, asset_key: str, partition_key: str | None = None) -> Any:
+        """The value stored for ``asset_key`` (its ``partition_key``), loaded as Dagster loads an input.
+
+        Builds Dagster's input context for the key and partition (:func:`dagster.build_input_context`,
+        as ``Definitions.load_asset_value`` does) and calls :meth:`load_input`: the path and the
+        format are the ones a downstream step reads, and no caller rebuilds them by hand.
+        ``asset_key`` is the key's user string (``a/b`` for a key with two parts).
+
+        Raises
+        ------
+        FileNotFoundError
+            Nothing is stored for that partition.
+        """
+        context = build_input_context(
+            asset_key=AssetKey.from_user_string(asset_key), partition_key=partition_key
+        )
+        context.log.setLevel(logging.WARNING)  # no per-partition debug lines on a command line
+        return self.load_input(context)
 
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
         target = atomic_write(obj, path)
@@ -207,3 +210,17 @@ class UniversalIOManager(ConfigurableIOManagerFactory):
     def create_io_manager(self, context: Any) -> _TypedUPathIOManager:
         base = UPath(self.base_url, **resolve_env(self.storage_options))
         return _TypedUPathIOManager(base_path=base)
+
+
+def configured_io_manager(config: RainfuseConfig | None = None) -> _TypedUPathIOManager:
+    """The IO manager the definitions build from ``config`` (default: the current configuration).
+
+    For commands that read stored values outside a run (``rainfuse verify``, ``rainfuse
+    evaluate``): ``configured_io_manager().load_partition(asset_key, day)``.
+    """
+    return io_manager_resource((config or load_config()).storage).create_io_manager(None)
+
+
+def io_manager_resource(storage: SourceConfig) -> UniversalIOManager:
+    """The IO manager resource of the ``storage`` section of the configuration."""
+    return UniversalIOManager(base_url=storage.url, storage_options=dict(storage.storage_options))

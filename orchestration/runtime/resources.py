@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import uuid
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
@@ -14,6 +12,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from upath import UPath
 
+from fusion_ops.atomic import atomic_fs_path
 from orchestration.runtime.config import RainfuseConfig, SourceConfig, resolve_env
 
 if TYPE_CHECKING:
@@ -101,35 +100,11 @@ class ProductStoreResource(ArchiveResource):
         """Yield a local path to write; on success it is moved to ``relative`` in one step.
 
         Writers that need a real file (netCDF4, rasterio) write there; a failure removes it and
-        leaves any previous product untouched.
+        leaves any previous product untouched (:func:`fusion_ops.atomic.atomic_fs_path`).
         """
-        import tempfile
-
         fs, _ = self.filesystem()
-        final = self.full_path(relative)
-        suffix = os.path.splitext(relative)[1]
-        if _is_local(fs):
-            os.makedirs(os.path.dirname(final), exist_ok=True)
-            tmp = os.path.join(
-                os.path.dirname(final), f".{os.path.basename(final)}.{uuid.uuid4().hex}.tmp"
-            )
-            try:
-                yield tmp
-                os.replace(tmp, final)
-            finally:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
-        else:
-            with tempfile.TemporaryDirectory() as scratch:
-                local = os.path.join(scratch, f"product{suffix}")
-                yield local
-                # An object PUT is atomic: readers see the old object or the new one, never a part.
-                fs.put_file(local, final)
-
-
-def _is_local(fs: fsspec.AbstractFileSystem) -> bool:
-    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
-    return protocol in ("file", "local")
+        with atomic_fs_path(fs, self.full_path(relative)) as local:
+            yield local
 
 
 class DomainResource(ConfigurableResource):
@@ -185,7 +160,7 @@ def _archive(spec: SourceConfig, cls: type[ArchiveResource] = ArchiveResource) -
 
 def build_resources(config: RainfuseConfig) -> dict[str, Any]:
     """Every resource the assets use, keyed as the assets ask for them."""
-    from orchestration.runtime.io_managers import UniversalIOManager
+    from orchestration.runtime.io_managers import io_manager_resource
 
     sources = config.sources
     return {
@@ -208,7 +183,5 @@ def build_resources(config: RainfuseConfig) -> dict[str, Any]:
         "compute": ComputeResource(
             device=config.compute.device, torch_threads=config.compute.torch_threads
         ),
-        "io_manager": UniversalIOManager(
-            base_url=config.storage.url, storage_options=dict(config.storage.storage_options)
-        ),
+        "io_manager": io_manager_resource(config.storage),
     }

@@ -75,4 +75,4 @@ def test_netcdf_georeferenced_roundtrip(views: scenes.SensorViews, tmp_path) -> 
         assert back["lat_hs"].values[0] == pytest.approx(29.98)
         assert back["hs"].shape == (128, 8, 8)
         np.testing.assert_allclose(back["reflectance"].values, views.truth, rtol=1e-6)
-    assert not list((tmp_path / "sub").glob("*.part"))
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["scene.nc"]  # no temporary left

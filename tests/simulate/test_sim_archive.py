@@ -74,7 +74,7 @@ def test_manifest_and_key_layout(archive):
     assert counts["abi_l1b"] == 4 * 2
     assert counts["spaceborne_2a"] >= 1
     assert len(set(keys)) == len(keys)
-    assert not list(root.rglob(".tmp-*"))
+    assert not list(root.rglob(".*.tmp"))  # no temporary of fusion_ops.atomic left behind
 
 
 def test_nexrad_read_by_pyart_geometry_and_values(archive):

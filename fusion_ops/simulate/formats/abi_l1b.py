@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,8 @@ from typing import IO
 import netCDF4
 import numpy as np
 from pyproj import CRS, Transformer
+
+from fusion_ops.atomic import atomic_path
 
 __all__ = [
     "ABI_BANDS",
@@ -100,32 +101,23 @@ _ESUN = {
     "G16": (2017.1648, 1631.3351, 957.0699, 360.9018, 242.5404, 77.6472),
     "G17": (2041.6865, 1628.0801, 955.5531, 361.51877, 242.64404, 77.00672),  # real G17 files
 }
-# Planck constants (fk1 W m-1, fk2 K, bc1 K, bc2 1) of bands 7-16, per satellite.
+# Planck constants (fk1 W m-1, fk2 K, bc1 K, bc2 1) of bands 7-16: band -> (G16, G17), the G17
+# ones from the real G17 RadM1 files.
+_PLANCK_BY_BAND = {
+    7: ((202263.0, 3698.19, 0.43361, 0.99939), (203135.0, 3703.5, 0.44554, 0.99938)),
+    8: ((50687.0, 2331.58, 1.55228, 0.99783), (50687.1, 2331.58, 1.54088, 0.99669)),
+    9: ((35828.3, 2076.95, 0.34427, 0.99948), (35759.1, 2075.61, 0.33955, 0.99919)),
+    10: ((30174.0, 1961.38, 0.05651, 0.99991), (30160.0, 1961.08, 0.05653, 0.99986)),
+    11: ((19779.9, 1703.83, 0.18733, 0.99964), (19712.5, 1701.89, 0.19396, 0.99946)),
+    12: ((13432.1, 1497.61, 0.09102, 0.99976), (13418.5, 1497.10, 0.09143, 0.99971)),
+    13: ((10803.3, 1392.74, 0.07550, 0.99975), (10835.6, 1394.12, 0.07786, 0.99974)),
+    14: ((8510.22, 1286.67, 0.22516, 0.99920), (8495.35, 1285.52, 0.21781, 0.99922)),
+    15: ((6454.62, 1173.03, 0.21702, 0.99916), (6439.94, 1172.14, 0.22019, 0.99914)),
+    16: ((5101.27, 1084.53, 0.06266, 0.99974), (5063.58, 1081.86, 0.06224, 0.99974)),
+}
 _PLANCK = {
-    "G16": (
-        (202263.0, 3698.19, 0.43361, 0.99939),
-        (50687.0, 2331.58, 1.55228, 0.99783),
-        (35828.3, 2076.95, 0.34427, 0.99948),
-        (30174.0, 1961.38, 0.05651, 0.99991),
-        (19779.9, 1703.83, 0.18733, 0.99964),
-        (13432.1, 1497.61, 0.09102, 0.99976),
-        (10803.3, 1392.74, 0.07550, 0.99975),
-        (8510.22, 1286.67, 0.22516, 0.99920),
-        (6454.62, 1173.03, 0.21702, 0.99916),
-        (5101.27, 1084.53, 0.06266, 0.99974),
-    ),
-    "G17": (  # from the real G17 RadM1 files
-        (203135.0, 3703.5, 0.44554, 0.99938),
-        (50687.1, 2331.58, 1.54088, 0.99669),
-        (35759.1, 2075.61, 0.33955, 0.99919),
-        (30160.0, 1961.08, 0.05653, 0.99986),
-        (19712.5, 1701.89, 0.19396, 0.99946),
-        (13418.5, 1497.10, 0.09143, 0.99971),
-        (10835.6, 1394.12, 0.07786, 0.99974),
-        (8495.35, 1285.52, 0.21781, 0.99922),
-        (6439.94, 1172.14, 0.22019, 0.99914),
-        (5063.58, 1081.86, 0.06224, 0.99974),
-    ),
+    platform: tuple(pair[k] for pair in _PLANCK_BY_BAND.values())
+    for k, platform in enumerate(("G16", "G17"))
 }
 _PLATFORM = {  # orbital slot, instrument flight model, nominal sub-satellite longitude
     "G16": ("GOES-East", "FM1", -75.2),
@@ -358,17 +350,10 @@ def write_abi_l1b(
     if isinstance(target, str | os.PathLike):
         path = Path(target)
         fname = path.name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".nc", dir=path.parent)
-        os.close(fd)
-        try:
+        with atomic_path(path) as tmp:
             ds = netCDF4.Dataset(tmp, "w", format="NETCDF4")
             _fill_dataset(ds, info, counts, dqf, grid, start, end, created, platform, fname)
             ds.close()
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
     else:
         ds = netCDF4.Dataset(fname, "w", format="NETCDF4", memory=1024)
         _fill_dataset(ds, info, counts, dqf, grid, start, end, created, platform, fname)

@@ -1,13 +1,26 @@
-"""Radar beam geometry: gate heights and ground distances under the 4/3 effective-earth model.
+"""Radar beam geometry under the 4/3 effective-earth model: the one implementation of the project.
 
-Also the small data model shared by the radar modules: :class:`Sweep` and :class:`RadarVolume`
-hold float32 arrays with NaN for missing data, rays binned onto a nominal azimuth grid (so that the
-same scan strategy always has the same array layout and gate->grid maps can be cached).
+A thin, documented wrapper of :mod:`wradlib.georef` (Doviak & Zrnic 1993) used by the gridding of
+real volumes (:mod:`fusion_ops.radar.gridding`) and by the simulated WSR-88D
+(:mod:`fusion_ops.simulate.ground_radar`), so that both place a gate at the same height and
+ground distance:
+
+* :func:`beam_height_m` - :func:`wradlib.georef.bin_altitude`: beam-centre height above mean sea
+  level, ``sqrt(r^2 + (k_e a + h_0)^2 + 2 r (k_e a + h_0) sin(el)) - k_e a`` with the antenna at
+  altitude ``h_0`` (``h_0 = 0``: height above the antenna);
+* :func:`ground_distance_m` - great-circle distance from the radar to below the gate,
+  ``k_e a arcsin(r cos(el) / (k_e a + h - h_0))`` (:func:`wradlib.georef.site_distance` with the
+  height above the antenna);
+* :func:`gate_geometry` - both at once.
+
+``a`` is :data:`EARTH_RADIUS_M` and ``k_e`` :data:`EFFECTIVE_EARTH_FACTOR`. wradlib is imported
+when a function is called, not with this module.
+
+The radar data model (:class:`~fusion_ops.datamodel.RadarVolume`, :class:`~fusion_ops.datamodel.Sweep`)
+lives in :mod:`fusion_ops.datamodel`, which the readers import without importing this package.
 """
 
 from __future__ import annotations
-
-import dataclasses
 
 import numpy as np
 
@@ -27,120 +40,48 @@ def beam_height_m(
     elevation_deg : array or float
         Antenna elevation (degrees); broadcasts against ``range_m``.
     site_altitude_m : float
-        Antenna altitude above mean sea level (m).
+        Antenna altitude above mean sea level (m); 0 gives the height above the antenna.
     """
-    ke_r = EFFECTIVE_EARTH_FACTOR * EARTH_RADIUS_M
-    el = np.deg2rad(elevation_deg)
-    r = np.asarray(range_m, dtype=np.float64)
-    h = np.sqrt(r**2 + ke_r**2 + 2.0 * r * ke_r * np.sin(el)) - ke_r
-    return h + site_altitude_m
+    import wradlib.georef
+
+    return wradlib.georef.bin_altitude(
+        np.asarray(range_m, dtype=np.float64),
+        elevation_deg,
+        site_altitude_m,
+        re=EARTH_RADIUS_M,
+        ke=EFFECTIVE_EARTH_FACTOR,
+    )
 
 
-def ground_distance_m(range_m: np.ndarray, elevation_deg: np.ndarray | float) -> np.ndarray:
-    """Great-circle distance along the surface from the radar to below the gate (m)."""
-    ke_r = EFFECTIVE_EARTH_FACTOR * EARTH_RADIUS_M
-    el = np.deg2rad(elevation_deg)
-    r = np.asarray(range_m, dtype=np.float64)
-    h = beam_height_m(r, elevation_deg)
-    return ke_r * np.arcsin(r * np.cos(el) / (ke_r + h))
+def gate_geometry(
+    range_m: np.ndarray, elevation_deg: np.ndarray | float, site_altitude_m: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Beam-centre height above mean sea level and ground distance (m) of gates.
 
-
-@dataclasses.dataclass
-class Sweep:
-    """One sweep on a nominal azimuth grid.
-
-    Attributes
+    Parameters
     ----------
-    elevation_deg : float
-        Fixed (nominal) elevation angle.
-    azimuth_res_deg : float
-        Nominal azimuth spacing; ray ``i`` is centred at ``(i + 0.5) * azimuth_res_deg``.
-    range_m : ndarray (ngate,)
-        Gate centre ranges.
-    fields : dict of name -> float32 ndarray (nazimuth, ngate), NaN = no data.
+    range_m : array
+        Slant range of the gate (m).
+    elevation_deg : array or float
+        Antenna elevation (degrees); broadcasts against ``range_m``.
+    site_altitude_m : float
+        Antenna altitude above mean sea level (m).
+
+    Returns
+    -------
+    height_m, ground_m : ndarray
+        :func:`beam_height_m` and the great-circle distance from the radar to below the gate.
     """
-
-    elevation_deg: float
-    azimuth_res_deg: float
-    range_m: np.ndarray
-    fields: dict[str, np.ndarray]
-
-    @property
-    def n_azimuth(self) -> int:
-        return int(round(360.0 / self.azimuth_res_deg))
-
-    @property
-    def azimuth_deg(self) -> np.ndarray:
-        return (np.arange(self.n_azimuth) + 0.5) * self.azimuth_res_deg
-
-    def geometry_key(self) -> tuple[float, int, float, float, int]:
-        """What the gate->grid map of this sweep depends on (rounded to survive jitter)."""
-        r = self.range_m
-        dr = float(r[1] - r[0]) if r.size > 1 else 0.0
-        return (
-            round(float(self.elevation_deg), 1),
-            self.n_azimuth,
-            round(float(r[0]), 0),
-            round(dr, 1),
-            int(r.size),
-        )
+    r = np.asarray(range_m, dtype=np.float64)
+    height = beam_height_m(r, elevation_deg, site_altitude_m)
+    ke_r = EFFECTIVE_EARTH_FACTOR * EARTH_RADIUS_M
+    el = np.deg2rad(elevation_deg)
+    ground = ke_r * np.arcsin(r * np.cos(el) / (ke_r + height - site_altitude_m))
+    return np.asarray(height), np.asarray(ground)
 
 
-@dataclasses.dataclass
-class RadarVolume:
-    """A ground-radar volume in the rainfuse layout (see :class:`Sweep`)."""
-
-    site_id: str
-    latitude_deg: float
-    longitude_deg: float
-    altitude_m: float
-    time: np.datetime64
-    sweeps: list[Sweep]
-    beamwidth_deg: float = 1.0
-    source: str = ""
-
-    def field_names(self) -> list[str]:
-        names: list[str] = []
-        for s in self.sweeps:
-            for k in s.fields:
-                if k not in names:
-                    names.append(k)
-        return names
-
-    def geometry_key(self) -> tuple:
-        return (
-            self.site_id,
-            round(self.latitude_deg, 4),
-            round(self.longitude_deg, 4),
-            round(self.altitude_m, 0),
-            round(self.beamwidth_deg, 2),
-            tuple(s.geometry_key() for s in self.sweeps),
-        )
-
-    def max_reflectivity_dbz(self) -> float:
-        vals = [
-            np.nanmax(s.fields["reflectivity"])
-            for s in self.sweeps
-            if "reflectivity" in s.fields and np.isfinite(s.fields["reflectivity"]).any()
-        ]
-        return float(max(vals)) if vals else float("nan")
-
-
-def nominal_azimuth_res(azimuth_deg: np.ndarray) -> float:
-    """Nominal azimuth spacing of a sweep: 0.5 deg (super-resolution) or 1 deg, else 360/nrays."""
-    n = azimuth_deg.size
-    for res in (0.5, 1.0):
-        if abs(n - 360.0 / res) <= 0.02 * 360.0 / res:
-            return res
-    return 360.0 / max(n, 1)
-
-
-def to_nominal_azimuths(
-    azimuth_deg: np.ndarray, data: np.ndarray, azimuth_res_deg: float
+def ground_distance_m(
+    range_m: np.ndarray, elevation_deg: np.ndarray | float, site_altitude_m: float = 0.0
 ) -> np.ndarray:
-    """Place rays (rows of ``data``) in their nominal azimuth bin; empty bins stay NaN."""
-    n_az = int(round(360.0 / azimuth_res_deg))
-    idx = np.floor(np.mod(azimuth_deg, 360.0) / azimuth_res_deg).astype(np.int64) % n_az
-    out = np.full((n_az, data.shape[1]), np.nan, dtype=np.float32)
-    out[idx] = data
-    return out
+    """Great-circle distance along the surface from the radar to below the gate (m)."""
+    return gate_geometry(range_m, elevation_deg, site_altitude_m)[1]

@@ -39,69 +39,31 @@ import xarray as xr
 from scipy import sparse
 from scipy.spatial import cKDTree
 
-from fusion_ops.radar.geometry import RadarVolume, beam_height_m, ground_distance_m
+from fusion_ops.datamodel import (
+    CartesianGrid,
+    GaugePoints,
+    LatLonGrid,
+    RadarVolume,
+    Target,
+)
+from fusion_ops.radar.geometry import beam_height_m, ground_distance_m
 
 #: Moments that ``linear_reflectivity=True`` averages in linear power units.
 LINEAR_FIELDS = frozenset({"reflectivity"})
-DEFAULT_HEIGHTS_M: tuple[float, ...] = tuple(float(h) for h in np.arange(500.0, 8001.0, 500.0))
-
-
-@dataclasses.dataclass(frozen=True)
-class LatLonGrid:
-    """Regular lat/lon product grid; cell centres from the lower-left corner in ``spacing_deg``."""
-
-    lat_min: float
-    lat_max: float
-    lon_min: float
-    lon_max: float
-    spacing_deg: float
-    heights_m: tuple[float, ...] = DEFAULT_HEIGHTS_M
-
-    @property
-    def lat(self) -> np.ndarray:
-        n = int(round((self.lat_max - self.lat_min) / self.spacing_deg)) + 1
-        return self.lat_min + np.arange(n) * self.spacing_deg
-
-    @property
-    def lon(self) -> np.ndarray:
-        n = int(round((self.lon_max - self.lon_min) / self.spacing_deg)) + 1
-        return self.lon_min + np.arange(n) * self.spacing_deg
-
-
-@dataclasses.dataclass(frozen=True)
-class CartesianGrid:
-    """Radar-centred x/y grid (azimuthal equidistant), as ``pyart.map.grid_from_radars`` uses."""
-
-    x_min_m: float
-    x_max_m: float
-    y_min_m: float
-    y_max_m: float
-    spacing_m: float
-    heights_m: tuple[float, ...]
-
-    @property
-    def x(self) -> np.ndarray:
-        n = int(round((self.x_max_m - self.x_min_m) / self.spacing_m)) + 1
-        return self.x_min_m + np.arange(n) * self.spacing_m
-
-    @property
-    def y(self) -> np.ndarray:
-        n = int(round((self.y_max_m - self.y_min_m) / self.spacing_m)) + 1
-        return self.y_min_m + np.arange(n) * self.spacing_m
-
-
-@dataclasses.dataclass(frozen=True)
-class GaugePoints:
-    """Gauge neighbourhoods: profiles are averages of gates within ``radius_m`` of each gauge."""
-
-    station_id: tuple[str, ...]
-    lat: tuple[float, ...]
-    lon: tuple[float, ...]
-    radius_m: float = 1500.0
-    heights_m: tuple[float, ...] = DEFAULT_HEIGHTS_M
-
-
-Target = LatLonGrid | CartesianGrid | GaugePoints
+#: Columns of the gauge-neighbourhood profile table (:func:`gauge_profiles`), in order.
+PROFILE_COLUMNS: tuple[str, ...] = (
+    "station_id",
+    "time",
+    "site_id",
+    "height_m",
+    "gauge_range_m",
+    "reflectivity_dbz",
+    "zdr_db",
+    "kdp_deg_km",
+    "n_gates",
+    "mean_range_m",
+    "mean_beam_height_m",
+)
 
 
 @dataclasses.dataclass
@@ -457,19 +419,7 @@ def gauge_profiles(
         reflectivity_dbz, zdr_db, kdp_deg_km, n_gates, mean_range_m, mean_beam_height_m``.
         Rows exist for every station within range; values are NaN where no valid gate.
     """
-    cols = [
-        "station_id",
-        "time",
-        "site_id",
-        "height_m",
-        "gauge_range_m",
-        "reflectivity_dbz",
-        "zdr_db",
-        "kdp_deg_km",
-        "n_gates",
-        "mean_range_m",
-        "mean_beam_height_m",
-    ]
+    cols = list(PROFILE_COLUMNS)
     if not gauges.station_id:
         return pd.DataFrame(columns=cols)
     gmap = get_gate_map(volume, gauges)

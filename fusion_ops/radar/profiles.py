@@ -15,14 +15,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from fusion_ops.radar.geometry import RadarVolume
-from fusion_ops.radar.gridding import (
-    CartesianGrid,
-    GaugePoints,
-    LatLonGrid,
-    gauge_profiles,
-    grid_volume,
-)
+from fusion_ops.datamodel import CartesianGrid, GaugePoints, LatLonGrid, RadarVolume
+from fusion_ops.radar.gridding import PROFILE_COLUMNS, gauge_profiles, grid_volume
 from fusion_ops.radar.qc import RadarQCConfig, derive_kdp, quality_control
 from fusion_ops.readers.errors import QuarantineRecord, UnreadableFileError, describe_exception
 from fusion_ops.readers.ground_radar import DEFAULT_FIELDS, read_volume
@@ -173,20 +167,6 @@ def empty_profiles_frame() -> pd.DataFrame:
     """The gauge-profile table with no rows (a day without radar data)."""
     return pd.DataFrame(columns=list(PROFILE_COLUMNS))
 
-
-PROFILE_COLUMNS: Sequence[str] = (
-    "station_id",
-    "time",
-    "site_id",
-    "height_m",
-    "gauge_range_m",
-    "reflectivity_dbz",
-    "zdr_db",
-    "kdp_deg_km",
-    "n_gates",
-    "mean_range_m",
-    "mean_beam_height_m",
-)
 
 __all__ = [
     "PROFILE_COLUMNS",

@@ -18,7 +18,7 @@ import dataclasses
 import numpy as np
 from scipy import ndimage
 
-from fusion_ops.radar.geometry import RadarVolume, Sweep
+from fusion_ops.datamodel import RadarVolume, Sweep
 
 #: Physical bounds per moment (inclusive).
 BOUNDS: dict[str, tuple[float, float]] = {

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Mapping
 
 import fsspec
 import numpy as np
@@ -41,43 +42,35 @@ import pandas as pd
 from fusion_ops.readers.errors import UnreadableFileError, describe_exception
 from fusion_ops.readers.remote import fs_options
 
-NATIVE_COLUMNS: tuple[str, ...] = (
-    "station_id",
-    "network",
-    "time_start",
-    "time_end",
-    "period_s",
-    "precip_mm",
-    "lat",
-    "lon",
-    "elevation_m",
-    "station_name",
-    "source_quality",
-    "source_file",
-)
+#: Column name -> dtype of the native accumulation table, in column order.
+NATIVE_DTYPES: dict[str, type | str] = {
+    "station_id": str,
+    "network": str,
+    "time_start": "datetime64[ns, UTC]",
+    "time_end": "datetime64[ns, UTC]",
+    "period_s": "int64",
+    "precip_mm": "float64",
+    "lat": "float64",
+    "lon": "float64",
+    "elevation_m": "float64",
+    "station_name": str,
+    "source_quality": "int64",
+    "source_file": str,
+}
+NATIVE_COLUMNS: tuple[str, ...] = tuple(NATIVE_DTYPES)
 
 #: ISD AA1 quality codes that mean "passed" (NCEI ISD format document, quality code table).
 _ISD_GOOD_QUALITY = set("0145789ACIMPRU")
 
 
+def empty_table(dtypes: Mapping[str, type | str]) -> pd.DataFrame:
+    """A table with no rows and the columns (in order) and dtypes of ``dtypes``."""
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
+
+
 def empty_native() -> pd.DataFrame:
     """The native accumulation table with no rows (correct dtypes)."""
-    return pd.DataFrame(
-        {
-            "station_id": pd.Series(dtype=str),
-            "network": pd.Series(dtype=str),
-            "time_start": pd.Series(dtype="datetime64[ns, UTC]"),
-            "time_end": pd.Series(dtype="datetime64[ns, UTC]"),
-            "period_s": pd.Series(dtype="int64"),
-            "precip_mm": pd.Series(dtype="float64"),
-            "lat": pd.Series(dtype="float64"),
-            "lon": pd.Series(dtype="float64"),
-            "elevation_m": pd.Series(dtype="float64"),
-            "station_name": pd.Series(dtype=str),
-            "source_quality": pd.Series(dtype="int64"),
-            "source_file": pd.Series(dtype=str),
-        }
-    )
+    return empty_table(NATIVE_DTYPES)
 
 
 def _finish(df: pd.DataFrame) -> pd.DataFrame:

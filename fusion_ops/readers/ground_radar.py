@@ -3,7 +3,7 @@
 Level II is read with Py-ART (``pyart.io.read_nexrad_archive``) decoding only the moments we use;
 ODIM_H5 with Py-ART where it accepts the file and with xradar (``open_odim_datatree``) where it
 does not (e.g. files without a ``Conventions`` attribute).  Every reader returns a
-:class:`~fusion_ops.radar.geometry.RadarVolume` (float32 + NaN, nominal azimuth bins) or raises
+:class:`~fusion_ops.datamodel.RadarVolume` (float32 + NaN, nominal azimuth bins) or raises
 :class:`~fusion_ops.readers.errors.UnreadableFileError` naming the file and the reason.
 
 Archive layout (NEXRAD on ``s3://unidata-nexrad-level2`` and the embedded default archive under a
@@ -24,7 +24,7 @@ import fsspec
 import numpy as np
 import pandas as pd
 
-from fusion_ops.radar.geometry import RadarVolume, Sweep, nominal_azimuth_res, to_nominal_azimuths
+from fusion_ops.datamodel import RadarVolume, Sweep, nominal_azimuth_res, to_nominal_azimuths
 from fusion_ops.readers.errors import UnreadableFileError, describe_exception
 from fusion_ops.readers.remote import fs_options
 
@@ -184,10 +184,13 @@ def _validate_sweeps(url: str, vol: RadarVolume, reader: str, ray_counts: list[i
         raise UnreadableFileError(url, "no reflectivity moment", reader)
 
 
-def _radar_time(radar) -> np.datetime64:
+def _radar_time(radar, seconds: float | None = None, unit: str = "s") -> np.datetime64:
+    """The time ``seconds`` after the epoch of ``radar.time`` (default: its first ray)."""
     units = radar.time["units"]
     start = pd.Timestamp(units.split("since", 1)[1].strip()).tz_localize(None)
-    return np.datetime64(start + pd.to_timedelta(float(radar.time["data"][0]), unit="s"), "s")
+    if seconds is None:
+        seconds = float(radar.time["data"][0])
+    return np.datetime64(start + pd.to_timedelta(seconds, unit="s"), unit)
 
 
 def _from_pyart(
@@ -219,6 +222,7 @@ def _from_pyart(
                 azimuth_res_deg=res,
                 range_m=rng[:ngate].copy(),
                 fields=fdict,
+                start_time=_radar_time(radar, float(np.min(radar.time["data"][sl])), "ns"),
             )
         )
         counts.append(int(az.size))
@@ -362,6 +366,7 @@ def _odim_with_xradar(
                 azimuth_res_deg=res,
                 range_m=rng[:ngate].copy(),
                 fields=fdict,
+                start_time=ds["time"].values.min(),
             )
         )
         counts.append(int(az.size))

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from fusion_ops.radar.geometry import RadarVolume, Sweep, nominal_azimuth_res
+from fusion_ops.datamodel import RadarVolume, Sweep, nominal_azimuth_res
 
 #: Level II moment name -> rainfuse (Py-ART) field name
 MOMENTS: dict[bytes, str] = {
@@ -188,10 +188,10 @@ def decode_level2(
     azim_a = np.asarray(azim, dtype=np.float64)
     elev_a = np.asarray(elev, dtype=np.float64)
     sweep_ids = np.unique(elev_num_a)
-    # scan start: first radial's collection time (Modified Julian: day 1 = 1970-01-01)
-    t0 = np.datetime64("1970-01-01T00:00:00", "ms") + np.timedelta64(
-        (ray_jd[0] - 1) * 86_400_000 + ray_ms[0], "ms"
-    )
+    # radial collection times (Modified Julian: day 1 = 1970-01-01); scan start: the first radial
+    epoch = np.datetime64("1970-01-01T00:00:00", "ms")
+    ray_t_ms = (np.asarray(ray_jd, dtype=np.int64) - 1) * 86_400_000 + np.asarray(ray_ms, np.int64)
+    t0 = epoch + np.timedelta64(int(ray_t_ms[0]), "ms")
 
     per_moment = {
         m: np.array(v, dtype=np.float64) if v else np.zeros((0, 8)) for m, v in blocks.items()
@@ -235,7 +235,8 @@ def decode_level2(
             )
         # fixed angle from the VCP (message 5), else the median ray elevation
         el_fixed = vcp[enum - 1] if 0 < enum <= len(vcp) else float(np.median(elev_a[rays]))
-        sweeps.append(Sweep(float(el_fixed), res, rng, fdict))
+        start = epoch + np.timedelta64(int(ray_t_ms[rays].min()), "ms")
+        sweeps.append(Sweep(float(el_fixed), res, rng, fdict, start))
         counts.append(int(rays.size))
     vol = RadarVolume(
         site_id=site,

@@ -4,7 +4,7 @@
   for C07-C16);
 * remote files: ``fsspec`` -> ``satpy.readers.core.remote.FSFile`` (same code for s3 and local);
 * product grid: a regular lat/lon ``pyresample`` area (cell centres as
-  :class:`~fusion_ops.radar.gridding.LatLonGrid`), nearest-neighbour resampling within 5 km;
+  :class:`~fusion_ops.datamodel.LatLonGrid`), nearest-neighbour resampling within 5 km;
 * hourly features: mean of each band per hour and cell, plus the coldest C13 and two brightness
   temperature differences used for rain screening (C08-C13 water vapour minus window, C14-C15
   split window);
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from fusion_ops.radar.gridding import LatLonGrid
+from fusion_ops.datamodel import LatLonGrid
 from fusion_ops.readers.errors import QuarantineRecord, UnreadableFileError, describe_exception
 from fusion_ops.readers.remote import fs_options
 
@@ -348,3 +348,200 @@ def native_scene_dataset(
     for v in ds.data_vars:
         ds[v].encoding.update(zlib=True, complevel=4)
     return ds, quarantine
+
+
+#: ABI L1b products, in the order ``product="auto"`` tries them.
+ABI_PRODUCTS = ("ABI-L1b-RadC", "ABI-L1b-RadM", "ABI-L1b-RadF")
+
+
+def abi_day_files(
+    archive_url: str,
+    day,
+    product: str,
+    platform: str,
+    storage_options: dict | None = None,
+) -> list[str]:
+    """ABI files of the day of one platform (``_G16_`` etc. in the name).
+
+    Parameters
+    ----------
+    archive_url : str
+        Root of the ABI archive (NOAA key layout, see :func:`list_abi_files`).
+    day : date
+        UTC day.
+    product : str
+        ``ABI-L1b-RadC``, ``ABI-L1b-RadM``, ``ABI-L1b-RadF``, or ``auto``: the first of
+        :data:`ABI_PRODUCTS` with files of the platform that day.
+    platform : str
+        ``G16``, ``G17``, ``G18`` or ``G19``.
+    storage_options : dict, optional
+        fsspec options, secrets already resolved.
+
+    Returns
+    -------
+    list of str
+        Sorted URLs; empty when no product has files.
+    """
+    products = list(ABI_PRODUCTS) if product == "auto" else [product]
+    for prod in products:
+        files = list_abi_files(archive_url, day, prod, storage_options=storage_options)
+        files = [f for f in files if f"_{platform}_" in f.rsplit("/", 1)[-1]]
+        if files:
+            return files
+    return []
+
+
+def files_by_scan(urls: Iterable[str]) -> dict[pd.Timestamp, list[str]]:
+    """ABI files grouped by scan start (from the name); files without one are left out.
+
+    Parameters
+    ----------
+    urls : iterable of str
+        ABI L1b file names or URLs.
+
+    Returns
+    -------
+    dict of Timestamp to list of str
+        Scan start (UTC) -> the scan's files, in the order given.
+    """
+    by_scan: dict[pd.Timestamp, list[str]] = {}
+    for url in urls:
+        start = scan_start(url)
+        if start is not None:
+            by_scan.setdefault(start, []).append(url)
+    return by_scan
+
+
+def nearest_scan(urls: Iterable[str], day, hour_utc: float) -> list[str]:
+    """The files of the scan starting nearest ``day`` at ``hour_utc``.
+
+    Parameters
+    ----------
+    urls : iterable of str
+        ABI L1b files (e.g. :func:`abi_day_files`).
+    day : date
+        UTC day.
+    hour_utc : float
+        Hour of the day (UTC, fractional) to get nearest to.
+
+    Returns
+    -------
+    list of str
+        The scan's files; empty when no file has a scan start.  Of two scans equally near, the
+        first in the files' order.
+    """
+    by_scan = files_by_scan(urls)
+    if not by_scan:
+        return []
+    target = pd.Timestamp(day, tz="UTC") + pd.Timedelta(hours=hour_utc)
+    return by_scan[min(by_scan, key=lambda t: abs(t - target))]
+
+
+def native_scene_near(
+    urls: Sequence[str], day, hour_utc: float, storage_options: dict | None = None
+) -> tuple[xr.Dataset, list[QuarantineRecord]]:
+    """The scan nearest ``hour_utc`` of ``day`` (:func:`nearest_scan`) at native resolution.
+
+    Parameters
+    ----------
+    urls : sequence of str
+        The day's ABI L1b files.
+    day : date
+        UTC day.
+    hour_utc : float
+        Hour of the day (UTC) to get nearest to.
+    storage_options : dict, optional
+        fsspec options, secrets already resolved.
+
+    Returns
+    -------
+    scene : xarray.Dataset
+        As :func:`native_scene_dataset`; an empty Dataset when no file has a scan start.
+    quarantine : list of QuarantineRecord
+    """
+    scan = nearest_scan(urls, day, hour_utc)
+    if not scan:
+        return xr.Dataset(), []
+    return native_scene_dataset(scan, storage_options=storage_options)
+
+
+def feature_grid(grid: LatLonGrid, feature_spacing_deg: float) -> LatLonGrid:
+    """The grid of the hourly features: ``grid``, or its extent at ``feature_spacing_deg``.
+
+    Parameters
+    ----------
+    grid : LatLonGrid
+        The product grid.
+    feature_spacing_deg : float
+        Spacing of the features (degrees); 0 keeps ``grid``.
+
+    Returns
+    -------
+    LatLonGrid
+        With the default heights when respaced.
+    """
+    if feature_spacing_deg > 0:
+        return LatLonGrid(
+            grid.lat_min, grid.lat_max, grid.lon_min, grid.lon_max, feature_spacing_deg
+        )
+    return grid
+
+
+def feature_figures(features: xr.Dataset) -> dict:
+    """Figures of a day of hourly features (:func:`hourly_features`), as plain values.
+
+    Parameters
+    ----------
+    features : xarray.Dataset
+        The day's features.
+
+    Returns
+    -------
+    dict
+        ``hours`` and ``scenes`` (int) and ``bands`` (sorted ``bt_*``/``refl_*`` names).
+    """
+    n_hours = int(features.sizes.get("time", 0))
+    return {
+        "hours": n_hours,
+        "scenes": int(features["n_scenes"].sum()) if n_hours else 0,
+        "bands": sorted(v for v in features.data_vars if v.startswith(("bt_", "refl_"))),
+    }
+
+
+def c13_coverage(features: xr.Dataset) -> float | None:
+    """Fraction of finite C13 brightness temperatures of a day of hourly features.
+
+    Parameters
+    ----------
+    features : xarray.Dataset
+        The day's features (:func:`hourly_features`).
+
+    Returns
+    -------
+    float or None
+        None when the day has no hour or no ``bt_c13``.
+    """
+    if int(features.sizes.get("time", 0)) and "bt_c13" in features:
+        return float(np.isfinite(features["bt_c13"]).mean())
+    return None
+
+
+def scene_figures(scene: xr.Dataset) -> dict:
+    """Figures of a native-resolution scene (:func:`native_scene_dataset`), as plain values.
+
+    Parameters
+    ----------
+    scene : xarray.Dataset
+        The scene; empty when the day had none.
+
+    Returns
+    -------
+    dict
+        ``bands`` (int), ``scan_start`` (ISO string, empty without one) and ``shapes`` (band
+        -> list of its dimension sizes).
+    """
+    return {
+        "bands": len(scene.data_vars),
+        "scan_start": str(scene.attrs.get("scan_start", "")),
+        "shapes": {v: list(scene[v].shape) for v in scene.data_vars},
+    }

@@ -26,8 +26,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from fusion_ops.radar.gridding import DEFAULT_HEIGHTS_M
-from fusion_ops.readers.errors import UnreadableFileError, describe_exception
+from fusion_ops.datamodel import DEFAULT_HEIGHTS_M
+from fusion_ops.readers.errors import (
+    QuarantineRecord,
+    UnreadableFileError,
+    describe_exception,
+    read_all,
+)
 from fusion_ops.readers.remote import fs_options
 
 BIN_SPACING_M = 125.0
@@ -93,6 +98,40 @@ def _scan_times(g: h5py.Group, url: str, reader: str) -> np.ndarray:
     return times.to_numpy(dtype="datetime64[ns]")
 
 
+def _swath(h5: h5py.File, url: str, reader: str) -> tuple[str, h5py.Group, str, h5py.Dataset]:
+    """The swath group (``FS``/``NS``/``MS``/``HS``) and its reflectivity dataset (name too)."""
+    swath = next((s for s in ("FS", "NS", "MS", "HS") if s in h5), None)
+    if swath is None:
+        raise UnreadableFileError(url, "no FS/NS/MS/HS swath group", reader)
+    g = h5[swath]
+    zname = "SLV/zFactorFinal" if "SLV/zFactorFinal" in g else "SLV/zFactorCorrected"
+    zds = g.get(zname, None)
+    if zds is None:
+        raise UnreadableFileError(url, f"no reflectivity in {swath}/SLV", reader)
+    return swath, g, zname, zds
+
+
+def _reflectivity(zds: h5py.Dataset, zname: str, url: str, reader: str) -> np.ndarray:
+    """``(nscan, nray, nbin[, nfreq])`` float32 dBZ, NaN at fill values (<= -100)."""
+    try:
+        zall = np.asarray(zds[...], dtype=np.float32)
+    except (OSError, RuntimeError) as exc:
+        raise UnreadableFileError(url, f"cannot read {zname}: {exc}", reader) from exc
+    return np.where(zall <= -100.0, np.nan, zall)
+
+
+def _zenith(g: h5py.Group, url: str, reader: str) -> np.ndarray:
+    """Local zenith angle ``(nscan, nray)`` (Ku for DPR)."""
+    lza = _get(g, "PRE/localZenithAngle", url, reader)
+    return lza[..., 0] if lza.ndim == 3 else lza
+
+
+def _major_precip_type(g: h5py.Group, url: str, reader: str) -> np.ndarray:
+    """``CSF/typePrecip`` reduced to its major type (0 none, 1 stratiform, 2 convective, 3 other)."""
+    ptype = _get(g, "CSF/typePrecip", url, reader, None).astype(np.int64)
+    return np.where(ptype > 0, ptype // 10_000_000, 0).astype(np.int8)
+
+
 def bin_heights_from_geometry(
     nbin: int, ellipsoid_bin_offset_m: np.ndarray, local_zenith_deg: np.ndarray
 ) -> np.ndarray:
@@ -150,32 +189,20 @@ def read_2a(
     levels = np.asarray(heights_m, dtype=np.float64)
     h5 = _open_h5(url, reader, storage_options)
     try:
-        swath = next((s for s in ("FS", "NS", "MS", "HS") if s in h5), None)
-        if swath is None:
-            raise UnreadableFileError(url, "no FS/NS/MS/HS swath group", reader)
-        g = h5[swath]
+        swath, g, zname, zds = _swath(h5, url, reader)
         lat = _get(g, "Latitude", url, reader)
         lon = _get(g, "Longitude", url, reader)
-        zname = "SLV/zFactorFinal" if "SLV/zFactorFinal" in g else "SLV/zFactorCorrected"
-        zds = g.get(zname, None)
-        if zds is None:
-            raise UnreadableFileError(url, f"no reflectivity in {swath}/SLV", reader)
         inside = np.isfinite(lat) & np.isfinite(lon)
         if bbox is not None:
             la0, la1, lo0, lo1 = bbox
             inside &= (lat >= la0) & (lat <= la1) & (lon >= lo0) & (lon <= lo1)
         scan_i, ray_i = np.nonzero(inside)
         times = _scan_times(g, url, reader)
-        try:
-            zall = np.asarray(zds[...], dtype=np.float32)
-        except (OSError, RuntimeError) as exc:
-            raise UnreadableFileError(url, f"cannot read {zname}: {exc}", reader) from exc
-        zall = np.where(zall <= -100.0, np.nan, zall)
+        zall = _reflectivity(zds, zname, url, reader)
         nbin = zall.shape[2]
         z = zall[scan_i, ray_i]  # (n, nbin[, nfreq])
         elev = _get(g, "PRE/elevation", url, reader)[scan_i, ray_i]
-        lza = _get(g, "PRE/localZenithAngle", url, reader)
-        lza = (lza[..., 0] if lza.ndim == 3 else lza)[scan_i, ray_i]
+        lza = _zenith(g, url, reader)[scan_i, ray_i]
         if "PRE/height" in g:
             hgt = _get(g, "PRE/height", url, reader)[scan_i, ray_i]
         else:
@@ -196,8 +223,7 @@ def read_2a(
             za = np.where(below, np.nan, z[..., 1])
             data_vars["zka_dbz"] = (("footprint", "height"), profiles_on_levels(za, hagl, levels))
         rate = _get(g, "SLV/precipRateNearSurface", url, reader)[scan_i, ray_i]
-        ptype = _get(g, "CSF/typePrecip", url, reader, None).astype(np.int64)[scan_i, ray_i]
-        major = np.where(ptype > 0, ptype // 10_000_000, 0).astype(np.int8)
+        major = _major_precip_type(g, url, reader)[scan_i, ray_i]
         bb = _get(g, "CSF/heightBB", url, reader)[scan_i, ray_i]
         zero = _opt(g, "VER/heightZeroDeg", url, reader)
         zero = zero[scan_i, ray_i] if zero is not None else np.full(scan_i.size, np.nan)
@@ -249,6 +275,73 @@ def read_2a(
         h5.close()
 
 
+def read_2a_bins(url: str, storage_options: dict | None = None) -> xr.Dataset:
+    """Read a 2A Ku/DPR/PR granule on its native range bins: every footprint, no averaging.
+
+    What the spaceborne/ground radar volume matching (:mod:`fusion_ops.calibration.srgr`) needs;
+    :func:`read_2a` gives the footprint profiles the pipeline uses. Same layouts, swath choice,
+    reflectivity variable and fill rule as :func:`read_2a`.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``scan, ray, bin`` (bin 0 at the top of the ray, the last bin at the ellipsoid),
+        coordinate ``time (scan)``; variables ``zku_dbz (scan, ray, bin)`` (Ku, NaN = no data),
+        ``lat, lon, local_zenith_deg, precip_type`` (0 none, 1 stratiform, 2 convective,
+        3 other), ``clutter_free_bottom_bin`` (1-based, as in the file),
+        ``bright_band_height_m, bright_band_width_m`` (above the ellipsoid; NaN where the file
+        has none, its ``-1111.1``, or a fill value) and ``bright_band_quality``, all
+        ``(scan, ray)``. Attributes: ``source, swath, reflectivity_variable, n_bin`` and
+        ``bin_spacing_m`` (:data:`BIN_SPACING_M`).
+    """
+    reader = "gpm_2a"
+    h5 = _open_h5(url, reader, storage_options)
+    try:
+        swath, g, zname, zds = _swath(h5, url, reader)
+        z = _reflectivity(zds, zname, url, reader)
+        z = z[..., 0] if z.ndim == 4 else z  # DPR: (scan, ray, bin, frequency), Ku first
+        sr = ("scan", "ray")
+
+        def bright_band(name: str) -> tuple[tuple[str, str], np.ndarray]:
+            values = _get(g, name, url, reader)
+            return sr, np.where(values <= -1000.0, np.nan, values)  # -1111.1: no bright band
+
+        ds = xr.Dataset(
+            {
+                "zku_dbz": (("scan", "ray", "bin"), z),
+                "lat": (sr, _get(g, "Latitude", url, reader)),
+                "lon": (sr, _get(g, "Longitude", url, reader)),
+                "local_zenith_deg": (sr, _zenith(g, url, reader)),
+                "precip_type": (sr, _major_precip_type(g, url, reader)),
+                "clutter_free_bottom_bin": (
+                    sr,
+                    _get(g, "PRE/binClutterFreeBottom", url, reader, None).astype(np.int64),
+                ),
+                "bright_band_height_m": bright_band("CSF/heightBB"),
+                "bright_band_width_m": bright_band("CSF/widthBB"),
+                "bright_band_quality": (
+                    sr,
+                    _get(g, "CSF/qualityBB", url, reader, None).astype(np.int64),
+                ),
+            },
+            coords={"time": ("scan", _scan_times(g, url, reader))},
+            attrs={
+                "source": str(url),
+                "swath": swath,
+                "reflectivity_variable": zname,
+                "n_bin": int(z.shape[2]),
+                "bin_spacing_m": BIN_SPACING_M,
+            },
+        )
+        return ds
+    except UnreadableFileError:
+        raise
+    except (KeyError, OSError, RuntimeError, ValueError) as exc:
+        raise UnreadableFileError(url, describe_exception(exc), reader) from exc
+    finally:
+        h5.close()
+
+
 def empty_footprints(heights_m: Sequence[float] = DEFAULT_HEIGHTS_M) -> xr.Dataset:
     """A footprint dataset with no footprints (a day without an overpass)."""
     n = 0
@@ -274,3 +367,85 @@ def empty_footprints(heights_m: Sequence[float] = DEFAULT_HEIGHTS_M) -> xr.Datas
             "height": ("height", lv),
         },
     )
+
+
+def concat_granules(granules: Sequence[tuple[str, xr.Dataset]]) -> xr.Dataset:
+    """Join the footprints of a day's granules, in the order given, each tagged with its file.
+
+    Parameters
+    ----------
+    granules : sequence of (url, Dataset)
+        :func:`read_2a` results; granules without footprints are left out.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dim ``footprint`` with a ``granule`` coordinate (the file name); attributes dropped.
+        :func:`empty_footprints` (with an empty ``granule``) when no granule has footprints.
+    """
+    parts = []
+    for url, ds in granules:
+        if ds.sizes["footprint"]:
+            ds = ds.assign_coords(
+                granule=("footprint", np.full(ds.sizes["footprint"], url.rsplit("/", 1)[-1]))
+            )
+            ds.attrs = {}
+            parts.append(ds)
+    out = xr.concat(parts, dim="footprint") if parts else empty_footprints()
+    if "granule" not in out.coords:
+        out = out.assign_coords(granule=("footprint", np.zeros(out.sizes["footprint"], dtype=str)))
+    return out
+
+
+def read_2a_day(
+    urls: Sequence[str],
+    bbox: tuple[float, float, float, float],
+    storage_options: dict | None = None,
+) -> tuple[xr.Dataset, int, list[QuarantineRecord]]:
+    """Read a day's 2A granules (:func:`read_2a`) and join their footprints in ``bbox``.
+
+    Parameters
+    ----------
+    urls : sequence of str
+        The day's granules.
+    bbox : tuple of float
+        ``(lat_min, lat_max, lon_min, lon_max)`` in degrees.
+    storage_options : dict, optional
+        fsspec options, secrets already resolved.
+
+    Returns
+    -------
+    footprints : xarray.Dataset
+        :func:`concat_granules` of the readable granules.
+    n_granules : int
+        Granules read.
+    quarantine : list of QuarantineRecord
+        The unreadable granules.
+    """
+    results, quarantine = read_all(
+        urls, lambda u: read_2a(u, bbox, storage_options=storage_options), "gpm_2a"
+    )
+    return concat_granules(results), len(results), quarantine
+
+
+def footprint_figures(footprints: xr.Dataset) -> dict:
+    """Figures of a footprint dataset, as plain values.
+
+    Parameters
+    ----------
+    footprints : xarray.Dataset
+        With ``precip_rate_near_surface_mm_h`` (e.g. :func:`read_2a_day`).
+
+    Returns
+    -------
+    dict
+        ``footprints`` and ``raining_footprints`` (rate above 0), int; ``max_rate_mm_h``, the
+        largest near-surface rate (0 without a footprint or a finite rate).
+    """
+    n = int(footprints.sizes["footprint"])
+    rate = footprints["precip_rate_near_surface_mm_h"].values
+    return {
+        "footprints": n,
+        "raining_footprints": int(np.nansum(rate > 0)) if n else 0,
+        "max_rate_mm_h": float(np.nanmax(rate)) if n and np.isfinite(rate).any() else 0.0,
+    }

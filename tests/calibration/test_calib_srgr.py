@@ -1,15 +1,11 @@
 """SR-GR volume matching on the real coincident GPM Ku / Brisbane (IDR66) case of 2014-12-06."""
 
-import numpy as np
 import pytest
 
-from fusion_ops.calibration.srgr import (
-    SRGRInputError,
-    match_sr_gr,
-    read_gpm_2a,
-    read_odim_volume,
-    summarise_bias,
-)
+from fusion_ops.calibration.srgr import match_files, match_volumes, summarise_bias
+from fusion_ops.readers.errors import UnreadableFileError
+from fusion_ops.readers.ground_radar import read_volume
+from fusion_ops.readers.spaceborne import read_2a_bins
 
 GPM = "spaceborne/2A-CS-151E24S154E30S.GPM.Ku.V7-20170308.20141206-S095002-E095137.004383.V05A.HDF5"
 ODIM = "radar/IDR66_20141206_094829.vol.h5"
@@ -17,18 +13,21 @@ ODIM = "radar/IDR66_20141206_094829.vol.h5"
 
 @pytest.fixture(scope="module")
 def brisbane(shared_data):
-    sr = read_gpm_2a(shared_data / GPM)
-    gr = read_odim_volume(shared_data / ODIM)
-    return sr, gr, match_sr_gr(sr, gr)
+    sr = read_2a_bins(str(shared_data / GPM))
+    gr = read_volume(str(shared_data / ODIM), fields=("reflectivity",))
+    return sr, gr, match_volumes(gr, sr)
 
 
 def test_readers_see_the_documented_facts(brisbane):
     sr, gr, _ = brisbane
-    assert sr.dbz_ku.shape == (136, 49, 176)
-    assert np.nanmax(sr.dbz_ku) == pytest.approx(50.43, abs=0.01)
-    assert len(gr.dbz) == 14 and gr.dbz[0].shape == (360, 600)
-    assert gr.site_lat == pytest.approx(-27.718, abs=1e-3)
-    assert gr.site_lon == pytest.approx(153.240, abs=1e-3)
+    assert sr["zku_dbz"].shape == (136, 49, 176)
+    assert sr.attrs["bin_spacing_m"] == 125.0 and sr.attrs["swath"] == "NS"
+    assert float(sr["zku_dbz"].max()) == pytest.approx(50.43, abs=0.01)
+    assert len(gr.sweeps) == 14 and gr.sweeps[0].fields["reflectivity"].shape == (360, 600)
+    assert gr.latitude_deg == pytest.approx(-27.718, abs=1e-3)
+    assert gr.longitude_deg == pytest.approx(153.240, abs=1e-3)
+    assert gr.beamwidth_deg == 1.0
+    assert str(gr.sweeps[0].start_time)[:19] == "2014-12-06T09:48:29"
 
 
 def test_matching_pins_samples_and_bias(brisbane):
@@ -47,10 +46,18 @@ def test_matching_pins_samples_and_bias(brisbane):
     assert (matches["sweep"] <= 2).mean() > 0.5
 
 
-def test_unreadable_files_are_named(tmp_path):
+def test_match_files_reads_with_the_project_readers(brisbane, shared_data):
+    _, _, matches = brisbane
+    again = match_files(shared_data / ODIM, shared_data / GPM)
+    assert again.equals(matches)
+
+
+def test_unreadable_files_are_named(tmp_path, shared_data):
     bad = tmp_path / "broken.HDF5"
     bad.write_bytes(b"not hdf5")
-    with pytest.raises(SRGRInputError, match="broken.HDF5: not a readable HDF5"):
-        read_gpm_2a(bad)
-    with pytest.raises(SRGRInputError, match="broken.HDF5: not a readable ODIM"):
-        read_odim_volume(bad)
+    with pytest.raises(UnreadableFileError, match="broken.HDF5: not an HDF5 file"):
+        read_2a_bins(str(bad))
+    with pytest.raises(UnreadableFileError, match="broken.HDF5: unknown format"):
+        match_files(bad, shared_data / GPM)
+    with pytest.raises(UnreadableFileError, match="broken.HDF5: not an HDF5 file"):
+        match_files(shared_data / ODIM, bad)

@@ -13,9 +13,9 @@ import xarray as xr
 from dagster import AssetKey, materialize
 
 from assets.ingest import (
+    build_ground_radar_assets,
     gauge_hourly,
     gauge_observations,
-    ground_radar,
     ground_radar_has_data,
     ground_radar_quarantine,
     satellite_features,
@@ -33,7 +33,7 @@ from orchestration.runtime.resources import (
 INGEST = [
     gauge_observations,
     gauge_hourly,
-    ground_radar,
+    build_ground_radar_assets(2),  # two block steps
     ground_radar_quarantine,  # the ground radar's checks run as their own steps
     ground_radar_has_data,
     spaceborne_profiles,
@@ -222,7 +222,7 @@ def test_synthetic_day_all_sources(sim_day):
 
 def _sim_grid_and_gauges(root):
     from assets.ingest import product_grid
-    from fusion_ops.radar.gridding import GaugePoints
+    from fusion_ops.datamodel import GaugePoints
 
     domain = SIM_DOMAIN
     heights = tuple(float(h) for h in np.arange(500.0, 8001.0, 500.0))

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from fusion_ops.datamodel import RadarVolume, Sweep
 from fusion_ops.radar import gridding as G
-from fusion_ops.radar.geometry import RadarVolume, Sweep, beam_height_m
+from fusion_ops.radar.geometry import beam_height_m
 from fusion_ops.radar.packing import pack_dbz, unpack_dbz, write_compact_netcdf
 from fusion_ops.radar.profiles import ingest_volumes, process_volume
 from fusion_ops.radar.qc import RadarQCConfig, derive_kdp, quality_control, speckle_mask

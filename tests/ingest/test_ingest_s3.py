@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import s3fs
 
+from fusion_ops.datamodel import LatLonGrid
 from fusion_ops.gauges.ingest import ingest_gauge_day
 from fusion_ops.gauges.qc import daily_totals
-from fusion_ops.radar.gridding import LatLonGrid
 from fusion_ops.readers.ground_radar import list_volumes, read_volume
 from fusion_ops.readers.satellite import hourly_features, list_abi_files
 from fusion_ops.readers.spaceborne import read_2a

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fusion_ops.radar.gridding import LatLonGrid
+from fusion_ops.datamodel import LatLonGrid
 from fusion_ops.readers.satellite import hourly_features, read_abi_native, scan_start
 
 
@@ -79,7 +79,7 @@ def test_cached_nearest_resampling_equals_satpy_resample(shared_data):
 
     from satpy import Scene
 
-    from fusion_ops.radar.gridding import LatLonGrid
+    from fusion_ops.datamodel import LatLonGrid
     from fusion_ops.readers import satellite
 
     files = sorted(glob.glob(str(shared_data / "satellite" / "*C0[27]_*.nc")))

@@ -1,12 +1,10 @@
 """Reference assets that every day's products share: the product grid."""
 
-import numpy as np
 import xarray as xr
 from dagster import AssetExecutionContext, MetadataValue, asset
 
+from fusion_ops.product_grid import cell_areas_km2, product_grid_dataset
 from orchestration.runtime.resources import DomainResource
-
-EARTH_RADIUS_M = 6_371_008.8
 
 
 @asset(
@@ -15,23 +13,13 @@ EARTH_RADIUS_M = 6_371_008.8
     description="The product grid: cell-centre latitudes/longitudes and cell areas of the configured domain.",
 )
 def product_grid(context: AssetExecutionContext, domain: DomainResource) -> xr.Dataset:
-    lat = domain.latitudes_deg()
-    lon = domain.longitudes_deg()
-    half = np.deg2rad(domain.grid_spacing_deg / 2)
-    # Exact spherical cell area: R^2 * dlon * (sin(lat_top) - sin(lat_bottom)).
-    band_m2 = EARTH_RADIUS_M**2 * (np.sin(np.deg2rad(lat) + half) - np.sin(np.deg2rad(lat) - half))
-    area_km2 = np.outer(band_m2 * np.deg2rad(domain.grid_spacing_deg), np.ones(lon.size)) / 1e6
-    grid = xr.Dataset(
-        {"cell_area": (("lat", "lon"), area_km2.astype("float32"), {"units": "km2"})},
-        coords={
-            "lat": ("lat", lat, {"units": "degrees_north", "standard_name": "latitude"}),
-            "lon": ("lon", lon, {"units": "degrees_east", "standard_name": "longitude"}),
-        },
-        attrs={"domain": domain.name, "grid_spacing_deg": domain.grid_spacing_deg},
-    )
+    lat_deg, lon_deg = domain.latitudes_deg(), domain.longitudes_deg()
+    grid = product_grid_dataset(lat_deg, lon_deg, domain.grid_spacing_deg, domain.name)
+    # the total of the float64 areas (the stored ones are float32)
+    area_km2 = cell_areas_km2(lat_deg, lon_deg.size, domain.grid_spacing_deg)
     context.add_output_metadata(
         {
-            "shape": MetadataValue.json([int(lat.size), int(lon.size)]),
+            "shape": MetadataValue.json([int(lat_deg.size), int(lon_deg.size)]),
             "area_km2": MetadataValue.float(float(area_km2.sum())),
         }
     )

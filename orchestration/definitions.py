@@ -14,8 +14,13 @@ from orchestration.schedules import build_daily_schedule, build_retraining_autom
 from orchestration.sensors import build_archive_sensor, run_failure_alert
 
 ASSET_MODULES = [reference, ingest, calibration, products, imagery]
+CONFIG = load_config()
 
-ASSETS = load_assets_from_modules(ASSET_MODULES)
+ASSETS = [
+    *load_assets_from_modules(ASSET_MODULES),
+    # the ground radar's graph: one step per block of the day's volumes, as configured
+    ingest.build_ground_radar_assets(CONFIG.compute.ground_radar_blocks),
+]
 # Model retraining: a job over the training assets of ASSETS and its schedule (empty until they land).
 RETRAINING = build_retraining_automation(ASSETS)
 
@@ -25,6 +30,6 @@ defs = Definitions(
     jobs=[*all_jobs, *RETRAINING.jobs],
     schedules=[build_daily_schedule(daily_job), *RETRAINING.schedules],
     sensors=[build_archive_sensor(daily_job, daily_partitions), run_failure_alert],
-    resources=build_resources(load_config()),
+    resources=build_resources(CONFIG),
     executor=executor_for_profile(),
 )

@@ -70,6 +70,32 @@ def test_ground_radar_blocks_shape_the_graph(tmp_path):
     )
 
 
+def test_ground_radar_factory_builds_the_blocks_it_is_asked_for():
+    from assets.ingest import build_ground_radar_assets
+
+    for n_blocks in (1, 4):
+        graph = build_ground_radar_assets(n_blocks).node_def
+        assert sorted(n.name for n in graph.node_defs) == [
+            *(f"ingest_ground_radar_block_{i}" for i in range(n_blocks)),
+            "join_ground_radar_blocks",
+        ]
+
+
+def test_ground_radar_blocks_come_from_the_code_location():
+    """The ingest assets do not read the configuration; the code location builds the ground
+    radar's graph from it, and has every ground-radar asset once."""
+    assert "load_config" not in (REPO / "assets" / "ingest.py").read_text()
+    from orchestration.definitions import ASSETS
+
+    keys = [key.to_user_string() for a in ASSETS for key in getattr(a, "keys", [])]
+    for name in (
+        "ground_radar_volumes",
+        "ground_radar_gauge_profiles",
+        "ground_radar_grid_profiles",
+    ):
+        assert keys.count(name) == 1
+
+
 def test_fusion_ops_has_no_dagster_import():
     offenders = [
         str(path.relative_to(REPO))

@@ -21,9 +21,9 @@ def test_radar_chain_heads_carry_the_tag() -> None:
     for assets_def in (ingest.gauge_observations, ingest.gauge_hourly, ingest.satellite_features):
         assert assets_def.op.tags.get(CELERY_PRIORITY_TAG) in ("0", "9")
     # every step of the ground radar's graph: each block, the join
-    graph = ingest.ground_radar.node_def
+    graph = ingest.build_ground_radar_assets(2).node_def
     assert {n.name for n in graph.nodes} == {
-        *(f"ingest_ground_radar_block_{i}" for i in range(ingest.GROUND_RADAR_BLOCKS)),
+        *(f"ingest_ground_radar_block_{i}" for i in range(2)),
         "join_ground_radar_blocks",
     }
     for node in graph.nodes:

@@ -28,6 +28,8 @@ import enum
 import numpy as np
 import pandas as pd
 
+from fusion_ops.readers.gauges import empty_table
+
 
 class QCFlag(enum.IntFlag):
     MISSING = 1
@@ -44,19 +46,21 @@ EXCLUDE_FROM_HOURLY = (
     QCFlag.MISSING | QCFlag.NEGATIVE | QCFlag.RANGE | QCFlag.DUPLICATE | QCFlag.SOURCE
 )
 
-HOURLY_COLUMNS: tuple[str, ...] = (
-    "station_id",
-    "network",
-    "time_end",
-    "precip_mm",
-    "coverage",
-    "n_reports",
-    "qc_flags",
-    "lat",
-    "lon",
-    "elevation_m",
-    "station_name",
-)
+#: Column name -> dtype of the hourly table, in column order.
+HOURLY_DTYPES: dict[str, type | str] = {
+    "station_id": str,
+    "network": str,
+    "time_end": "datetime64[ns, UTC]",
+    "precip_mm": "float64",
+    "coverage": "float64",
+    "n_reports": "int64",
+    "qc_flags": "int64",
+    "lat": "float64",
+    "lon": "float64",
+    "elevation_m": "float64",
+    "station_name": str,
+}
+HOURLY_COLUMNS: tuple[str, ...] = tuple(HOURLY_DTYPES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,10 +170,10 @@ def hourly_accumulations(flagged: pd.DataFrame) -> pd.DataFrame:
     """
     cols = list(HOURLY_COLUMNS)
     if flagged.empty:
-        return _empty_hourly()
+        return empty_table(HOURLY_DTYPES)
     sub = flagged[flagged["period_s"] <= 3600].copy()
     if sub.empty:
-        return _empty_hourly()
+        return empty_table(HOURLY_DTYPES)
     sub["hour_end"] = sub["time_end"].dt.ceil("h")
     usable = (sub["qc_flags"].to_numpy() & int(EXCLUDE_FROM_HOURLY)) == 0
     sub["p_ok"] = np.where(usable, sub["precip_mm"], np.nan)
@@ -190,24 +194,6 @@ def hourly_accumulations(flagged: pd.DataFrame) -> pd.DataFrame:
     out["qc_flags"] = out["qc_flags"].astype("int64")
     out["n_reports"] = out["n_reports"].astype("int64")
     return out[cols]
-
-
-def _empty_hourly() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "station_id": pd.Series(dtype=str),
-            "network": pd.Series(dtype=str),
-            "time_end": pd.Series(dtype="datetime64[ns, UTC]"),
-            "precip_mm": pd.Series(dtype="float64"),
-            "coverage": pd.Series(dtype="float64"),
-            "n_reports": pd.Series(dtype="int64"),
-            "qc_flags": pd.Series(dtype="int64"),
-            "lat": pd.Series(dtype="float64"),
-            "lon": pd.Series(dtype="float64"),
-            "elevation_m": pd.Series(dtype="float64"),
-            "station_name": pd.Series(dtype=str),
-        }
-    )
 
 
 def station_table(native: pd.DataFrame) -> pd.DataFrame:

@@ -31,6 +31,8 @@ GR_FIELDS = {
 }
 #: An hour needs this many GR volumes for its mean rain rate.
 MIN_VOLUMES_PER_HOUR = 6
+#: Most GR volumes loaded at once when a day of gridded profiles is converted block by block.
+MAX_BLOCK_VOLUMES = 24
 
 
 class ApplyInputError(ValueError):
@@ -48,6 +50,37 @@ def site_of(profiles: xr.Dataset) -> tuple[float, float]:
             f"GR grid profiles: no site_latitude_deg/site_longitude_deg attribute "
             f"(has {sorted(profiles.attrs)})"
         ) from None
+
+
+def as_time_dim(profiles: xr.Dataset) -> xr.Dataset:
+    """Index the gridded GR profiles by ``time``.
+
+    The ingest stacks the volumes along a ``volume`` dimension with a ``time`` coordinate;
+    everything here selects volumes by time.
+    """
+    if "volume" in profiles.dims and "time" in profiles.coords:
+        profiles = profiles.swap_dims({"volume": "time"})
+    return profiles
+
+
+def profile_site(profiles: xr.Dataset) -> tuple[float, float]:
+    """GR site (lat, lon) of gridded profiles: from their attributes, else from the NEXRAD site id.
+
+    Raises
+    ------
+    ApplyInputError
+        When the profiles carry neither the site attributes nor a ``site_id`` coordinate.
+    """
+    if "site_latitude_deg" in profiles.attrs:
+        return site_of(profiles)
+    if "site_id" in profiles.coords and profiles["site_id"].size:
+        # imported here: Py-ART is slow to import and only needed for ids without attributes
+        from pyart.io.nexrad_common import get_nexrad_location
+
+        site = str(profiles["site_id"].values.ravel()[0])
+        lat, lon, _ = get_nexrad_location(site)
+        return float(lat), float(lon)
+    raise ApplyInputError("GR grid profiles: neither site attributes nor a site_id coordinate")
 
 
 def grid_range_km(lat: np.ndarray, lon: np.ndarray, site: tuple[float, float]) -> np.ndarray:
@@ -116,6 +149,68 @@ def gr_rain_volumes(
         attrs={"site_latitude_deg": site[0], "site_longitude_deg": site[1]},
     )
     return ds
+
+
+def gr_rain_volumes_blockwise(
+    profiles: xr.Dataset,
+    model: RainMLP | None,
+    device: torch.device | str = "cpu",
+    max_block_volumes: int = MAX_BLOCK_VOLUMES,
+) -> xr.Dataset:
+    """:func:`gr_rain_volumes` of a lazily opened day of gridded profiles, read block by block.
+
+    A day of gridded volumes does not fit in memory at once: the volumes are loaded in blocks of
+    whole compression chunks along the volume axis (at most ``max_block_volumes``), and each
+    volume is converted on its own.
+
+    Parameters
+    ----------
+    profiles : gridded GR profiles ``(volume or time, height, lat, lon)``, lazily opened; the
+        site comes from the attributes or the ``site_id`` coordinate (:func:`profile_site`).
+    model : MLP-1, or ``None`` for the flagged fallback (fixed Z-R).
+    device : torch device of the inference.
+    max_block_volumes : most volumes loaded at once.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``rain_rate`` (mm/h, ``time, lat, lon``), ``coverage`` and the site attributes.
+    """
+    profiles = as_time_dim(profiles)
+    site = profile_site(profiles)
+    profiles = profiles.assign_attrs(site_latitude_deg=site[0], site_longitude_deg=site[1])
+    n_volumes = profiles.sizes.get("time", 0)
+    # whole compression chunks along the volume axis: one volume at a time would decompress each
+    # chunk once per volume it holds
+    chunks = profiles["reflectivity"].encoding.get("chunksizes") or (1,)
+    block = int(max(1, min(chunks[0], max_block_volumes)))
+    parts = []
+    for start in range(0, n_volumes, block):
+        loaded = profiles.isel(time=slice(start, start + block)).load()
+        for i in range(loaded.sizes["time"]):
+            parts.append(gr_rain_volumes(loaded.isel(time=[i]), model, device))
+        del loaded
+    if not parts:  # an empty day still yields the grid, its coverage and the site
+        parts.append(gr_rain_volumes(profiles.isel(time=slice(0, 0)).load(), model, device))
+    out = xr.concat(parts, dim="time", data_vars="minimal", coords="minimal", join="override")
+    out["coverage"] = parts[0]["coverage"]
+    out.attrs.update(parts[0].attrs)
+    return out
+
+
+def nan_stats(values: np.ndarray) -> dict[str, float]:
+    """Mean and maximum (mm/h) of the finite values, and the fraction of them above zero.
+
+    NaN mean and maximum and a zero wet fraction when no value is finite.
+    """
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return {"mean": float("nan"), "max": float("nan"), "wet_fraction": 0.0}
+    return {
+        "mean": float(finite.mean()),
+        "max": float(finite.max()),
+        "wet_fraction": float((finite > 0).mean()),
+    }
 
 
 def hourly_mean(volumes: xr.Dataset, min_volumes: int = MIN_VOLUMES_PER_HOUR) -> xr.Dataset:

@@ -15,20 +15,45 @@ Estimators and references:
 
 from __future__ import annotations
 
+import dataclasses
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from fusion_ops.calibration import features as F
 from fusion_ops.calibration.baselines import tb_curve_rain_rate
 from fusion_ops.calibration.models import RainMLP, predict_rain_rate
 from fusion_ops.calibration.samples import sr_feature_table
+from fusion_ops.calibration.versioning import load_model_or_fallback
 from fusion_ops.calibration.zr import ZR_RELATIONS, rain_rate_zr
+from fusion_ops.scores import pool, score_from_stats, sufficient_stats
+from fusion_ops.tables import fixed, markdown_table
 
 ESTIMATORS = ("mlp1", *ZR_RELATIONS, "mlp2", "sr_standard", "mlp3", "tb_curve")
 RANGE_BINS_KM = (0.0, 50.0, 100.0, 150.0, 200.0)
+#: The network whose pairs score each estimator (the baselines share their network's pairs).
+OWNERS = {
+    **{est: "mlp1" for est in ("mlp1", *ZR_RELATIONS)},
+    "mlp2": "mlp2",
+    "sr_standard": "mlp2",
+    "mlp3": "mlp3",
+    "tb_curve": "mlp3",
+}
+#: Scatter panels: estimator -> its network's pairs and the reference's label on the plot.
+SCATTER_PANELS = {
+    "mlp1": ("mlp1", "gauge"),
+    "zr_300_1.4": ("mlp1", "gauge"),
+    "mlp2": ("mlp2", "GR"),
+    "sr_standard": ("mlp2", "GR"),
+    "mlp3": ("mlp3", "GR"),
+    "tb_curve": ("mlp3", "GR"),
+}
+#: A model check needs at least this many held-out pairs to decide.
+MIN_CHECK_PAIRS = 20
 
 
 def mlp1_hourly(samples: pd.DataFrame, model: RainMLP | None, device="cpu") -> pd.DataFrame:
@@ -117,3 +142,157 @@ def scatter_png(panels: Mapping[str, tuple[np.ndarray, np.ndarray, str]], dpi: i
     fig.savefig(buf, format="png", dpi=dpi)
     plt.close(fig)
     return buf.getvalue()
+
+
+@dataclasses.dataclass(frozen=True)
+class DayEvaluation:
+    """A day's held-out evaluation.
+
+    Attributes
+    ----------
+    record : the stored evaluation: ``day`` and, per estimator of :data:`ESTIMATORS`, its scores
+        (``rmse`` in mm/h, ``corr``, ``nbias``, ``n``), sufficient ``stats``, ``model``,
+        ``model_version`` (networks only) and ``fallback``; ``mlp1`` adds ``rmse_by_range``.
+    panels : scatter panels (estimator -> estimates, references, reference label), for
+        :func:`scatter_png`; only estimators with pairs.
+    model_versions : version of each network's model file.
+    fallbacks : fallback in use per network (``None`` when trained).
+    """
+
+    record: dict[str, Any]
+    panels: dict[str, tuple[np.ndarray, np.ndarray, str]]
+    model_versions: dict[str, str]
+    fallbacks: dict[str, str | None]
+
+
+def evaluate_day(
+    day: str,
+    samples: Mapping[str, pd.DataFrame],
+    model_files: Mapping[str, bytes],
+    device: torch.device | str = "cpu",
+) -> DayEvaluation:
+    """Score every network and baseline on a day's held-out pairs.
+
+    Parameters
+    ----------
+    day : the evaluated day (ISO date).
+    samples : the day's samples per network (``mlp1``, ``mlp2``, ``mlp3``); MLP-1 is scored at
+        the held-out gauges only.
+    model_files : the model file serving the day per network (trained before the day).
+    device : torch device of the inference.
+
+    Returns
+    -------
+    DayEvaluation
+        Scores with their sufficient statistics (exact pooling over days), scatter panels and the
+        models' versions and fallbacks.
+    """
+    models = {
+        name: load_model_or_fallback(model_files[name], f"{name}_model")
+        for name in ("mlp1", "mlp2", "mlp3")
+    }
+    mlp1 = samples["mlp1"]
+    held = mlp1[mlp1["heldout"].astype(bool)] if len(mlp1) else mlp1
+    pairs = {
+        "mlp1": (mlp1_hourly(held, models["mlp1"][0], device), "gauge"),
+        "mlp2": (mlp2_pairs(samples["mlp2"], models["mlp2"][0], device), "gr"),
+        "mlp3": (mlp3_pairs(samples["mlp3"], models["mlp3"][0], device), "gr"),
+    }
+    record: dict[str, Any] = {"day": day}
+    for est in ESTIMATORS:
+        owner = OWNERS[est]
+        frame, ref = pairs[owner]
+        stats = sufficient_stats(frame[est], frame[ref]) if len(frame) else pool([])
+        _, meta = models[owner]
+        record[est] = {
+            **score_from_stats(stats),
+            "stats": stats,
+            "model": owner,
+            "model_version": meta["version"] if est == owner else None,
+            "fallback": meta["fallback"],
+        }
+    hourly = pairs["mlp1"][0]
+    if len(hourly):
+        record["mlp1"]["rmse_by_range"] = rmse_by_range(hourly)
+    panels = {}
+    for est, (owner, label) in SCATTER_PANELS.items():
+        frame, ref = pairs[owner]
+        if len(frame):
+            panels[est] = (frame[est].to_numpy(float), frame[ref].to_numpy(float), label)
+    return DayEvaluation(
+        record,
+        panels,
+        {name: meta["version"] for name, (_, meta) in models.items()},
+        {name: meta["fallback"] for name, (_, meta) in models.items()},
+    )
+
+
+def rmse_summary(
+    record: Mapping[str, Any], estimators: Sequence[str] = ESTIMATORS
+) -> dict[str, float]:
+    """``{estimator}_rmse`` (mm/h) per estimator; -1 where undefined (no pairs), for charts."""
+    return {f"{est}_rmse": float(np.nan_to_num(record[est]["rmse"], nan=-1)) for est in estimators}
+
+
+def score_markdown(record: Mapping[str, Any]) -> str:
+    """The scores of every estimator as a Markdown table (NaN written ``nan``)."""
+    rows = [
+        [est, s["rmse"], s["corr"], s["nbias"], str(s["n"]), s["fallback"] or ""]
+        for est, s in ((est, record[est]) for est in ESTIMATORS)
+    ]
+    return markdown_table(
+        ["estimator", "rmse (mm/h)", "corr", "nbias", "n", "fallback"],
+        rows,
+        cell=fixed(3, missing="nan"),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckOutcome:
+    """Whether a network beats its fixed baselines on a day's held-out pairs.
+
+    Attributes
+    ----------
+    passed : the network beats every baseline.
+    decided : the comparison was made; ``False`` when it could not be (fallback in use, too few
+        pairs): a warning rather than an error.
+    reason : why it was not decided (``None`` when decided).
+    rmse : ``{estimator}_rmse`` (mm/h; -1 where undefined) of the network and its baselines.
+    """
+
+    passed: bool
+    decided: bool
+    reason: str | None
+    rmse: dict[str, float]
+
+
+def check_against_baselines(
+    record: Mapping[str, Any], model: str, baselines: Sequence[str], need_corr: bool
+) -> CheckOutcome:
+    """Does network ``model`` beat ``baselines`` in a day's evaluation record?
+
+    Parameters
+    ----------
+    record : the day's evaluation record (:attr:`DayEvaluation.record`).
+    model : the network (``mlp1``, ``mlp2``, ``mlp3``).
+    baselines : the fixed estimators it must beat.
+    need_corr : also require a higher correlation than every baseline.
+
+    Returns
+    -------
+    CheckOutcome
+        Passed when the RMSE is below every baseline's (and, with ``need_corr``, the correlation
+        above); undecided (not passed) when a fallback is in use or there are fewer than
+        :data:`MIN_CHECK_PAIRS` pairs.
+    """
+    s = record[model]
+    rmse = rmse_summary(record, [model, *baselines])
+    if s.get("fallback"):
+        return CheckOutcome(False, False, f"fallback {s['fallback']} in use", rmse)
+    if s["n"] < MIN_CHECK_PAIRS:
+        return CheckOutcome(False, False, f"only {s['n']} held-out pairs", rmse)
+    best = min(record[b]["rmse"] for b in baselines)
+    ok = s["rmse"] < best
+    if need_corr:
+        ok &= s["corr"] > max(record[b]["corr"] for b in baselines)
+    return CheckOutcome(bool(ok), True, None, rmse)

@@ -17,9 +17,14 @@ polarimetric moments (filled with 0, their rain-free value).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from fusion_ops.calibration.models import ModelSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PROFILE_HEIGHTS_M: tuple[int, ...] = tuple(range(500, 8001, 500))
 NO_ECHO_DBZ = -10.0
@@ -122,6 +127,25 @@ def solar_zenith_deg(time, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     )
     t = (t.tz_convert("UTC").tz_localize(None) if t.tzinfo else t).to_pydatetime()
     return np.asarray(sun_zenith_angle(t, np.asarray(lon), np.asarray(lat)), dtype=np.float32)
+
+
+def solar_zenith_of_rows(rows: pd.DataFrame) -> np.ndarray:
+    """Solar zenith angle (degrees, float32) of every row of a table.
+
+    Parameters
+    ----------
+    rows : ``time`` (UTC), ``lat`` and ``lon`` (degrees) columns.
+
+    Returns
+    -------
+    numpy.ndarray
+        One angle per row (one :func:`solar_zenith_deg` call per distinct time).
+    """
+    lat, lon = rows["lat"].to_numpy(), rows["lon"].to_numpy()
+    out = np.empty(len(rows), dtype=np.float32)
+    for t, idx in rows.groupby("time").indices.items():
+        out[idx] = solar_zenith_deg(t, lat[idx], lon[idx])
+    return out
 
 
 def lowest_valid(values: np.ndarray) -> np.ndarray:

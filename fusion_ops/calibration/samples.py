@@ -191,7 +191,7 @@ def mlp1_samples(
         sel["duration_h"] = matched["duration_h"].to_numpy()
         rows.append(sel)
     if not rows:
-        return _empty_mlp1()
+        return empty_mlp1_samples()
     out = pd.concat(rows, ignore_index=True)
     out["group"] = out["station_id"].astype(str) + "|" + out["interval_end"].astype(str)
     counts = out.groupby("group")["time"].transform("size")
@@ -209,7 +209,8 @@ def median_volume_interval_s(times) -> float:
     return float(np.median(np.diff(t) / np.timedelta64(1, "s")))
 
 
-def _empty_mlp1() -> pd.DataFrame:
+def empty_mlp1_samples() -> pd.DataFrame:
+    """An MLP-1 sample table without rows (all columns float64): a day without pairs."""
     cols = [
         "station_id",
         "time",
@@ -346,6 +347,36 @@ def gr_coverage_mask(
     glat, glon = np.meshgrid(lat, lon, indexing="ij")
     xy = local_xy_km(glat.ravel(), glon.ravel(), site_lat, site_lon)
     return (np.hypot(xy[:, 0], xy[:, 1]) <= max_range_km).reshape(glat.shape)
+
+
+def gr_hourly_on_grid(gr_hourly: xr.Dataset, grid: xr.Dataset) -> xr.Dataset:
+    """Hourly GR rain on the grid of ``grid`` (e.g. the ABI features, possibly coarser).
+
+    Parameters
+    ----------
+    gr_hourly : ``rain_rate`` (mm/h, ``time, lat, lon``) and the boolean ``coverage``.
+    grid : any dataset with ``lat`` and ``lon`` coordinates (degrees).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``gr_hourly`` itself when the grids agree; else its ``rain_rate`` and ``coverage`` taken
+        from the nearest cell (a cell outside ``gr_hourly`` is not covered).
+    """
+    same = (
+        gr_hourly.sizes.get("lat") == grid.sizes.get("lat")
+        and np.allclose(gr_hourly["lat"].values, grid["lat"].values)
+        and np.allclose(gr_hourly["lon"].values, grid["lon"].values)
+    )
+    if same:
+        return gr_hourly
+    rain = gr_hourly["rain_rate"].interp(lat=grid["lat"], lon=grid["lon"], method="nearest")
+    cover = (
+        gr_hourly["coverage"]
+        .astype(float)
+        .interp(lat=grid["lat"], lon=grid["lon"], method="nearest")
+    )
+    return xr.Dataset({"rain_rate": rain, "coverage": cover.fillna(0) > 0.5})
 
 
 def mlp3_samples(

@@ -20,13 +20,6 @@ coordinate's ``label`` attribute says ``end`` or a stamp falls on the next midni
 ``lat``, ``lon``).
 """
 
-import base64
-import datetime as dt
-import hashlib
-import io
-import json
-from typing import Any
-
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -43,35 +36,14 @@ from dagster import (
 )
 from pydantic import Field
 
-from fusion_ops.products import SOURCES
-from fusion_ops.products.accumulate import daily_total_mm, gauge_daily_totals
-from fusion_ops.products.adjust import AdjustConfig
-from fusion_ops.products.errors import ProductInputError
-from fusion_ops.products.inputs import (
-    hourly_cube,
-    model_versions,
-    source_errors,
-    swath_hourly_cube,
-    truth_daily_on_grid,
-)
-from fusion_ops.products.merge import range_from_site_km
-from fusion_ops.products.pipeline import ScreeningConfig, daily_dataset_from_hourly, fuse_day
-from fusion_ops.products.plots import daily_map_png
-from fusion_ops.products.verify import (
-    GaugeSet,
-    SkillThresholds,
-    skill_failures,
-    summary,
-    verify_day,
-)
-from fusion_ops.products.writers import (
-    Provenance,
-    hourly_product_dataset,
-    product_relative_paths,
-    software_version,
-    write_cog,
-    write_netcdf,
-)
+from fusion_ops.products import adapters, fusion, plots, verification_record, writers
+from fusion_ops.products.accumulate import HOURS_PER_DAY, REQUIRED_GAUGE_HOURS
+from fusion_ops.products.merge import SR_FOOTPRINT_RADIUS_KM
+from fusion_ops.products.pipeline import daily_dataset_from_hourly
+from fusion_ops.products.provenance import configuration_hash
+from fusion_ops.products.verify import DEFAULT_THRESHOLD_MM, SkillThresholds
+from orchestration.runtime.config import resolve_env
+from orchestration.runtime.metadata import png_markdown, summary_metadata
 from orchestration.runtime.partitions import daily_partitions
 from orchestration.runtime.resources import ArchiveResource, DomainResource, ProductStoreResource
 from orchestration.runtime.tags import critical_path_op_tags
@@ -84,6 +56,7 @@ SR_SWATH = "sr_rain_swath"
 SAT_HOURLY = "sat_rain_hourly"
 EVALUATION = "calibration_evaluation"
 GAUGES = "gauge_hourly"
+SOURCE_KEYS = {"gr": GR_HOURLY, "sr": SR_SWATH, "sat": SAT_HOURLY}  # named in input errors
 
 UPSTREAM_INS = {
     "gr_rain_hourly": AssetIn(key=AssetKey(GR_HOURLY)),
@@ -91,6 +64,7 @@ UPSTREAM_INS = {
     "sat_rain_hourly": AssetIn(key=AssetKey(SAT_HOURLY)),
     "gauge_hourly": AssetIn(key=AssetKey(GAUGES)),
 }
+MAP_PREVIEW_DPI = 40  # the small map rendered inline in the UI (the full map is the file)
 
 
 class FusionConfig(Config):
@@ -113,8 +87,8 @@ class FusionConfig(Config):
     gr_max_range_km: float = Field(230.0, gt=0)
     radar_lat_deg: float = Field(28.113, description="ground radar site (range of GR error)")
     radar_lon_deg: float = Field(-80.654)
-    sr_footprint_radius_km: float = Field(3.0, gt=0)
-    gauge_required_hours: int = Field(24, ge=1, le=24)
+    sr_footprint_radius_km: float = Field(SR_FOOTPRINT_RADIUS_KM, gt=0)
+    gauge_required_hours: int = Field(REQUIRED_GAUGE_HOURS, ge=1, le=HOURS_PER_DAY)
     screening_max_ratio: float = Field(
         4.0, gt=1.0, description="a source off the gauges by more than this factor is left out"
     )
@@ -128,34 +102,15 @@ class FusionConfig(Config):
 class VerificationConfig(Config):
     """Skill thresholds of the fused daily product (the asset check fails below them)."""
 
-    threshold_mm: float = Field(1.0, gt=0, description="rain/no-rain threshold for POD/FAR/CSI")
+    threshold_mm: float = Field(
+        DEFAULT_THRESHOLD_MM, gt=0, description="rain/no-rain threshold for POD/FAR/CSI"
+    )
     max_rmse_gauges_mm: float = 15.0
     max_rmse_truth_mm: float = 15.0
     min_corr_gauges: float = 0.6
     min_csi: float = 0.4
     must_beat_sources: bool = True
-    gauge_required_hours: int = Field(24, ge=1, le=24)
-
-
-def _time_label(obj: Any) -> str:
-    """``start``/``end`` from the time coordinate's ``label`` attribute, else ``auto``."""
-    if isinstance(obj, xr.Dataset) and "time" in obj.coords:
-        label = str(obj["time"].attrs.get("label", "auto"))
-        return label if label in ("start", "end") else "auto"
-    return "auto"
-
-
-def _gauge_days(table: pd.DataFrame | None, day: str, required_hours: int) -> pd.DataFrame:
-    if table is None or table.empty:
-        return pd.DataFrame({"lat_deg": [], "lon_deg": [], "daily_mm": [], "n_hours": []})
-    return gauge_daily_totals(
-        table,
-        day,
-        time_column="time_end",
-        lat_column="lat",
-        lon_column="lon",
-        required_hours=required_hours,
-    )
+    gauge_required_hours: int = Field(REQUIRED_GAUGE_HOURS, ge=1, le=HOURS_PER_DAY)
 
 
 def _upstream_files(context: AssetExecutionContext, keys: list[str], day: str) -> list[str]:
@@ -170,27 +125,10 @@ def _upstream_files(context: AssetExecutionContext, keys: list[str], day: str) -
             ).records
         except Exception:  # an instance without event records still gets a named input
             records = []
-        stored = None
-        if records:
-            metadata = records[0].asset_materialization.metadata
-            if "stored_at" in metadata:
-                stored = str(metadata["stored_at"].value)
+        metadata = records[0].asset_materialization.metadata if records else {}
+        stored = str(metadata["stored_at"].value) if "stored_at" in metadata else None
         files.append(stored or f"asset:{key}/{day}")
     return files
-
-
-def _config_hash(config: Config, domain: DomainResource) -> str:
-    from orchestration.runtime.config import load_config
-
-    text = json.dumps(
-        {
-            "rainfuse": load_config().fingerprint(),
-            "products": config.model_dump(mode="json"),
-            "grid": domain.model_dump(mode="json"),
-        },
-        sort_keys=True,
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 @asset(
@@ -212,108 +150,28 @@ def fused_rain_hourly(
     calibration_evaluation: dict,
     gauge_hourly: pd.DataFrame,
 ) -> xr.Dataset:
+    from orchestration.runtime.config import load_config  # the run's configuration, not import's
+
     day = context.partition_key
-    lat, lon = domain.latitudes_deg(), domain.longitudes_deg()
-    errors = source_errors(
-        calibration_evaluation,
-        config.sr_sampling_std_mm_h,
-        config.gr_reference_range_km,
-        config.gr_growth_per_100km,
-        config.gr_max_range_km,
-    )
-    range_km = range_from_site_km(lat, lon, config.radar_lat_deg, config.radar_lon_deg)
-    sources = {
-        "gr": hourly_cube(gr_rain_hourly, day, lat, lon, GR_HOURLY, _time_label(gr_rain_hourly)),
-        "sr": swath_hourly_cube(
-            sr_rain_swath, day, lat, lon, SR_SWATH, config.sr_footprint_radius_km
-        ),
-        "sat": hourly_cube(
-            sat_rain_hourly, day, lat, lon, SAT_HOURLY, _time_label(sat_rain_hourly)
-        ),
-    }
-    error_std = {
-        "gr": errors.gr_model.std_mm_h(range_km),
-        "sr": errors.sr_std_mm_h,
-        "sat": errors.sat_std_mm_h,
-    }
-    unknown = set(config.merge_sources) - set(SOURCES)
-    if unknown:
-        raise ProductInputError(
-            "FusionConfig.merge_sources", f"unknown source(s) {sorted(unknown)}"
-        )
-    gauges = _gauge_days(gauge_hourly, day, config.gauge_required_hours)
-    complete = gauges.dropna(subset=["daily_mm"])
-    fused = fuse_day(
+    product = fusion.fuse_hourly_product(
         day,
-        lat,
-        lon,
-        {k: (v if k in config.merge_sources else None) for k, v in sources.items()},
-        error_std,
-        complete,
-        config.withheld_fraction,
-        AdjustConfig(method=config.adjust_method, nnearest=config.adjust_nnearest),  # type: ignore[arg-type]
-        ScreeningConfig(config.screening_max_ratio, config.screening_min_difference_mm),
-        gr_range_km=range_km,
-    )
-    for name, reason in fused.excluded.items():
-        context.log.warning(f"{name} left out of the merge on {day}: {reason}")
-    versions = model_versions(gr_rain_hourly, sr_rain_swath, sat_rain_hourly)
-    for name, entry in (calibration_evaluation or {}).items():
-        if isinstance(entry, dict) and entry.get("model_version"):
-            versions.setdefault(name, str(entry["model_version"]))
-    withheld_ids = sorted(complete.index[fused.withheld].astype(str))
-    provenance = Provenance(
-        model_versions=versions,
-        input_files=_upstream_files(
-            context, [GR_HOURLY, SR_SWATH, SAT_HOURLY, EVALUATION, GAUGES], day
+        domain.latitudes_deg(),
+        domain.longitudes_deg(),
+        adapters.DayInputs(gr_rain_hourly, sr_rain_swath, sat_rain_hourly, gauge_hourly),
+        calibration_evaluation,
+        fusion.FusionSettings(**config.model_dump()),
+        input_files=_upstream_files(context, [*SOURCE_KEYS.values(), EVALUATION, GAUGES], day),
+        config_hash=configuration_hash(
+            load_config().fingerprint(),
+            config.model_dump(mode="json"),
+            domain.model_dump(mode="json"),
         ),
-        software_version=software_version(),
-        configuration_hash=_config_hash(config, domain),
-        extra={
-            "rainfuse_withheld_gauges": json.dumps(withheld_ids),
-            "rainfuse_adjustment": json.dumps(
-                {
-                    "method": fused.adjustment_method,
-                    "configured": config.adjust_method,
-                    "cv_rmse_mm": fused.adjustment_cv_rmse_mm,
-                    "applied": fused.adjusted,
-                    "n_gauges": fused.n_adjusting_gauges,
-                    "library": "wradlib.adjust",
-                }
-            ),
-            "rainfuse_screening": json.dumps(fused.excluded, sort_keys=True),
-            "rainfuse_error_model": json.dumps(
-                {
-                    "origin": errors.origin,
-                    "weights_from": fused.error_origin,
-                    "sr_std_mm_h": errors.sr_std_mm_h,
-                    "sat_std_mm_h": errors.sat_std_mm_h,
-                }
-            ),
-        },
+        labels=SOURCE_KEYS,
     )
-    ds = hourly_product_dataset(
-        day, lat, lon, fused.hourly_mm_h, fused.hourly_std_mm_h, fused.hourly_flag, provenance
-    )
-    present = [s for s in SOURCES if sources[s] is not None]
-    context.add_output_metadata(
-        {
-            "sources_present": MetadataValue.json(present),
-            "sources_excluded": MetadataValue.json(fused.excluded),
-            "domain_mean_mm": MetadataValue.float(float(np.nanmean(fused.daily_mm))),
-            "domain_max_mm": MetadataValue.float(float(np.nanmax(fused.daily_mm))),
-            "adjusting_gauges": MetadataValue.int(fused.n_adjusting_gauges),
-            "withheld_gauges": MetadataValue.int(len(withheld_ids)),
-            "gauges_incomplete_day": MetadataValue.int(int(gauges["daily_mm"].isna().sum())),
-            "adjusted": MetadataValue.bool(bool(fused.adjusted)),
-            "adjust_method": MetadataValue.text(fused.adjustment_method),
-            "mean_adjust_factor": MetadataValue.float(float(np.mean(fused.adjust_factor))),
-            "error_model_origin": MetadataValue.json(errors.origin),
-            "weights_from": MetadataValue.json(fused.error_origin),
-            "model_versions": MetadataValue.json(versions),
-        }
-    )
-    return ds
+    for name, reason in product.fused.excluded.items():
+        context.log.warning(f"{name} left out of the merge on {day}: {reason}")
+    context.add_output_metadata(summary_metadata(fusion.hourly_product_summary(product)))
+    return product.dataset
 
 
 @asset(
@@ -324,13 +182,7 @@ def fused_rain_hourly(
 )
 def fused_rain_daily(context: AssetExecutionContext, fused_rain_hourly: xr.Dataset) -> xr.Dataset:
     ds = daily_dataset_from_hourly(fused_rain_hourly)
-    total = ds["rainfall_amount"].values
-    context.add_output_metadata(
-        {
-            "domain_mean_mm": MetadataValue.float(float(np.nanmean(total))),
-            "wet_fraction_1mm": MetadataValue.float(float(np.nanmean(total >= 1.0))),
-        }
-    )
+    context.add_output_metadata(summary_metadata(fusion.daily_product_summary(ds)))
     return ds
 
 
@@ -348,52 +200,16 @@ def rain_product_files(
     fused_rain_hourly: xr.Dataset,
     fused_rain_daily: xr.Dataset,
 ) -> dict:
-    day = context.partition_key
-    paths = product_relative_paths(day, domain.name)
+    paths = writers.product_relative_paths(context.partition_key, domain.name)
     with product_store.atomic_local_file(paths["hourly_nc"]) as local:
-        write_netcdf(fused_rain_hourly, local)
+        writers.write_netcdf(fused_rain_hourly, local)
     with product_store.atomic_local_file(paths["daily_nc"]) as local:
-        write_netcdf(fused_rain_daily, local)
-    tags = {
-        k: str(fused_rain_daily.attrs[k])
-        for k in ("model_versions", "software_version", "configuration_hash", "product_day")
-        if k in fused_rain_daily.attrs
-    }
+        writers.write_netcdf(fused_rain_daily, local)
     with product_store.atomic_local_file(paths["daily_cog"]) as local:
-        write_cog(
-            fused_rain_daily["rainfall_amount"].isel(time=0).values,
-            fused_rain_daily["lat"].values,
-            fused_rain_daily["lon"].values,
-            local,
-            tags=tags,
-        )
+        writers.write_daily_cog(fused_rain_daily, local)
     urls = {k: product_store.url_of(v) for k, v in paths.items() if k != "map_png"}
     context.add_output_metadata({k: MetadataValue.path(v) for k, v in urls.items()})
     return urls
-
-
-def _withheld_gauges(
-    hourly: xr.Dataset, gauge_hourly: pd.DataFrame | None, day: str, required: int
-) -> tuple[pd.DataFrame, np.ndarray]:
-    gauges = _gauge_days(gauge_hourly, day, required)
-    ids = set(json.loads(hourly.attrs.get("rainfuse_withheld_gauges", "[]")))
-    withheld = np.array([str(s) in ids for s in gauges.index], dtype=bool)
-    return gauges, withheld
-
-
-def _read_truth(truth_archive: ArchiveResource, day: str) -> tuple[xr.Dataset | None, str]:
-    d = dt.date.fromisoformat(day)
-    relative = f"{d:%Y/%m/%d}/truth_rain_{d:%Y%m%d}.nc"
-    if not truth_archive.exists(relative):
-        return None, truth_archive.url_of(relative)
-    data = truth_archive.read_bytes(relative)
-    try:
-        with xr.open_dataset(io.BytesIO(data)) as ds:
-            return ds.load(), truth_archive.url_of(relative)
-    except Exception as error:  # a corrupt truth file is named, never skipped silently
-        raise ProductInputError(
-            truth_archive.url_of(relative), f"unreadable truth: {error}"
-        ) from error
 
 
 @asset(
@@ -417,104 +233,25 @@ def product_verification(
     gauge_hourly: pd.DataFrame,
 ) -> dict:
     day = context.partition_key
-    lat, lon = domain.latitudes_deg(), domain.longitudes_deg()
-    cubes = {
-        "gr": hourly_cube(gr_rain_hourly, day, lat, lon, GR_HOURLY, _time_label(gr_rain_hourly)),
-        "sr": swath_hourly_cube(sr_rain_swath, day, lat, lon, SR_SWATH),
-        "sat": hourly_cube(
-            sat_rain_hourly, day, lat, lon, SAT_HOURLY, _time_label(sat_rain_hourly)
-        ),
-    }
-    estimates: dict[str, np.ndarray | None] = {
-        "fused": fused_rain_daily["rainfall_amount"].isel(time=0).values.astype(float)
-    }
-    for name, cube in cubes.items():
-        estimates[name] = None if cube is None else daily_total_mm(cube)[0]
-    gauges, withheld = _withheld_gauges(
-        fused_rain_hourly, gauge_hourly, day, config.gauge_required_hours
+    truth_url = truth_archive.url_of(adapters.truth_relative_path(day))
+    record = verification_record.verify_product_day(
+        day,
+        domain.latitudes_deg(),
+        domain.longitudes_deg(),
+        fused_rain_hourly,
+        fused_rain_daily,
+        adapters.DayInputs(gr_rain_hourly, sr_rain_swath, sat_rain_hourly, gauge_hourly),
+        adapters.read_truth(truth_url, resolve_env(truth_archive.storage_options)),
+        truth_url,
+        config.threshold_mm,
+        SkillThresholds(**config.model_dump(exclude={"threshold_mm", "gauge_required_hours"})),
+        config.gauge_required_hours,
+        labels=SOURCE_KEYS,
     )
-    kept = gauges.loc[withheld]
-    gauge_set = (
-        GaugeSet(
-            kept["lat_deg"].to_numpy(float),
-            kept["lon_deg"].to_numpy(float),
-            kept["daily_mm"].to_numpy(float),
-        )
-        if len(kept)
-        else None
-    )
-    truth_ds, truth_url = _read_truth(truth_archive, day)
-    truth = None if truth_ds is None else truth_daily_on_grid(truth_ds, lat, lon, truth_url)
-    scores = verify_day(estimates, lat, lon, gauge_set, truth, config.threshold_mm)
-    thresholds = SkillThresholds(
-        config.max_rmse_gauges_mm,
-        config.max_rmse_truth_mm,
-        config.min_corr_gauges,
-        config.min_csi,
-        config.must_beat_sources,
-    )
-    failures = skill_failures(scores, thresholds)
-    compact = summary(scores)
-    record = {
-        "day": day,
-        "summary": compact,
-        "scores": scores,
-        "withheld_gauges": int(withheld.sum()),
-        "withheld_gauges_complete": int(np.isfinite(kept["daily_mm"].to_numpy(float)).sum()),
-        "truth": truth_url if truth is not None else None,
-        "thresholds": thresholds.__dict__,
-        "failures": failures,
-    }
-    metadata: dict[str, Any] = {
-        "withheld_gauges": MetadataValue.int(record["withheld_gauges_complete"]),
-        "skill_ok": MetadataValue.bool(not failures),
-    }
-    for name, entry in compact.items():
-        for key, value in (entry or {}).items():
-            if value is not None:  # numbers only: the UI charts them across partitions
-                metadata[f"{name}_{key}"] = MetadataValue.float(float(value))
-    for name, entry in scores.items():
-        for ref in ("truth", "gauges"):
-            same = (entry or {}).get(f"fused_same_support_{ref}") or {}
-            if same.get("rmse") is not None:  # the fused product on a partial source's support
-                metadata[f"fused_on_{name}_support_rmse_{ref}"] = MetadataValue.float(same["rmse"])
-    for name, entry in scores.items():
-        diff = (entry or {}).get("fused_minus_source_gauges") or {}
-        for key in ("difference_mm", "low_mm", "high_mm"):
-            if diff.get(key) is not None:  # charted: is the day's margin over the source real?
-                metadata[f"fused_minus_{name}_rmse_gauges_{key}"] = MetadataValue.float(diff[key])
-    metadata["table"] = MetadataValue.md(
-        score_markdown(compact) + "\n\n" + difference_markdown(scores)
-    )
+    metadata = summary_metadata(verification_record.verification_numbers(record))
+    metadata["table"] = MetadataValue.md(verification_record.verification_markdown(record))
     context.add_output_metadata(metadata)
     return record
-
-
-def score_markdown(compact: dict[str, dict[str, float | None] | None]) -> str:
-    """A markdown table of the compact scores (one row per estimate)."""
-    keys = ["rmse_truth", "rmse_gauges", "bias_gauges", "corr_gauges", "csi_1mm"]
-    lines = ["| estimate | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
-    for name, entry in compact.items():
-        cells = ["-" if entry is None or entry.get(k) is None else f"{entry[k]:.3f}" for k in keys]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def difference_markdown(scores: dict) -> str:
-    """Fused RMSE minus each source's at the withheld gauges, with the bootstrap interval."""
-    lines = [
-        "| fused minus | RMSE difference at the withheld gauges (mm) | 95 % bootstrap interval |"
-        " gauges |",
-        "|---|---|---|---|",
-    ]
-    for name, entry in scores.items():
-        diff = (entry or {}).get("fused_minus_source_gauges") or {}
-        if diff.get("difference_mm") is None:
-            continue
-        low, high = diff.get("low_mm"), diff.get("high_mm")
-        interval = "-" if low is None or high is None else f"[{low:+.3f}, {high:+.3f}]"
-        lines.append(f"| {name} | {diff['difference_mm']:+.3f} | {interval} | {diff['n']} |")
-    return "\n".join(lines)
 
 
 @asset_check(
@@ -553,26 +290,16 @@ def rain_product_map(
     gauge_hourly: pd.DataFrame,
 ) -> dict:
     day = context.partition_key
-    gauges, withheld = _withheld_gauges(fused_rain_hourly, gauge_hourly, day, 24)
-    args = (
-        fused_rain_daily["rainfall_amount"].isel(time=0).values,
-        fused_rain_daily["lat"].values,
-        fused_rain_daily["lon"].values,
-        gauges["lat_deg"].to_numpy(float),
-        gauges["lon_deg"].to_numpy(float),
-        gauges["daily_mm"].to_numpy(float),
-        withheld,
-        f"rainfuse fused daily rainfall {day}",
+    gauges, withheld = adapters.withheld_gauge_days(fused_rain_hourly.attrs, gauge_hourly, day)
+    png = plots.product_map_png(fused_rain_daily, gauges, withheld, day)
+    url = product_store.write_bytes(
+        writers.product_relative_paths(day, domain.name)["map_png"], png
     )
-    png = daily_map_png(*args)
-    relative = product_relative_paths(day, domain.name)["map_png"]
-    url = product_store.write_bytes(relative, png)
-    # A small rendering inline in the UI; the full map is the file.
-    preview = base64.b64encode(daily_map_png(*args, dpi=40)).decode()
+    preview = plots.product_map_png(fused_rain_daily, gauges, withheld, day, dpi=MAP_PREVIEW_DPI)
     context.add_output_metadata(
         {
             "path": MetadataValue.path(url),
-            "preview": MetadataValue.md(f"![daily total](data:image/png;base64,{preview})"),
+            "preview": png_markdown(preview, "daily total"),
             "bytes": MetadataValue.int(len(png)),
         }
     )

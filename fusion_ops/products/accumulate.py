@@ -14,6 +14,9 @@ import pandas as pd
 from fusion_ops.products.errors import ProductInputError
 
 HOURS_PER_DAY = 24
+REQUIRED_GAUGE_HOURS = HOURS_PER_DAY
+"""Valid hourly reports a gauge needs for a daily total (fewer: NaN). The one home of this number:
+the fusion, the verification and the product map all default to it."""
 
 
 def daily_total_mm(
@@ -40,7 +43,7 @@ def gauge_daily_totals(
     amount_column: str = "precip_mm",
     lat_column: str = "lat_deg",
     lon_column: str = "lon_deg",
-    required_hours: int = HOURS_PER_DAY,
+    required_hours: int = REQUIRED_GAUGE_HOURS,
     coverage_column: str = "coverage",
     min_coverage: float = 0.99,
 ) -> pd.DataFrame:

@@ -24,7 +24,12 @@ import pandas as pd
 import xarray as xr
 
 from fusion_ops.products.errors import ProductInputError
-from fusion_ops.products.merge import RangeErrorModel, footprints_to_grid, sampled_error_std
+from fusion_ops.products.merge import (
+    SR_FOOTPRINT_RADIUS_KM,
+    RangeErrorModel,
+    footprints_to_grid,
+    sampled_error_std,
+)
 
 RAIN_VARIABLES = ("rain_rate", "rain_mm_h", "rain_rate_mm_h", "rainfall_rate", "precip_mm_h")
 SR_RAIN_COLUMNS = ("rain_mm_h", "mlp2_rain_mm_h", "rain_rate_mm_h", "rain_rate", "precip_mm_h")
@@ -121,7 +126,7 @@ def swath_hourly_cube(
     lat_deg: np.ndarray,
     lon_deg: np.ndarray,
     what: str = "sr rain",
-    radius_km: float = 3.0,
+    radius_km: float = SR_FOOTPRINT_RADIUS_KM,
     rain_columns: Sequence[str] = SR_RAIN_COLUMNS,
 ) -> np.ndarray | None:
     """Grid the spaceborne footprints of each hour (nearest footprint within ``radius_km``).

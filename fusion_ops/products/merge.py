@@ -32,6 +32,9 @@ FLAG_MEANINGS: dict[str, str] = {
     "sr": "spaceborne_radar",
     "sat": "geostationary_satellite",
 }
+SR_FOOTPRINT_RADIUS_KM = 3.0
+"""Search radius (km) when gridding spaceborne footprints: the one default of the fusion and the
+verification (about half the ~5 km footprint spacing plus a margin)."""
 
 _GEOD = pyproj.Geod(ellps="WGS84")
 
@@ -216,7 +219,7 @@ def footprints_to_grid(
     values: np.ndarray,
     grid_lat_deg: np.ndarray,
     grid_lon_deg: np.ndarray,
-    radius_km: float = 3.0,
+    radius_km: float = SR_FOOTPRINT_RADIUS_KM,
 ) -> np.ndarray:
     """Nearest-footprint resampling of swath samples onto the product grid (pyresample).
 

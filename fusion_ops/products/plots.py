@@ -5,6 +5,11 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pandas as pd
+import xarray as xr
+
+MAP_DPI = 90
+"""Resolution of the product map (dots per inch of a 7 x 6 inch figure)."""
 
 
 def daily_map_png(
@@ -16,7 +21,7 @@ def daily_map_png(
     gauge_daily_mm: np.ndarray,
     withheld: np.ndarray,
     title: str,
-    dpi: int = 90,
+    dpi: int = MAP_DPI,
 ) -> bytes:
     """Render the map and return the PNG bytes.
 
@@ -66,3 +71,38 @@ def daily_map_png(
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()
+
+
+def product_map_png(
+    daily: xr.Dataset,
+    gauges: pd.DataFrame,
+    withheld: np.ndarray,
+    day: str,
+    dpi: int = MAP_DPI,
+) -> bytes:
+    """The map of a daily product with the day's gauges overlaid (:func:`daily_map_png`).
+
+    Parameters
+    ----------
+    daily : the daily product (``rainfall_amount (time=1, lat, lon)`` in mm).
+    gauges : daily gauge totals with ``lat_deg``, ``lon_deg`` and ``daily_mm``.
+    withheld : aligned with ``gauges``: ``True`` for a gauge withheld from the adjustment.
+    day : ISO date of the UTC day (in the title).
+    dpi : resolution of the PNG.
+
+    Returns
+    -------
+    bytes
+        The PNG file.
+    """
+    return daily_map_png(
+        daily["rainfall_amount"].isel(time=0).values,
+        daily["lat"].values,
+        daily["lon"].values,
+        gauges["lat_deg"].to_numpy(float),
+        gauges["lon_deg"].to_numpy(float),
+        gauges["daily_mm"].to_numpy(float),
+        withheld,
+        f"rainfuse fused daily rainfall {day}",
+        dpi=dpi,
+    )

@@ -140,6 +140,7 @@ def test_products_written_and_open_with_xarray(run):
         assert len(hourly.attrs["configuration_hash"]) == 12
         assert hourly.attrs["software_version"].startswith("rainfuse")
         assert len(json.loads(hourly.attrs["rainfuse_withheld_gauges"])) == 18
+        assert hourly.attrs["rainfuse_sr_footprint_radius_km"] == "3.0"  # what verification uses
     with rasterio.open(files["daily_cog"]) as cog:
         assert cog.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
         assert cog.profile["tiled"]

@@ -1,0 +1,121 @@
+"""What a fused product was made from: configuration hash, model versions and the fusion record.
+
+The result is a :class:`~fusion_ops.products.writers.Provenance`, written as global attributes of
+every product file of the day.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fusion_ops.products.adapters import SR_FOOTPRINT_RADIUS_ATTR, WITHHELD_GAUGES_ATTR
+from fusion_ops.products.inputs import SourceErrors, model_versions
+from fusion_ops.products.pipeline import FusedDay
+from fusion_ops.products.writers import Provenance, software_version
+
+CONFIGURATION_HASH_CHARS = 12
+
+
+def configuration_hash(
+    rainfuse_fingerprint: str, product_settings: Mapping[str, Any], grid: Mapping[str, Any]
+) -> str:
+    """Short SHA-256 of everything that configures a product.
+
+    Parameters
+    ----------
+    rainfuse_fingerprint : fingerprint of the rainfuse configuration file.
+    product_settings : the fusion settings as JSON-compatible values.
+    grid : the product grid's settings as JSON-compatible values.
+
+    Returns
+    -------
+    str
+        The first :data:`CONFIGURATION_HASH_CHARS` hexadecimal digits.
+    """
+    text = json.dumps(
+        {"rainfuse": rainfuse_fingerprint, "products": product_settings, "grid": grid},
+        sort_keys=True,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:CONFIGURATION_HASH_CHARS]
+
+
+def chain_model_versions(evaluation: Mapping[str, Any] | None, *datasets: Any) -> dict[str, str]:
+    """Model versions of the calibration chain behind a product.
+
+    Parameters
+    ----------
+    evaluation : the chain's score record; an entry's ``model_version`` fills a model the
+        datasets do not name.
+    datasets : the chain's outputs (see :func:`fusion_ops.products.inputs.model_versions`).
+
+    Returns
+    -------
+    dict
+        Model name -> version; the datasets' own attributes win over the evaluation.
+    """
+    versions = model_versions(*datasets)
+    for name, entry in (evaluation or {}).items():
+        if isinstance(entry, dict) and entry.get("model_version"):
+            versions.setdefault(name, str(entry["model_version"]))
+    return versions
+
+
+def fusion_provenance(
+    fused: FusedDay,
+    errors: SourceErrors,
+    versions: Mapping[str, str],
+    input_files: Sequence[str],
+    config_hash: str,
+    configured_adjust_method: str,
+    withheld_ids: Sequence[str],
+    sr_footprint_radius_km: float,
+) -> Provenance:
+    """The provenance of one fused day.
+
+    Parameters
+    ----------
+    fused : the day's fusion.
+    errors : the error model the merge weights came from.
+    versions : model name -> version (:func:`chain_model_versions`).
+    input_files : where each upstream value was read from.
+    config_hash : :func:`configuration_hash` of the run.
+    configured_adjust_method : the adjustment asked for (``auto`` picks one each day).
+    withheld_ids : station ids withheld from the adjustment (for the verification).
+    sr_footprint_radius_km : the radius (km) the SR swath was gridded with (for the verification).
+
+    Returns
+    -------
+    Provenance
+        With the ``rainfuse_*`` extras: withheld gauges, adjustment, screening, error model and
+        SR footprint radius, each as JSON text.
+    """
+    adjustment = {
+        "method": fused.adjustment_method,
+        "configured": configured_adjust_method,
+        "cv_rmse_mm": fused.adjustment_cv_rmse_mm,
+        "applied": fused.adjusted,
+        "n_gauges": fused.n_adjusting_gauges,
+        "library": "wradlib.adjust",
+    }
+    error_model = {
+        "origin": errors.origin,
+        "weights_from": fused.error_origin,
+        "sr_std_mm_h": errors.sr_std_mm_h,
+        "sat_std_mm_h": errors.sat_std_mm_h,
+    }
+    return Provenance(
+        model_versions=versions,
+        input_files=input_files,
+        software_version=software_version(),
+        configuration_hash=config_hash,
+        extra={
+            WITHHELD_GAUGES_ATTR: json.dumps(list(withheld_ids)),
+            "rainfuse_adjustment": json.dumps(adjustment),
+            "rainfuse_screening": json.dumps(fused.excluded, sort_keys=True),
+            "rainfuse_error_model": json.dumps(error_model),
+            SR_FOOTPRINT_RADIUS_ATTR: json.dumps(float(sr_footprint_radius_km)),
+        },
+    )

@@ -6,7 +6,7 @@ the GPU pool, Celery queue and Kubernetes GPU request (:mod:`orchestration.runti
 from the ``compute`` resource, so they run on CPU too.
 """
 
-import base64
+import functools
 import zlib
 
 import xarray as xr
@@ -14,11 +14,16 @@ from dagster import AssetExecutionContext, Config, MetadataValue, asset
 
 from fusion_ops.imagery import products, scenes
 from fusion_ops.imagery.train import TrainConfig
+from orchestration.runtime.metadata import floats, png_markdown
 from orchestration.runtime.partitions import daily_partitions
 from orchestration.runtime.resources import ComputeResource
 from orchestration.runtime.tags import GPU_OP_TAGS, GPU_POOL
 
 GROUP = "imagery"
+#: The assets that train or run a network: daily, in the GPU pool, routed to GPU workers.
+gpu_asset = functools.partial(
+    asset, group_name=GROUP, partitions_def=daily_partitions, pool=GPU_POOL, op_tags=GPU_OP_TAGS
+)
 
 
 class ImageryConfig(Config):
@@ -49,14 +54,6 @@ def _train_cfg(config: ImageryConfig, context: AssetExecutionContext, device) ->
         device=device,
         progress=None,
     )
-
-
-def _png_md(png: bytes, caption: str) -> MetadataValue:
-    return MetadataValue.md(f"![{caption}](data:image/png;base64,{base64.b64encode(png).decode()})")
-
-
-def _floats(metrics: dict[str, float]) -> dict[str, MetadataValue]:
-    return {k: MetadataValue.float(float(v)) for k, v in metrics.items()}
 
 
 @asset(
@@ -101,17 +98,13 @@ def pansharpen_model(
 ) -> bytes:
     device = compute.torch_device()
     model, info = products.pansharpen_dataset(imagery_scene, _train_cfg(config, context, device))
-    context.add_output_metadata({**_floats(info), "device": MetadataValue.text(str(device))})
+    context.add_output_metadata({**floats(info), "device": MetadataValue.text(str(device))})
     arch = {"n_bands": int(imagery_scene.sizes["ms_band"])}
     return products.model_to_bytes(model, "two_branch", arch, info)
 
 
-@asset(
-    group_name=GROUP,
-    partitions_def=daily_partitions,
+@gpu_asset(
     kinds={"xarray", "netcdf"},
-    pool=GPU_POOL,
-    op_tags=GPU_OP_TAGS,
     description="Pansharpened MS on the PAN grid, with HQNR (and truth scores) as metadata and a "
     "before/after quicklook.",
 )
@@ -126,16 +119,14 @@ def pansharpened_ms(
     ratio = int(imagery_scene.attrs["ratio_ms"])
     before = imagery_scene["ms"].values.repeat(ratio, 1).repeat(ratio, 2)
     png = products.quicklook_png(before, fused["ms_fused"].values, (2, 1, 0), "MS")
-    context.add_output_metadata({**_floats(metrics), "quicklook": _png_md(png, "MS before/after")})
+    context.add_output_metadata(
+        {**floats(metrics), "quicklook": png_markdown(png, "MS before/after")}
+    )
     return fused
 
 
-@asset(
-    group_name=GROUP,
-    partitions_def=daily_partitions,
+@gpu_asset(
     kinds={"xarray", "netcdf"},
-    pool=GPU_POOL,
-    op_tags=GPU_OP_TAGS,
     description="Fine HS cube: MHF-Net fine-tuned on the day's coarse HS with the pansharpened MS "
     "as the fine guide; metrics and quicklook as metadata.",
 )
@@ -155,7 +146,9 @@ def fused_hs(
     ratio = int(imagery_scene.attrs["ratio_hs"])
     before = imagery_scene["hs"].values.repeat(ratio, 1).repeat(ratio, 2)
     png = products.quicklook_png(before, fused["hs_fused"].values, bands, "HS")  # type: ignore[arg-type]
-    context.add_output_metadata({**_floats(metrics), "quicklook": _png_md(png, "HS before/after")})
+    context.add_output_metadata(
+        {**floats(metrics), "quicklook": png_markdown(png, "HS before/after")}
+    )
     return fused
 
 
@@ -175,12 +168,12 @@ def abi_sharpened(context: AssetExecutionContext, satellite_native_scene: xr.Dat
         return xr.Dataset()
     out, metrics = sharpen_native_scene(satellite_native_scene)
     first = next(iter(out.data_vars), None)
-    meta = {**_floats(metrics), "bands": MetadataValue.int(len(out.data_vars))}
+    meta = {**floats(metrics), "bands": MetadataValue.int(len(out.data_vars))}
     if first is not None:
         # both at 2 km for the quicklook: the 1 km input every 2nd pixel, the product every 4th
         before = satellite_native_scene[first].values[::2, ::2][None]
         after = out[first].values[::4, ::4][None]
         png = products.quicklook_png(before, after, (0, 0, 0), first)
-        meta["quicklook"] = _png_md(png, f"{first} before/after")
+        meta["quicklook"] = png_markdown(png, f"{first} before/after")
     context.add_output_metadata(meta)
     return out

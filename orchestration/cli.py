@@ -8,12 +8,12 @@ daily job in process against the Dagster instance in ``$DAGSTER_HOME``.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 
+from orchestration.commands.common import day_range, materialize_days, parse_day
 from orchestration.runtime.config import PROJECT_ROOT, ConfigError
 
 DELEGATED: dict[str, tuple[str, str]] = {
@@ -29,57 +29,8 @@ DELEGATED: dict[str, tuple[str, str]] = {
     ),
 }
 BENCH_TARGETS = ("ingest", "imagery", "all")
-
-
-def ensure_dagster_home() -> str:
-    """Use ``$DAGSTER_HOME`` or a project-local instance so runs show up in ``make ui``."""
-    home = os.environ.get("DAGSTER_HOME") or str(PROJECT_ROOT / "data" / "dagster_home")
-    os.makedirs(home, exist_ok=True)
-    config_file = os.path.join(home, "dagster.yaml")
-    if not os.path.exists(config_file):
-        with open(config_file, "w") as handle:
-            handle.write("telemetry:\n  enabled: false\n")
-    os.environ["DAGSTER_HOME"] = home
-    return home
-
-
-def parse_day(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
-
-
-def day_range(start: dt.date, end: dt.date) -> list[str]:
-    """Inclusive list of ISO dates."""
-    if end < start:
-        raise ValueError(f"--end {end} is before --start {start}")
-    return [(start + dt.timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
-
-
-def materialize_days(days: Sequence[str], job_name: str = "daily_job") -> bool:
-    """Run ``job_name`` for each day in process; returns True when every run succeeded."""
-    from dagster import DagsterInstance
-
-    from orchestration.definitions import defs
-
-    ensure_dagster_home()
-    instance = DagsterInstance.get()
-    graph = defs.resolve_asset_graph()
-    if not any(
-        graph.get(key).partitions_def is not None for key in graph.materializable_asset_keys
-    ):
-        print("[rainfuse] no daily-partitioned assets are defined yet", file=sys.stderr)
-        return True
-    job = defs.resolve_job_def(job_name)
-    ok = True
-    for day in days:
-        print(f"[rainfuse] materializing {job_name} for {day}", file=sys.stderr, flush=True)
-        result = job.execute_in_process(partition_key=day, instance=instance, raise_on_error=False)
-        ok &= result.success
-        state = "ok" if result.success else "FAILED"
-        print(f"[rainfuse] {day}: {state} (run {result.run_id})", file=sys.stderr, flush=True)
-    return ok
+#: The benchmarks live in the source checkout (the top-level ``bench`` package), not in the wheel.
+BENCH_DIR = PROJECT_ROOT / "bench"
 
 
 def _cmd_materialize(args: argparse.Namespace) -> int:
@@ -113,6 +64,28 @@ def _run_module(module_name: str, argv: list[str]) -> int:
         raise
     entry: Callable[[list[str]], int | None] = module.main
     return int(entry(argv) or 0)
+
+
+def _run_bench(argv: list[str]) -> int:
+    """``rainfuse bench TARGET [options]``: ``bench.TARGET.main`` of the source checkout."""
+    usage = f"usage: rainfuse bench {{{','.join(BENCH_TARGETS)}}} [options]"
+    if argv[:1] in (["-h"], ["--help"]):
+        print(f"{usage}\n\nEach target has its own --help (rainfuse bench all --help).")
+        return 0
+    if not argv or argv[0] not in BENCH_TARGETS:
+        print(usage, file=sys.stderr)
+        return 2
+    if not (BENCH_DIR / "__init__.py").is_file():
+        print(
+            f"rainfuse: benchmarks run from a source checkout (no bench/ folder in {PROJECT_ROOT}); "
+            "clone the repository and run them there (pip install -e . then rainfuse bench ...)",
+            file=sys.stderr,
+        )
+        return 2
+    # the checkout's root, so that ``bench`` is that folder (it is not an installed package)
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT))
+    return _run_module(f"bench.{argv[0]}", argv[1:])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,13 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv and argv[0] in DELEGATED:
             return _run_module(DELEGATED[argv[0]][0], argv[1:])
         if argv and argv[0] == "bench":
-            if len(argv) < 2 or argv[1] not in BENCH_TARGETS:
-                print(
-                    f"usage: rainfuse bench {{{','.join(BENCH_TARGETS)}}} [options]",
-                    file=sys.stderr,
-                )
-                return 2
-            return _run_module(f"orchestration.bench.{argv[1]}", argv[2:])
+            return _run_bench(argv[1:])
         parser = build_parser()
         args = parser.parse_args(argv)
         if args.command is None:

@@ -15,10 +15,14 @@ import os
 import sys
 import time
 
-from orchestration.cli import day_range, ensure_dagster_home, materialize_days
+from orchestration.commands.common import (
+    DEFAULT_DEMO_DAYS,
+    day_range,
+    ensure_dagster_home,
+    materialize_days,
+)
 from orchestration.runtime.config import load_config
 
-DEFAULT_DEMO_DAYS = 3
 #: One OpenMP/BLAS thread (torch's intra-op pool among them) unless the caller set otherwise:
 #: the demo materializes one step at a time, and torch's default of one thread per core makes
 #: the small imagery and MLP training steps wait at every parallel region for a thread the OS

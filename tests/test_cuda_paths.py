@@ -113,7 +113,7 @@ def _smooth(c: int, h: int, w: int, seed: int) -> torch.Tensor:
 
 @pytest.mark.parametrize("name", ["two_branch", "mhf_net", "rgb_guided"])
 def test_fusion_net_forward_cuda_matches_cpu(name: str) -> None:
-    from orchestration.bench.models import fusion_cases
+    from bench.models import fusion_cases
 
     factory, inputs = {n: (f, i) for n, f, i in fusion_cases()}[name]
     torch.manual_seed(0)

@@ -226,6 +226,48 @@ def _hs_scale(hs: torch.Tensor) -> torch.Tensor:
     return hs.mean(dim=(1, 2), keepdim=True).abs().clamp_min(1e-6)
 
 
+def _wald_pair(
+    hs: torch.Tensor, guide: torch.Tensor, ratio: int, gain: float, phase_px: float | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(hs_w, hs2, guide2)``: the coarse HS cropped to a multiple of the ratio (the Wald
+    target) and both inputs, co-registered, degraded once more by the ratio."""
+    hs_w = crop_to_multiple(hs, ratio)
+    guide_w = guide[..., : hs_w.shape[-2] * ratio, : hs_w.shape[-1] * ratio]
+    hs2 = gaussian_decimate(hs_w, ratio, gain, phase_px)
+    guide2 = gaussian_decimate(guide_w, ratio, gain, phase_px)
+    return hs_w, hs2, guide2
+
+
+def _optimise_hs(
+    name: str,
+    model: torch.nn.Module,
+    cfg: TrainConfig,
+    batch_loss: Callable[[torch.Generator], torch.Tensor],
+    hs_scale: torch.Tensor,
+    guide_attr: str,
+    guide_scale: torch.Tensor,
+) -> TrainResult:
+    """:func:`_optimise`, then keep the input normalisation scales on the model for fusing."""
+    res = _optimise(name, model, cfg, batch_loss)
+    res.model.hs_scale = hs_scale  # type: ignore[attr-defined]
+    setattr(res.model, guide_attr, guide_scale)
+    return res
+
+
+def _fuse_hs(
+    model: torch.nn.Module,
+    hs: torch.Tensor,
+    guide: torch.Tensor,
+    guide_scale: torch.Tensor,
+    device: str | torch.device,
+) -> torch.Tensor:
+    """Run a trained HS network ``model(guide, hs)`` on normalised inputs; back to HS units."""
+    dev = resolve_device(device)
+    hs_s = getattr(model, "hs_scale", _hs_scale(hs))
+    model = model.to(dev).eval()
+    return model((guide / guide_scale)[None].to(dev), (hs / hs_s)[None].to(dev))[0].cpu() * hs_s
+
+
 def train_mhf_net(
     hs: torch.Tensor,
     guide: torch.Tensor,
@@ -249,11 +291,7 @@ def train_mhf_net(
     torch.manual_seed(cfg.seed)
     hs_s, g_s = _hs_scale(hs), _hs_scale(guide)
     z, y = hs / hs_s, guide / g_s
-    # the Wald pair needs the coarse grid to be a multiple of the ratio
-    z_w = crop_to_multiple(z, ratio)
-    y_w = y[..., : z_w.shape[-2] * ratio, : z_w.shape[-1] * ratio]
-    z2 = gaussian_decimate(z_w, ratio, gain, phase_px)
-    y2 = gaussian_decimate(y_w, ratio, gain, phase_px)
+    z_w, z2, y2 = _wald_pair(z, y, ratio, gain, phase_px)
     model = MHFNet.from_data(y, z, ratio, gain, phase_px, rank=rank, stages=stages, width=width)
     model = model.to(dev)
     z, y, z2, y2, z_w = (t.to(dev) for t in (z, y, z2, y2, z_w))
@@ -269,10 +307,7 @@ def train_mhf_net(
             loss = loss + consistency_weight * F.l1_loss(model.degrade(x), zf_b)
         return loss
 
-    res = _optimise("mhf_net", model, cfg, batch_loss)
-    res.model.hs_scale = hs_s  # type: ignore[attr-defined]
-    res.model.guide_scale = g_s  # type: ignore[attr-defined]
-    return res
+    return _optimise_hs("mhf_net", model, cfg, batch_loss, hs_s, "guide_scale", g_s)
 
 
 @torch.no_grad()
@@ -280,12 +315,7 @@ def fuse_mhf_net(
     model: MHFNet, hs: torch.Tensor, guide: torch.Tensor, device: str | torch.device = "cpu"
 ) -> torch.Tensor:
     """Fuse a coarse HS cube with its fine guide using a trained MHF-Net."""
-    dev = resolve_device(device)
-    hs_s = getattr(model, "hs_scale", _hs_scale(hs))
-    g_s = getattr(model, "guide_scale", _hs_scale(guide))
-    model = model.to(dev).eval()
-    x = model((guide / g_s)[None].to(dev), (hs / hs_s)[None].to(dev))[0].cpu()
-    return x * hs_s
+    return _fuse_hs(model, hs, guide, getattr(model, "guide_scale", _hs_scale(guide)), device)
 
 
 def train_rgb_guided(
@@ -316,10 +346,7 @@ def train_rgb_guided(
     # CSR acting on normalised HS must produce normalised RGB: fold the scales into the init
     init = csr_init * hs_s.view(1, -1) / rgb_s
     csr = CSRLayer(init)
-    z_w = crop_to_multiple(z, ratio)
-    c_w = c[..., : z_w.shape[-2] * ratio, : z_w.shape[-1] * ratio]
-    z2 = gaussian_decimate(z_w, ratio, gain, phase_px)
-    c2 = gaussian_decimate(c_w, ratio, gain, phase_px)
+    z_w, z2, c2 = _wald_pair(z, c, ratio, gain, phase_px)
     model = RGBGuidedHSNet(hs.shape[0], ratio, gain, phase_px, width=width)
     model.init_from_data(c, z)
     model.csr = csr
@@ -334,10 +361,7 @@ def train_rgb_guided(
         loss = loss + F.l1_loss(model(c_b, z2_b), z_b)
         return loss + smooth_weight * model.csr.smoothness()
 
-    res = _optimise("rgb_guided", model, cfg, batch_loss)
-    res.model.hs_scale = hs_s  # type: ignore[attr-defined]
-    res.model.rgb_scale = rgb_s  # type: ignore[attr-defined]
-    return res
+    return _optimise_hs("rgb_guided", model, cfg, batch_loss, hs_s, "rgb_scale", rgb_s)
 
 
 @torch.no_grad()
@@ -345,11 +369,7 @@ def fuse_rgb_guided(
     model: RGBGuidedHSNet, hs: torch.Tensor, rgb: torch.Tensor, device: str | torch.device = "cpu"
 ) -> torch.Tensor:
     """Super-resolve ``hs`` with ``rgb`` using a trained RGB-guided network."""
-    dev = resolve_device(device)
-    hs_s = getattr(model, "hs_scale", _hs_scale(hs))
-    rgb_s = getattr(model, "rgb_scale", rgb.mean())
-    model = model.to(dev).eval()
-    return model((rgb / rgb_s)[None].to(dev), (hs / hs_s)[None].to(dev))[0].cpu() * hs_s
+    return _fuse_hs(model, hs, rgb, getattr(model, "rgb_scale", rgb.mean()), device)
 
 
 def count_parameters(model: torch.nn.Module) -> int:

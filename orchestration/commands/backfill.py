@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from orchestration.cli import ensure_dagster_home, parse_day
+from orchestration.commands.common import ensure_dagster_home, parse_day
 
 DEFAULT_DEFINITIONS = "orchestration.definitions:defs"
 GPU_POOL = "gpu"

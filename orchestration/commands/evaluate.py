@@ -16,7 +16,6 @@ cannot be computed).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import math
 import sys
@@ -24,6 +23,7 @@ from collections.abc import Sequence
 
 from fusion_ops.calibration.evaluation import ESTIMATORS
 from fusion_ops.scores import pool, score_from_stats
+from orchestration.commands.common import day_range, demo_days, parse_day
 
 ASSET_KEY = "calibration_evaluation"
 OWNER = {
@@ -40,8 +40,6 @@ REFERENCE = {"mlp1": "gauges (hourly, held-out)", "mlp2": "GR rain", "mlp3": "GR
 
 
 def _parse(argv: Sequence[str]) -> argparse.Namespace:
-    from orchestration.cli import parse_day
-
     parser = argparse.ArgumentParser(
         prog="rainfuse evaluate",
         description="Held-out scores of the MLP calibration chain (stored daily evaluations).",
@@ -55,29 +53,19 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def _days(args: argparse.Namespace) -> list[str]:
-    from orchestration.cli import day_range
-    from orchestration.demo import DEFAULT_DEMO_DAYS
-    from orchestration.runtime.config import load_config
-
-    if args.start is not None:
-        return day_range(args.start, args.end)
-    start = load_config().partitions.start_date
-    return day_range(start, start + dt.timedelta(days=DEFAULT_DEMO_DAYS - 1))
+    return day_range(args.start, args.end) if args.start is not None else demo_days()
 
 
 def load_evaluations(days: Sequence[str]) -> dict[str, dict]:
-    """The stored evaluation record of each day that has one."""
-    from upath import UPath
+    """The stored evaluation record of each day that has one (loaded by the configured IO
+    manager through Dagster's input API)."""
+    from orchestration.runtime.io_managers import configured_io_manager
 
-    from orchestration.runtime.config import load_config, resolve_env
-    from orchestration.runtime.io_managers import read_value
-
-    storage = load_config().storage
-    base = UPath(storage.url, **resolve_env(dict(storage.storage_options))) / ASSET_KEY
+    manager = configured_io_manager()
     out = {}
     for day in days:
         try:
-            out[day] = read_value(base / day)
+            out[day] = manager.load_partition(ASSET_KEY, day)
         except FileNotFoundError:
             continue
     return out

@@ -16,13 +16,12 @@ with its 95 % bootstrap interval over those gauges.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from orchestration.cli import day_range, parse_day
+from orchestration.commands.common import day_range, demo_days, parse_day
 
 VERIFICATION_ASSET = "product_verification"
 ESTIMATES = ("fused", "gr", "sr", "sat")
@@ -60,27 +59,26 @@ def fused_minus_sources(records: Mapping[str, Mapping[str, Any]]) -> dict[str, d
 
 
 def load_records(days: Sequence[str]) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Each day's verification record from the asset storage; also the days that have none."""
-    from upath import UPath
+    """Each day's verification record from the asset storage; also the days that have none.
 
-    from orchestration.runtime.config import load_config, resolve_env
-    from orchestration.runtime.io_managers import read_value
+    Values are loaded by the configured IO manager through Dagster's input API
+    (:meth:`~orchestration.runtime.io_managers._TypedUPathIOManager.load_partition`).
+    """
+    from orchestration.runtime.io_managers import configured_io_manager
 
-    config = load_config()
-    base = UPath(config.storage.url, **resolve_env(dict(config.storage.storage_options)))
+    manager = configured_io_manager()
     found: dict[str, dict[str, Any]] = {}
     missing: list[str] = []
     for day in days:
         try:
-            record = read_value(base / VERIFICATION_ASSET / day)
+            record = manager.load_partition(VERIFICATION_ASSET, day)
         except FileNotFoundError:
             missing.append(day)
             continue
         summary = record.get("summary") if isinstance(record, dict) else None
         if not isinstance(summary, dict):
-            raise VerificationMissingError(
-                f"{base / VERIFICATION_ASSET / day}: not a product verification record"
-            )
+            where = manager.stored_path(VERIFICATION_ASSET, day, "")
+            raise VerificationMissingError(f"{where}: not a product verification record")
         found[day] = record
     return found, missing
 
@@ -151,15 +149,6 @@ def format_score_table(
         "adjustment; bias and correlation at those gauges; CSI at 1 mm/day; * lowest RMSE"
     )
     return "\n".join(lines)
-
-
-def demo_days() -> list[str]:
-    """The product days ``make demo`` materializes."""
-    from orchestration.demo import DEFAULT_DEMO_DAYS
-    from orchestration.runtime.config import load_config
-
-    start = load_config().partitions.start_date
-    return day_range(start, start + dt.timedelta(days=DEFAULT_DEMO_DAYS - 1))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import io
+from numbers import Integral, Real
 from typing import Any
 
+import numpy as np
 from dagster import MetadataValue
 
 
@@ -27,3 +29,26 @@ def figure_markdown(fig: Any, caption: str, dpi: int = 60) -> MetadataValue:
 def floats(values: dict[str, float]) -> dict[str, MetadataValue]:
     """Each value as a float metadata entry (charted per partition in the UI)."""
     return {k: MetadataValue.float(float(v)) for k, v in values.items()}
+
+
+def summary_metadata(summary: dict[str, Any]) -> dict[str, MetadataValue]:
+    """A library function's summary (plain values) as typed metadata entries.
+
+    Booleans, integers and reals become charted numbers, strings text, ``None`` null, and
+    lists, tuples and mappings JSON.
+    """
+    out: dict[str, MetadataValue] = {}
+    for key, value in summary.items():
+        if value is None:
+            out[key] = MetadataValue.null()
+        elif isinstance(value, bool | np.bool_):
+            out[key] = MetadataValue.bool(bool(value))
+        elif isinstance(value, Integral):
+            out[key] = MetadataValue.int(int(value))
+        elif isinstance(value, Real):
+            out[key] = MetadataValue.float(float(value))
+        elif isinstance(value, str):
+            out[key] = MetadataValue.text(value)
+        else:
+            out[key] = MetadataValue.json(list(value) if isinstance(value, tuple) else value)
+    return out

@@ -90,7 +90,7 @@ def test_csr_selection_synthetic() -> None:
 
 
 def test_csr_selection_samson_real(shared_data) -> None:
-    from orchestration.bench.imagery import samson_inputs
+    from bench.imagery import samson_inputs
 
     hs, rgb, db_hs, _ = samson_inputs(shared_data / "imagery", 33)
     sel, err = select_camera(gaussian_decimate(hs, 5, 0.3), rgb, db_hs, 5)

@@ -321,9 +321,7 @@ def sat_rain_hourly(
     abi: xr.Dataset,
     mlp3_model: bytes,
 ) -> xr.Dataset:
-    out, summary = steps.sat_rain_hourly(
-        abi, mlp3_model, domain.latitudes_deg(), domain.longitudes_deg(), compute.torch_device()
-    )
+    out, summary = steps.sat_rain_hourly(abi, mlp3_model, domain.grid(), compute.torch_device())
     context.add_output_metadata(summary_metadata(summary))
     return out
 

@@ -37,10 +37,9 @@ from dagster import (
 from pydantic import Field
 
 from fusion_ops import previews
-from fusion_ops.datamodel import DEFAULT_HEIGHTS_M, LatLonGrid
 from fusion_ops.gauges import archive as gauge_days
 from fusion_ops.gauges.qc import hourly_accumulations
-from fusion_ops.product_grid import latlon_grid
+from fusion_ops.grid import DEFAULT_HEIGHTS_M
 from fusion_ops.radar import blocks as radar_blocks
 from fusion_ops.radar.gridding import cache_stats
 from fusion_ops.readers import satellite, spaceborne
@@ -61,13 +60,6 @@ WARN = AssetCheckSeverity.WARN
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def product_grid(domain: DomainResource, heights_m: tuple[float, ...] | None = None) -> LatLonGrid:
-    """The configured domain as a :class:`LatLonGrid` (same cell centres as ``product_grid``)."""
-    return latlon_grid(
-        domain.latitudes_deg(), domain.longitudes_deg(), domain.grid_spacing_deg, heights_m
-    )
 
 
 def _bbox(domain: DomainResource) -> tuple[float, float, float, float]:
@@ -191,7 +183,7 @@ def _ingest_block_step(
     # the same stations, from the same files and function, as gauge_observations
     gday = gauge_days.gauge_day_in_domain(gauges.url, day, _bbox(domain), _opts(gauges))
     stations = gauge_days.gauge_stations(gday.native)
-    grid = product_grid(domain, tuple(float(h) for h in config.heights_m))
+    grid = domain.grid(config.heights_m)
     store, radius_m = _block_store(context), config.gauge_radius_m
     block = radar_blocks.ingest_block(urls, index, n_blocks, grid, stations, radius_m, store, opts)
     context.log.info(
@@ -228,7 +220,7 @@ def join_ground_radar_blocks(context: OpExecutionContext, blocks: list[dict]) ->
     """Join the blocks into the day's outputs, store them, then remove the block files."""
     store = _block_store(context)
     joined = radar_blocks.join_blocks(blocks, store)
-    rday, grid = joined.day, product_grid(context.resources.domain, joined.heights_m)
+    rday, grid = joined.day, context.resources.domain.grid(joined.heights_m)
     summary = radar_blocks.summarize_radar_day(rday, grid)
     preview = previews.max_reflectivity_png(summary.lowest_level_max_dbz, grid, joined.stations)
     volumes = {
@@ -379,7 +371,7 @@ def satellite_features(
 ) -> Iterator:
     day = dt.date.fromisoformat(context.partition_key)
     files = _abi_files(satellite_archive, day, config.product)
-    grid = satellite.feature_grid(product_grid(domain), config.feature_spacing_deg)
+    grid = satellite.feature_grid(domain.grid(), config.feature_spacing_deg)
     opts = _opts(satellite_archive)
     feats, quarantine = satellite.hourly_features(files, grid, storage_options=opts)
     figures = satellite.feature_figures(feats)

@@ -155,8 +155,7 @@ def fused_rain_hourly(
     day = context.partition_key
     product = fusion.fuse_hourly_product(
         day,
-        domain.latitudes_deg(),
-        domain.longitudes_deg(),
+        domain.grid(),
         adapters.DayInputs(gr_rain_hourly, sr_rain_swath, sat_rain_hourly, gauge_hourly),
         calibration_evaluation,
         fusion.FusionSettings(**config.model_dump()),
@@ -236,8 +235,7 @@ def product_verification(
     truth_url = truth_archive.url_of(adapters.truth_relative_path(day))
     record = verification_record.verify_product_day(
         day,
-        domain.latitudes_deg(),
-        domain.longitudes_deg(),
+        domain.grid(),
         fused_rain_hourly,
         fused_rain_daily,
         adapters.DayInputs(gr_rain_hourly, sr_rain_swath, sat_rain_hourly, gauge_hourly),

@@ -3,7 +3,6 @@
 import xarray as xr
 from dagster import AssetExecutionContext, MetadataValue, asset
 
-from fusion_ops.product_grid import cell_areas_km2, product_grid_dataset
 from orchestration.runtime.resources import DomainResource
 
 
@@ -13,14 +12,12 @@ from orchestration.runtime.resources import DomainResource
     description="The product grid: cell-centre latitudes/longitudes and cell areas of the configured domain.",
 )
 def product_grid(context: AssetExecutionContext, domain: DomainResource) -> xr.Dataset:
-    lat_deg, lon_deg = domain.latitudes_deg(), domain.longitudes_deg()
-    grid = product_grid_dataset(lat_deg, lon_deg, domain.grid_spacing_deg, domain.name)
-    # the total of the float64 areas (the stored ones are float32)
-    area_km2 = cell_areas_km2(lat_deg, lon_deg.size, domain.grid_spacing_deg)
+    grid = domain.grid()
     context.add_output_metadata(
         {
-            "shape": MetadataValue.json([int(lat_deg.size), int(lon_deg.size)]),
-            "area_km2": MetadataValue.float(float(area_km2.sum())),
+            "shape": MetadataValue.json(list(grid.shape)),
+            # the total of the float64 areas (the stored ones are float32)
+            "area_km2": MetadataValue.float(float(grid.cell_area_km2().sum())),
         }
     )
-    return grid
+    return grid.to_dataset()

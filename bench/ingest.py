@@ -63,7 +63,7 @@ def _timed(fn, *args, **kwargs):
 
 def synthetic_gauges(lat0: float, lon0: float, n: int = 50, radius_km: float = 140.0):
     """``n`` gauge positions spread over the domain (deterministic), for the profile step."""
-    from fusion_ops.datamodel import GaugePoints
+    from fusion_ops.grid import GaugePoints
 
     rng = np.random.default_rng(4)
     r = radius_km * np.sqrt(rng.uniform(0.01, 1.0, n))
@@ -182,12 +182,12 @@ def run_day(
     """Stream a day of one radar through :func:`ingest_radar_day`; time and peak memory."""
     import resource
 
-    from fusion_ops.datamodel import LatLonGrid
+    from fusion_ops.grid import ProductGrid
     from fusion_ops.radar.profiles import ingest_radar_day
     from fusion_ops.readers.ground_radar import list_volumes
 
     la0, la1, lo0, lo1, d = domain
-    grid = LatLonGrid(la0, la1, lo0, lo1, d)
+    grid = ProductGrid.from_centres(la0, la1, lo0, lo1, d)
     urls = list_volumes(root, day, site)
     gauges = synthetic_gauges(0.5 * (la0 + la1), 0.5 * (lo0 + lo1), n=200, radius_km=120.0)
     t0 = time.perf_counter()

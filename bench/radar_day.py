@@ -308,15 +308,11 @@ def _library_targets(archive: Path, day: dt.date) -> tuple[Any, Any]:
     """The product grid (default domain, as the ground_radar asset builds it) and the gauges."""
     import pandas as pd
 
-    from fusion_ops.datamodel import GaugePoints, LatLonGrid
+    from fusion_ops.grid import GaugePoints
     from orchestration.runtime.config import DomainConfig
     from orchestration.runtime.resources import DomainResource
 
-    domain = DomainResource(**DomainConfig().model_dump())
-    lat, lon = domain.latitudes_deg(), domain.longitudes_deg()
-    grid = LatLonGrid(
-        float(lat[0]), float(lat[-1]), float(lon[0]), float(lon[-1]), domain.grid_spacing_deg
-    )
+    grid = DomainResource(**DomainConfig().model_dump()).grid()
     table = pd.read_csv(next((archive / "truth" / f"{day:%Y/%m/%d}").glob("gauges_truth_*.csv")))
     stations = table.drop_duplicates("station")
     gauges = GaugePoints(

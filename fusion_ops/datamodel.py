@@ -4,9 +4,7 @@
   float32 arrays with NaN for missing data, rays binned onto a nominal azimuth grid (so that the
   same scan strategy always has the same array layout and gate->grid maps can be cached), with
   :func:`nominal_azimuth_res` / :func:`to_nominal_azimuths` that put rays there;
-* :class:`LatLonGrid`, :class:`CartesianGrid` and :class:`GaugePoints` - the targets that radar
-  gates and satellite pixels are mapped onto, with the default profile heights
-  :data:`DEFAULT_HEIGHTS_M`.
+* the targets that gates and pixels are mapped onto live in :mod:`fusion_ops.grid`.
 
 :mod:`fusion_ops.readers` and :mod:`fusion_ops.radar` both import this module and it imports
 neither, so the readers do not depend on the radar processing that consumes their output.
@@ -17,69 +15,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-
-#: Profile levels above the radar (m): 500 m to 8 km every 500 m.
-DEFAULT_HEIGHTS_M: tuple[float, ...] = tuple(float(h) for h in np.arange(500.0, 8001.0, 500.0))
-
-
-def _axis(first: float, last: float, step: float) -> np.ndarray:
-    """Cell centres from ``first`` to ``last`` (both included) every ``step``."""
-    n = int(round((last - first) / step)) + 1
-    return first + np.arange(n) * step
-
-
-@dataclasses.dataclass(frozen=True)
-class LatLonGrid:
-    """Regular lat/lon product grid; cell centres from the lower-left corner in ``spacing_deg``."""
-
-    lat_min: float
-    lat_max: float
-    lon_min: float
-    lon_max: float
-    spacing_deg: float
-    heights_m: tuple[float, ...] = DEFAULT_HEIGHTS_M
-
-    @property
-    def lat(self) -> np.ndarray:
-        return _axis(self.lat_min, self.lat_max, self.spacing_deg)
-
-    @property
-    def lon(self) -> np.ndarray:
-        return _axis(self.lon_min, self.lon_max, self.spacing_deg)
-
-
-@dataclasses.dataclass(frozen=True)
-class CartesianGrid:
-    """Radar-centred x/y grid (azimuthal equidistant), as ``pyart.map.grid_from_radars`` uses."""
-
-    x_min_m: float
-    x_max_m: float
-    y_min_m: float
-    y_max_m: float
-    spacing_m: float
-    heights_m: tuple[float, ...]
-
-    @property
-    def x(self) -> np.ndarray:
-        return _axis(self.x_min_m, self.x_max_m, self.spacing_m)
-
-    @property
-    def y(self) -> np.ndarray:
-        return _axis(self.y_min_m, self.y_max_m, self.spacing_m)
-
-
-@dataclasses.dataclass(frozen=True)
-class GaugePoints:
-    """Gauge neighbourhoods: profiles are averages of gates within ``radius_m`` of each gauge."""
-
-    station_id: tuple[str, ...]
-    lat: tuple[float, ...]
-    lon: tuple[float, ...]
-    radius_m: float = 1500.0
-    heights_m: tuple[float, ...] = DEFAULT_HEIGHTS_M
-
-
-Target = LatLonGrid | CartesianGrid | GaugePoints
 
 
 @dataclasses.dataclass

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fusion_ops.datamodel import LatLonGrid
+from fusion_ops.grid import ProductGrid
 
 #: Resolution of the quicklooks (dots per inch of a 4.5 x 4 inch figure).
 PREVIEW_DPI = 60
@@ -60,7 +60,7 @@ def gauge_totals_png(totals: pd.DataFrame, bbox_deg: tuple[float, float, float, 
 
 
 def max_reflectivity_png(
-    dbz: np.ndarray, grid: LatLonGrid, gauges: pd.DataFrame | None = None
+    dbz: np.ndarray, grid: ProductGrid, gauges: pd.DataFrame | None = None
 ) -> bytes:
     """Map of a maximum reflectivity field at the grid's lowest level, gauges as dots.
 
@@ -68,7 +68,7 @@ def max_reflectivity_png(
     ----------
     dbz : ndarray
         ``(lat, lon)`` reflectivity (dBZ) on ``grid``; NaN where there is none.
-    grid : LatLonGrid
+    grid : ProductGrid
         The field's grid (its first height is named in the title).
     gauges : DataFrame, optional
         Gauge positions ``lat, lon``.

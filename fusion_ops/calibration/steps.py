@@ -20,6 +20,7 @@ from fusion_ops.calibration import features as F
 from fusion_ops.calibration import samples as S
 from fusion_ops.calibration.fitting import model_attrs
 from fusion_ops.calibration.versioning import load_model_or_fallback
+from fusion_ops.grid import ProductGrid
 
 Summary = dict[str, Any]
 
@@ -202,8 +203,7 @@ def mlp3_samples(abi: xr.Dataset, gr_hourly: xr.Dataset) -> tuple[pd.DataFrame, 
 def sat_rain_hourly(
     abi: xr.Dataset,
     model_file: bytes,
-    lat_deg: np.ndarray,
-    lon_deg: np.ndarray,
+    grid: ProductGrid,
     device: torch.device | str = "cpu",
 ) -> tuple[xr.Dataset, Summary]:
     """Satellite rain (mm/h) hourly on the product grid from MLP-3 (or the Tb curve, flagged).
@@ -212,8 +212,7 @@ def sat_rain_hourly(
     ----------
     abi : hourly ABI features ``(time, lat, lon)``.
     model_file : the MLP-3 model file serving the day.
-    lat_deg, lon_deg : the product grid's cell centres (degrees); features on another grid are
-        taken from the nearest cell.
+    grid : the product grid; features on another grid are taken from the nearest cell.
     device : torch device of the inference.
 
     Returns
@@ -223,6 +222,7 @@ def sat_rain_hourly(
         ``model_version``, ``fallback`` and ``mean_rain_mm_h``.
     """
     model, meta = load_model_or_fallback(model_file, "mlp3_model")
+    lat_deg, lon_deg = grid.lat, grid.lon
     if abi.sizes.get("time", 0) == 0:
         shape = (0, lat_deg.size, lon_deg.size)
         out = xr.Dataset(

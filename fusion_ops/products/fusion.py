@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from fusion_ops.grid import ProductGrid
 from fusion_ops.products import SOURCES
 from fusion_ops.products.adapters import SOURCE_LABELS, DayInputs, gauge_days, source_cubes
 from fusion_ops.products.adjust import AdjustConfig
@@ -164,8 +165,7 @@ def withheld_station_ids(gauges: pd.DataFrame, fused: FusedDay) -> list[str]:
 
 def fuse_hourly_product(
     day: str,
-    lat_deg: np.ndarray,
-    lon_deg: np.ndarray,
+    grid: ProductGrid,
     inputs: DayInputs,
     evaluation: Mapping[str, Any] | None,
     settings: FusionSettings,
@@ -178,7 +178,7 @@ def fuse_hourly_product(
     Parameters
     ----------
     day : ISO date of the UTC day.
-    lat_deg, lon_deg : 1-D product grid (cell centres, degrees).
+    grid : the product grid.
     inputs : the day's upstream values.
     evaluation : the chain's held-out score record (``{"mlp1": {"rmse": ...}, ...}``).
     settings : merging and adjustment settings.
@@ -192,6 +192,7 @@ def fuse_hourly_product(
         An input is off the product grid or malformed, or ``merge_sources`` names an unknown one.
     """
     s = settings
+    lat_deg, lon_deg = grid.lat, grid.lon
     cubes = source_cubes(inputs, day, lat_deg, lon_deg, s.sr_footprint_radius_km, labels)
     gauges = gauge_days(inputs.gauge_table, day, s.gauge_required_hours)
     fused, errors = fuse_sources(day, lat_deg, lon_deg, cubes, evaluation, gauges, s)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from fusion_ops.grid import ProductGrid
 from fusion_ops.products.accumulate import REQUIRED_GAUGE_HOURS, daily_total_mm
 from fusion_ops.products.adapters import (
     SOURCE_LABELS,
@@ -79,8 +80,7 @@ def gauge_set(gauges: pd.DataFrame) -> GaugeSet | None:
 
 def verify_product_day(
     day: str,
-    lat_deg: np.ndarray,
-    lon_deg: np.ndarray,
+    grid: ProductGrid,
     fused_hourly: xr.Dataset,
     fused_daily: xr.Dataset,
     inputs: DayInputs,
@@ -96,7 +96,7 @@ def verify_product_day(
     Parameters
     ----------
     day : ISO date of the UTC day.
-    lat_deg, lon_deg : 1-D product grid (cell centres, degrees).
+    grid : the product grid.
     fused_hourly : the hourly product (its attributes name the withheld gauges and the SR
         footprint radius the fusion used).
     fused_daily : the daily product (``rainfall_amount``).
@@ -114,6 +114,7 @@ def verify_product_day(
         ``withheld_gauges_complete``, ``truth`` (its URL or ``None``), ``thresholds`` and
         ``failures`` (empty: the fused product passes).
     """
+    lat_deg, lon_deg = grid.lat, grid.lon
     radius_km = fusion_sr_footprint_radius_km(fused_hourly.attrs)
     cubes = source_cubes(inputs, day, lat_deg, lon_deg, radius_km, labels)
     estimates = daily_estimates(fused_daily, cubes)

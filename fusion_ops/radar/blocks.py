@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from upath import UPath
 
-from fusion_ops.datamodel import GaugePoints, LatLonGrid
+from fusion_ops.grid import GaugePoints, ProductGrid
 from fusion_ops.radar.packing import FILL_CODE, max_over_volumes
 from fusion_ops.radar.profiles import RadarDay, concat_radar_days, ingest_radar_day
 from fusion_ops.readers.errors import QuarantineRecord
@@ -105,33 +105,6 @@ def block_urls(urls: Sequence[str], index: int, n_blocks: int) -> list[str]:
     return [str(u) for u in np.array_split(np.asarray(urls, dtype=object), n_blocks)[index]]
 
 
-def gauge_points(
-    stations: pd.DataFrame, radius_m: float, heights_m: Sequence[float]
-) -> GaugePoints:
-    """The gauge neighbourhoods of a station table (``station_id, lat, lon``).
-
-    Parameters
-    ----------
-    stations : DataFrame
-        One row per station.
-    radius_m : float
-        Neighbourhood radius of the gauge profiles (m).
-    heights_m : sequence of float
-        Profile heights above the radar site (m).
-
-    Returns
-    -------
-    GaugePoints
-    """
-    return GaugePoints(
-        tuple(stations["station_id"].astype(str)),
-        tuple(stations["lat"].astype(float)),
-        tuple(stations["lon"].astype(float)),
-        radius_m=radius_m,
-        heights_m=tuple(heights_m),
-    )
-
-
 @dataclasses.dataclass
 class IngestedBlock:
     """What :func:`ingest_block` stored, and how many of its volumes were read."""
@@ -145,7 +118,7 @@ def ingest_block(
     urls: Sequence[str],
     index: int,
     n_blocks: int,
-    grid: LatLonGrid,
+    grid: ProductGrid,
     stations: pd.DataFrame,
     gauge_radius_m: float,
     store: BlockStore,
@@ -162,7 +135,7 @@ def ingest_block(
         All the day's volumes, in order (:func:`day_volume_urls`).
     index, n_blocks : int
         Which block (:func:`block_urls`).
-    grid : LatLonGrid
+    grid : ProductGrid
         The product grid, with the profile heights.
     stations : DataFrame
         Gauge stations (``station_id, lat, lon``) whose profiles are extracted.
@@ -181,7 +154,7 @@ def ingest_block(
     """
     mine = block_urls(urls, index, n_blocks)
     heights_m = tuple(float(h) for h in grid.heights_m)
-    gauges = gauge_points(stations, gauge_radius_m, heights_m)
+    gauges = GaugePoints.from_stations(stations, gauge_radius_m, heights_m)
     rday = ingest_radar_day(
         mine, grid, gauges, storage_options=storage_options, scratch_dir=store.scratch_dir
     )
@@ -313,14 +286,14 @@ class RadarDaySummary:
     lowest_level_coverage: float
 
 
-def summarize_radar_day(rday: RadarDay, grid: LatLonGrid) -> RadarDaySummary:
+def summarize_radar_day(rday: RadarDay, grid: ProductGrid) -> RadarDaySummary:
     """Summarise an ingested day; its lowest-level maximum comes straight from the uint8 codes.
 
     Parameters
     ----------
     rday : RadarDay
         The day (``grid`` as uint8 codes).
-    grid : LatLonGrid
+    grid : ProductGrid
         Its product grid.
 
     Returns

@@ -39,13 +39,8 @@ import xarray as xr
 from scipy import sparse
 from scipy.spatial import cKDTree
 
-from fusion_ops.datamodel import (
-    CartesianGrid,
-    GaugePoints,
-    LatLonGrid,
-    RadarVolume,
-    Target,
-)
+from fusion_ops.datamodel import RadarVolume
+from fusion_ops.grid import CartesianGrid, GaugePoints, ProductGrid, Target
 from fusion_ops.radar.geometry import beam_height_m, ground_distance_m
 
 #: Moments that ``linear_reflectivity=True`` averages in linear power units.
@@ -138,12 +133,8 @@ def _vertical_pairs(
     return g, k
 
 
-def _cells_latlon(lat: np.ndarray, lon: np.ndarray, grid: LatLonGrid) -> np.ndarray:
-    nlat, nlon = grid.lat.size, grid.lon.size
-    i = np.rint((lat - grid.lat_min) / grid.spacing_deg).astype(np.int64)
-    j = np.rint((lon - grid.lon_min) / grid.spacing_deg).astype(np.int64)
-    ok = (i >= 0) & (i < nlat) & (j >= 0) & (j < nlon)
-    return np.where(ok, i * nlon + j, -1)
+def _cells_latlon(lat: np.ndarray, lon: np.ndarray, grid: ProductGrid) -> np.ndarray:
+    return grid.cell_index(lat, lon)
 
 
 def _cells_xy(x: np.ndarray, y: np.ndarray, grid: CartesianGrid) -> np.ndarray:
@@ -164,7 +155,7 @@ def _cell_polar(
     proj: pyproj.Proj, target: Target
 ) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
     """Azimuth (deg) and ground distance (m) of every grid cell centre from the radar."""
-    if isinstance(target, LatLonGrid):
+    if isinstance(target, ProductGrid):
         lon2d, lat2d = np.meshgrid(target.lon, target.lat)
         x, y = proj(lon2d.ravel(), lat2d.ravel())
     elif isinstance(target, CartesianGrid):
@@ -222,7 +213,7 @@ def build_gate_map(volume: RadarVolume, target: Target) -> GateMap:
     heights = np.asarray(target.heights_m, dtype=np.float64)
     n_levels = heights.size
     proj = _aeqd(volume)
-    if isinstance(target, LatLonGrid):
+    if isinstance(target, ProductGrid):
         n_cells = target.lat.size * target.lon.size
     elif isinstance(target, CartesianGrid):
         n_cells = target.x.size * target.y.size
@@ -250,7 +241,7 @@ def build_gate_map(volume: RadarVolume, target: Target) -> GateMap:
         y = np.cos(az)[:, None] * s[None, used_g]
         if isinstance(target, CartesianGrid):
             cell = _cells_xy(x, y, target)
-        elif isinstance(target, LatLonGrid):
+        elif isinstance(target, ProductGrid):
             lon, lat = proj(x.ravel(), y.ravel(), inverse=True)
             cell = _cells_latlon(np.asarray(lat), np.asarray(lon), target).reshape(x.shape)
         else:
@@ -360,7 +351,7 @@ def map_field(
 
 def grid_volume(
     volume: RadarVolume,
-    grid: LatLonGrid | CartesianGrid,
+    grid: ProductGrid | CartesianGrid,
     fields: Sequence[str] = ("reflectivity", "differential_reflectivity"),
     linear_reflectivity: bool = False,
 ) -> xr.Dataset:
@@ -373,7 +364,7 @@ def grid_volume(
         moment present plus ``n_gates`` (valid reflectivity gates per cell).
     """
     gmap = get_gate_map(volume, grid)
-    if isinstance(grid, LatLonGrid):
+    if isinstance(grid, ProductGrid):
         dims = ("time", "height", "lat", "lon")
         coords = {"lat": grid.lat, "lon": grid.lon}
         hshape = (grid.lat.size, grid.lon.size)

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from fusion_ops.datamodel import CartesianGrid, GaugePoints, LatLonGrid, RadarVolume
+from fusion_ops.datamodel import RadarVolume
+from fusion_ops.grid import CartesianGrid, GaugePoints, ProductGrid
 from fusion_ops.radar.gridding import PROFILE_COLUMNS, gauge_profiles, grid_volume
 from fusion_ops.radar.qc import RadarQCConfig, derive_kdp, quality_control
 from fusion_ops.readers.errors import QuarantineRecord, UnreadableFileError, describe_exception
@@ -44,7 +45,7 @@ class VolumeProducts:
 def max_needed_range_m(
     site_lat: float,
     site_lon: float,
-    grid: LatLonGrid | CartesianGrid | None,
+    grid: ProductGrid | CartesianGrid | None,
     gauges: GaugePoints | None,
     margin_m: float = 5000.0,
 ) -> float:
@@ -59,9 +60,11 @@ def max_needed_range_m(
                 max(abs(grid.x_min_m), abs(grid.x_max_m)), max(abs(grid.y_min_m), abs(grid.y_max_m))
             )
         )
-    elif isinstance(grid, LatLonGrid):
-        lats = np.array([grid.lat_min, grid.lat_min, grid.lat_max, grid.lat_max])
-        lons = np.array([grid.lon_min, grid.lon_max, grid.lon_min, grid.lon_max])
+    elif isinstance(grid, ProductGrid):
+        # the corner cell centres
+        lat, lon = grid.lat, grid.lon
+        lats = np.array([lat[0], lat[0], lat[-1], lat[-1]])
+        lons = np.array([lon[0], lon[-1], lon[0], lon[-1]])
         _, _, d = geod.inv(np.full(4, site_lon), np.full(4, site_lat), lons, lats)
         far = float(np.max(d))
     if gauges is not None and gauges.station_id:
@@ -74,7 +77,7 @@ def max_needed_range_m(
 
 def process_volume(
     volume: RadarVolume,
-    grid: LatLonGrid | CartesianGrid | None,
+    grid: ProductGrid | CartesianGrid | None,
     gauges: GaugePoints | None,
     qc_config: RadarQCConfig | None = None,
 ) -> VolumeProducts:
@@ -97,7 +100,7 @@ def process_volume(
 
 def ingest_volume(
     url: str,
-    grid: LatLonGrid | CartesianGrid | None,
+    grid: ProductGrid | CartesianGrid | None,
     gauges: GaugePoints | None,
     site_lat_lon: tuple[float, float] | None = None,
     qc_config: RadarQCConfig | None = None,
@@ -142,7 +145,7 @@ def truncate_range(volume: RadarVolume, max_range_m: float) -> RadarVolume:
 
 def ingest_volumes(
     urls: Iterable[str],
-    grid: LatLonGrid | CartesianGrid | None,
+    grid: ProductGrid | CartesianGrid | None,
     gauges: GaugePoints | None,
     site_lat_lon: tuple[float, float] | None = None,
     qc_config: RadarQCConfig | None = None,
@@ -218,7 +221,7 @@ class RadarDay:
 
 def ingest_radar_day(
     urls: Sequence[str],
-    grid: LatLonGrid,
+    grid: ProductGrid,
     gauges: GaugePoints | None,
     qc_config: RadarQCConfig | None = None,
     storage_options: dict | None = None,

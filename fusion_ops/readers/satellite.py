@@ -4,7 +4,7 @@
   for C07-C16);
 * remote files: ``fsspec`` -> ``satpy.readers.core.remote.FSFile`` (same code for s3 and local);
 * product grid: a regular lat/lon ``pyresample`` area (cell centres as
-  :class:`~fusion_ops.datamodel.LatLonGrid`), nearest-neighbour resampling within 5 km;
+  :class:`~fusion_ops.grid.ProductGrid`), nearest-neighbour resampling within 5 km;
 * hourly features: mean of each band per hour and cell, plus the coldest C13 and two brightness
   temperature differences used for rain screening (C08-C13 water vapour minus window, C14-C15
   split window);
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from fusion_ops.datamodel import LatLonGrid
+from fusion_ops.grid import ProductGrid
 from fusion_ops.readers.errors import QuarantineRecord, UnreadableFileError, describe_exception
 from fusion_ops.readers.remote import fs_options
 
@@ -181,7 +181,7 @@ def read_abi_native(
     return out, quarantine
 
 
-def grid_area(grid: LatLonGrid):
+def grid_area(grid: ProductGrid):
     """pyresample area of the product grid (cell centres = ``grid.lat``/``grid.lon``)."""
     from pyresample import create_area_def
 
@@ -227,7 +227,7 @@ def nearest_index(source_area, target_area, radius_of_influence_m: float) -> np.
     return mapping
 
 
-def scene_on_grid(scn, grid: LatLonGrid, radius_of_influence_m: float = 5000.0) -> xr.Dataset:
+def scene_on_grid(scn, grid: ProductGrid, radius_of_influence_m: float = 5000.0) -> xr.Dataset:
     """Nearest-neighbour resampling of a loaded scene to the product grid (rows south -> north).
 
     Uses pyresample's neighbour search once per source geometry (cached index map), then a
@@ -250,7 +250,7 @@ def scene_on_grid(scn, grid: LatLonGrid, radius_of_influence_m: float = 5000.0) 
 
 def hourly_features(
     urls: Sequence[str],
-    grid: LatLonGrid,
+    grid: ProductGrid,
     channels: Sequence[str] | None = None,
     storage_options: dict | None = None,
 ) -> tuple[xr.Dataset, list[QuarantineRecord]]:
@@ -314,7 +314,7 @@ def hourly_features(
     return feats, quarantine
 
 
-def empty_features(grid: LatLonGrid) -> xr.Dataset:
+def empty_features(grid: ProductGrid) -> xr.Dataset:
     """Feature dataset with zero hours (a day without imagery)."""
     return xr.Dataset(
         {"n_scenes": (("time",), np.zeros(0, np.int16))},
@@ -465,26 +465,21 @@ def native_scene_near(
     return native_scene_dataset(scan, storage_options=storage_options)
 
 
-def feature_grid(grid: LatLonGrid, feature_spacing_deg: float) -> LatLonGrid:
-    """The grid of the hourly features: ``grid``, or its extent at ``feature_spacing_deg``.
+def feature_grid(grid: ProductGrid, feature_spacing_deg: float) -> ProductGrid:
+    """The grid of the hourly features: ``grid``, or the same domain at ``feature_spacing_deg``.
 
     Parameters
     ----------
-    grid : LatLonGrid
+    grid : ProductGrid
         The product grid.
     feature_spacing_deg : float
-        Spacing of the features (degrees); 0 keeps ``grid``.
+        Cell size of the features (degrees); 0 keeps ``grid``.
 
     Returns
     -------
-    LatLonGrid
-        With the default heights when respaced.
+    ProductGrid
     """
-    if feature_spacing_deg > 0:
-        return LatLonGrid(
-            grid.lat_min, grid.lat_max, grid.lon_min, grid.lon_max, feature_spacing_deg
-        )
-    return grid
+    return grid.respaced(feature_spacing_deg) if feature_spacing_deg > 0 else grid
 
 
 def feature_figures(features: xr.Dataset) -> dict:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from fusion_ops.datamodel import DEFAULT_HEIGHTS_M
+from fusion_ops.grid import DEFAULT_HEIGHTS_M
 from fusion_ops.readers.errors import (
     QuarantineRecord,
     UnreadableFileError,

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 import fsspec
-import numpy as np
 from dagster import ConfigurableResource
 from pydantic import Field
 from upath import UPath
 
 from fusion_ops.atomic import atomic_fs_path
+from fusion_ops.grid import ProductGrid
 from orchestration.runtime.config import RainfuseConfig, SourceConfig, resolve_env
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ class ProductStoreResource(ArchiveResource):
 
 
 class DomainResource(ConfigurableResource):
-    """The product grid: a regular latitude/longitude grid (cell centres)."""
+    """The configured domain; :meth:`grid` is the product grid every asset uses."""
 
     name: str = "kmlb"
     lat_min_deg: float
@@ -117,17 +117,17 @@ class DomainResource(ConfigurableResource):
     lon_max_deg: float
     grid_spacing_deg: float
 
-    def latitudes_deg(self) -> np.ndarray:
-        n = int(round((self.lat_max_deg - self.lat_min_deg) / self.grid_spacing_deg))
-        return self.lat_min_deg + (np.arange(n) + 0.5) * self.grid_spacing_deg
-
-    def longitudes_deg(self) -> np.ndarray:
-        n = int(round((self.lon_max_deg - self.lon_min_deg) / self.grid_spacing_deg))
-        return self.lon_min_deg + (np.arange(n) + 0.5) * self.grid_spacing_deg
-
-    def bbox(self) -> tuple[float, float, float, float]:
-        """(lon_min, lat_min, lon_max, lat_max) in degrees."""
-        return (self.lon_min_deg, self.lat_min_deg, self.lon_max_deg, self.lat_max_deg)
+    def grid(self, heights_m: Sequence[float] | None = None) -> ProductGrid:
+        """The product grid of the domain (with profile heights ``heights_m``, if given)."""
+        grid = ProductGrid(
+            self.lat_min_deg,
+            self.lat_max_deg,
+            self.lon_min_deg,
+            self.lon_max_deg,
+            self.grid_spacing_deg,
+            name=self.name,
+        )
+        return grid.with_heights(heights_m)
 
 
 class ComputeResource(ConfigurableResource):

@@ -12,10 +12,12 @@ from fusion_ops.calibration import features as F
 from fusion_ops.calibration import samples as S
 from fusion_ops.calibration import steps
 from fusion_ops.calibration.versioning import save_fallback_bytes
+from fusion_ops.grid import ProductGrid
 
 SITE = (28.113, -80.654)
 LAT = np.round(28.0 + 0.05 * np.arange(4), 4)
 LON = np.round(-80.8 + 0.05 * np.arange(5), 4)
+GRID = ProductGrid.from_centres(LAT[0], LAT[-1], LON[0], LON[-1], 0.05)
 
 
 def _fallback(name: str, fallback: str) -> bytes:
@@ -250,13 +252,13 @@ def test_mlp3_samples_step_adds_the_solar_zenith():
 
 def test_sat_rain_hourly_on_the_product_grid():
     model = _fallback("mlp3", "tb_curve")
-    out, summary = steps.sat_rain_hourly(_abi(LAT[::2], LON[::2]), model, LAT, LON)
+    out, summary = steps.sat_rain_hourly(_abi(LAT[::2], LON[::2]), model, GRID)
     assert out["rain_rate"].shape == (2, LAT.size, LON.size)
     assert np.allclose(out["lat"], LAT) and out["time"].attrs["label"] == "start"
     assert out.attrs["model_fallback"] == "tb_curve" and out["rain_rate"].attrs["units"] == "mm h-1"
     assert summary["hours"] == 2 and summary["fallback"] == "tb_curve"
     assert summary["mean_rain_mm_h"] == pytest.approx(float(np.nanmean(out["rain_rate"])))
-    empty, summary = steps.sat_rain_hourly(_abi(LAT, LON, hours=0), model, LAT, LON)
+    empty, summary = steps.sat_rain_hourly(_abi(LAT, LON, hours=0), model, GRID)
     assert empty["rain_rate"].shape == (0, LAT.size, LON.size) and summary["hours"] == 0
 
 

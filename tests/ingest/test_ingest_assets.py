@@ -221,8 +221,7 @@ def test_synthetic_day_all_sources(sim_day):
 
 
 def _sim_grid_and_gauges(root):
-    from assets.ingest import product_grid
-    from fusion_ops.datamodel import GaugePoints
+    from fusion_ops.grid import GaugePoints
 
     domain = SIM_DOMAIN
     heights = tuple(float(h) for h in np.arange(500.0, 8001.0, 500.0))
@@ -231,7 +230,7 @@ def _sim_grid_and_gauges(root):
     gauges = GaugePoints(
         tuple(st["station_id"]), tuple(st["lat"]), tuple(st["lon"]), heights_m=heights
     )
-    return product_grid(domain, heights), gauges
+    return domain.grid(heights), gauges
 
 
 def test_blocks_of_volumes_join_to_the_whole_day(sim_day, tmp_path):

@@ -10,6 +10,7 @@ import pytest
 import xarray as xr
 
 from fusion_ops.datamodel import RadarVolume, Sweep
+from fusion_ops.grid import ProductGrid
 from fusion_ops.radar import gridding as G
 from fusion_ops.radar.geometry import beam_height_m
 from fusion_ops.radar.packing import pack_dbz, unpack_dbz, write_compact_netcdf
@@ -113,7 +114,7 @@ def test_qc_removes_some_but_keeps_most(qcd):
 def test_gridding_uses_cached_map_and_packs(qcd, tmp_path):
     vol, _ = qcd
     G.clear_cache()
-    grid = G.LatLonGrid(33.0, 34.3, -102.6, -101.0, 0.02, (1000.0, 2000.0, 3000.0))
+    grid = ProductGrid.from_centres(33.0, 34.3, -102.6, -101.0, 0.02, (1000.0, 2000.0, 3000.0))
     ds1 = G.grid_volume(vol, grid, ("reflectivity", "differential_reflectivity"))
     ds2 = G.grid_volume(vol, grid, ("reflectivity",))
     st = G.cache_stats()
@@ -221,7 +222,7 @@ def test_bad_volume_raises_named_error(bad_radar_files, key, reason):
 
 def test_day_with_bad_volumes_still_ingests(bad_radar_files, klbb_path):
     quarantine = []
-    grid = G.LatLonGrid(33.2, 34.1, -102.3, -101.3, 0.05, (1000.0, 2000.0))
+    grid = ProductGrid.from_centres(33.2, 34.1, -102.3, -101.3, 0.05, (1000.0, 2000.0))
     gauges = G.GaugePoints(("g1",), (33.8,), (-101.6,))
     urls = [bad_radar_files["truncated"], klbb_path, bad_radar_files["corrupt"]]
     with warnings.catch_warnings():
@@ -244,7 +245,7 @@ def test_process_volume_on_tiny_synthetic_volume():
     z = np.full((360, 60), 30.0, np.float32)
     sw = Sweep(0.5, 1.0, rng, {"reflectivity": z})
     vol = RadarVolume("TEST", 35.0, -100.0, 500.0, np.datetime64("2020-01-01T00:00:00"), [sw])
-    grid = G.LatLonGrid(34.6, 35.4, -100.4, -99.6, 0.1, (500.0, 1000.0))
+    grid = ProductGrid.from_centres(34.6, 35.4, -100.4, -99.6, 0.1, (500.0, 1000.0))
     out = process_volume(vol, grid, None)
     zg = out.grid["reflectivity"].values
     assert np.nanmin(zg) == pytest.approx(30.0, abs=1e-3)
@@ -261,7 +262,9 @@ def test_far_cells_between_rays_take_the_gate_whose_beam_covers_them():
         "TEST", 28.0, -80.0, 10.0, np.datetime64("2020-01-01T00:00"), [Sweep(0.5, 1.0, rng, {})]
     )
     vol.sweeps[0].fields["reflectivity"] = z
-    grid = G.LatLonGrid(26.7, 29.3, -81.5, -78.5, 0.01, heights_m=(1000.0, 1500.0, 2000.0))
+    grid = ProductGrid.from_centres(
+        26.7, 29.3, -81.5, -78.5, 0.01, heights_m=(1000.0, 1500.0, 2000.0)
+    )
     ds = G.grid_volume(vol, grid, fields=("reflectivity",))
     lon2d, lat2d = np.meshgrid(grid.lon, grid.lat)
     x, y = G._aeqd(vol)(lon2d, lat2d)

@@ -12,12 +12,11 @@ import pytest
 import xarray as xr
 from upath import UPath
 
-from fusion_ops.datamodel import LatLonGrid
+from fusion_ops.grid import GaugePoints, ProductGrid
 from fusion_ops.radar.blocks import (
     BlockStore,
     block_urls,
     day_volume_urls,
-    gauge_points,
     ingest_block,
     inventory_quarantine,
     join_blocks,
@@ -29,7 +28,7 @@ from fusion_ops.radar.packing import FILL_CODE, PACKING, max_over_volumes, pack,
 from fusion_ops.radar.profiles import ingest_radar_day
 from orchestration.runtime.io_managers import atomic_write, read_value
 
-GRID = LatLonGrid(33.2, 34.1, -102.3, -101.3, 0.05, heights_m=(500.0, 1000.0, 2000.0))
+GRID = ProductGrid.from_centres(33.2, 34.1, -102.3, -101.3, 0.05, heights_m=(500.0, 1000.0, 2000.0))
 STATIONS = pd.DataFrame(
     {"station_id": ["LBB1", "LBB2"], "lat": [33.75, 33.50], "lon": [-101.70, -101.95]}
 )
@@ -80,7 +79,7 @@ def test_block_urls_split_contiguously():
 
 
 def test_gauge_points_from_stations():
-    points = gauge_points(STATIONS, 1000.0, [500.0, 1000.0])
+    points = GaugePoints.from_stations(STATIONS, 1000.0, [500.0, 1000.0])
     assert points.station_id == ("LBB1", "LBB2")
     assert points.lat == (33.75, 33.5) and points.lon == (-101.7, -101.95)
     assert points.radius_m == 1000.0 and points.heights_m == (500.0, 1000.0)
@@ -149,7 +148,9 @@ def day_urls(shared_data, tmp_path_factory):
 def whole_day(day_urls):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return ingest_radar_day(day_urls, GRID, gauge_points(STATIONS, 1500.0, GRID.heights_m))
+        return ingest_radar_day(
+            day_urls, GRID, GaugePoints.from_stations(STATIONS, 1500.0, GRID.heights_m)
+        )
 
 
 def _ingest_blocks(urls, n_blocks, store):
@@ -224,7 +225,7 @@ def test_summary_of_a_day(whole_day):
 
 
 def test_summary_of_a_day_without_volumes():
-    empty = ingest_radar_day([], GRID, gauge_points(STATIONS, 1500.0, GRID.heights_m))
+    empty = ingest_radar_day([], GRID, GaugePoints.from_stations(STATIONS, 1500.0, GRID.heights_m))
     summary = summarize_radar_day(empty, GRID)
     assert summary.n_volumes_ok == 0 and summary.sites == []
     assert np.isnan(summary.max_reflectivity_dbz)

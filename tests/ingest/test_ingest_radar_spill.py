@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from fusion_ops.grid import ProductGrid
 from fusion_ops.radar import gridding as G
 from fusion_ops.radar.packing import FILL_CODE
 from fusion_ops.radar.profiles import ingest_radar_day
@@ -91,7 +92,7 @@ def test_spatial_chunks_default_domain():
 def klbb_day(shared_data, tmp_path_factory):
     """The real KLBB volume twice, ingested in memory and spilled, each written to NetCDF."""
     path = str(shared_data / "radar" / "KLBB20160601_150025_V06")
-    grid = G.LatLonGrid(33.2, 34.1, -102.3, -101.3, 0.05, (1000.0, 2000.0, 3000.0))
+    grid = ProductGrid.from_centres(33.2, 34.1, -102.3, -101.3, 0.05, (1000.0, 2000.0, 3000.0))
     gauges = G.GaugePoints(("g1",), (33.8,), (-101.6,))
     folder = tmp_path_factory.mktemp("spill")
     out = {}

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import s3fs
 
-from fusion_ops.datamodel import LatLonGrid
 from fusion_ops.gauges.ingest import ingest_gauge_day
 from fusion_ops.gauges.qc import daily_totals
+from fusion_ops.grid import ProductGrid
 from fusion_ops.readers.ground_radar import list_volumes, read_volume
 from fusion_ops.readers.satellite import hourly_features, list_abi_files
 from fusion_ops.readers.spaceborne import read_2a
@@ -56,7 +56,7 @@ def test_day_of_sources_from_s3(s3_bucket, shared_data):
 
     files = list_abi_files(f"{root}/goes", "2019-12-01", "ABI-L1b-RadM", storage_options=opts)
     assert [f.rsplit("/", 1)[-1] for f in files] == [C13]
-    grid = LatLonGrid(36.0, 37.0, -121.0, -120.0, 0.1)
+    grid = ProductGrid.from_centres(36.0, 37.0, -121.0, -120.0, 0.1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         feats, quarantine = hourly_features(files, grid, storage_options=opts)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fusion_ops.datamodel import LatLonGrid
+from fusion_ops.grid import ProductGrid
 from fusion_ops.readers.satellite import hourly_features, read_abi_native, scan_start
 
 
@@ -53,7 +53,7 @@ def test_hourly_features_and_bad_files(shared_data, tmp_path):
     wrong = tmp_path / "not_an_abi_file.nc"
     shutil.copy(c13, wrong)
     files = [c13, _band(shared_data, "C14"), str(trunc), str(cor), str(wrong)]
-    grid = LatLonGrid(36.0, 38.0, -121.0, -119.0, 0.1)
+    grid = ProductGrid.from_centres(36.0, 38.0, -121.0, -119.0, 0.1)
     feats, quarantine = hourly_features(files, grid)
     assert {q.file for q in quarantine} == {str(trunc), str(cor), str(wrong)}
     assert all(q.reader == "abi_l1b" and q.reason for q in quarantine)
@@ -68,7 +68,7 @@ def test_hourly_features_and_bad_files(shared_data, tmp_path):
 
 
 def test_day_without_imagery_is_empty():
-    grid = LatLonGrid(36.0, 37.0, -121.0, -120.0, 0.5)
+    grid = ProductGrid.from_centres(36.0, 37.0, -121.0, -120.0, 0.5)
     feats, quarantine = hourly_features([], grid)
     assert feats.sizes["time"] == 0 and not quarantine
 
@@ -79,13 +79,13 @@ def test_cached_nearest_resampling_equals_satpy_resample(shared_data):
 
     from satpy import Scene
 
-    from fusion_ops.datamodel import LatLonGrid
+    from fusion_ops.grid import ProductGrid
     from fusion_ops.readers import satellite
 
     files = sorted(glob.glob(str(shared_data / "satellite" / "*C0[27]_*.nc")))
     scn = Scene(reader="abi_l1b", filenames=files)
     scn.load(["C02", "C07"])
-    grid = LatLonGrid(36.0, 40.0, -123.0, -118.0, 0.05)
+    grid = ProductGrid.from_centres(36.0, 40.0, -123.0, -118.0, 0.05)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reference = scn.resample(

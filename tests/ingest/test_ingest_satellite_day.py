@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from fusion_ops.datamodel import LatLonGrid
+from fusion_ops.grid import ProductGrid
 from fusion_ops.readers.satellite import (
     ABI_PRODUCTS,
     abi_day_files,
@@ -111,17 +111,13 @@ def test_native_scene_near_reads_the_picked_scan(shared_data):
 
 
 def test_feature_grid():
-    grid = LatLonGrid(27.0, 28.0, -81.0, -80.0, 0.05, heights_m=(500.0,))
+    grid = ProductGrid(27.0, 28.0, -81.0, -80.0, 0.05, heights_m=(500.0,))
     assert feature_grid(grid, 0.0) is grid
     coarse = feature_grid(grid, 0.25)
-    assert (coarse.lat_min, coarse.lat_max, coarse.lon_min, coarse.lon_max) == (
-        27.0,
-        28.0,
-        -81.0,
-        -80.0,
-    )
-    assert coarse.spacing_deg == 0.25 and coarse.lat.size == 5
-    assert coarse.heights_m == LatLonGrid(0, 1, 0, 1, 1).heights_m  # the default heights
+    assert coarse.bbox() == grid.bbox()  # the same domain, in 4 x 4 cells
+    assert coarse.spacing_deg == 0.25 and coarse.shape == (4, 4)
+    np.testing.assert_allclose(coarse.lat, [27.125, 27.375, 27.625, 27.875])
+    assert coarse.heights_m == (500.0,)
 
 
 def _features(n_hours: int, with_c13: bool) -> xr.Dataset:

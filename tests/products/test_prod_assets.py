@@ -124,8 +124,8 @@ def test_grid_of_the_domain_resource_matches_the_synthetic_day(synthetic_day):
         lon_max_deg=-80.10,
         grid_spacing_deg=0.02,
     )
-    np.testing.assert_allclose(d.latitudes_deg(), synthetic_day.lat, atol=1e-9)
-    np.testing.assert_allclose(d.longitudes_deg(), synthetic_day.lon, atol=1e-9)
+    np.testing.assert_allclose(d.grid().lat, synthetic_day.lat, atol=1e-9)
+    np.testing.assert_allclose(d.grid().lon, synthetic_day.lon, atol=1e-9)
 
 
 def test_products_written_and_open_with_xarray(run):

@@ -8,6 +8,7 @@ import pytest
 import xarray as xr
 
 from assets.products import FusionConfig, VerificationConfig
+from fusion_ops.grid import ProductGrid
 from fusion_ops.products import ProductInputError
 from fusion_ops.products.accumulate import REQUIRED_GAUGE_HOURS
 from fusion_ops.products.adapters import DayInputs
@@ -22,8 +23,8 @@ from fusion_ops.products.fusion import (
 from fusion_ops.products.merge import SR_FOOTPRINT_RADIUS_KM, range_from_site_km
 
 DAY = "2009-05-21"
-LAT = 27.61 + 0.02 * np.arange(4)
-LON = -81.19 + 0.02 * np.arange(5)
+GRID = ProductGrid(27.60, 27.68, -81.20, -81.10, 0.02)
+LAT, LON = GRID.lat, GRID.lon
 EVALUATION = {"mlp1": {"rmse": 1.0, "model_version": "mlp1-x"}, "mlp3": {"rmse": 1.0}}
 
 
@@ -46,7 +47,7 @@ def _grid(rate_mm_h: float, model: str) -> xr.Dataset:
 def product():
     inputs = DayInputs(_grid(1.0, "mlp1"), None, _grid(2.0, "mlp3"), None)
     return fuse_hourly_product(
-        DAY, LAT, LON, inputs, EVALUATION, _settings(), ["in/gr.nc", "in/sat.nc"], "hash12345678"
+        DAY, GRID, inputs, EVALUATION, _settings(), ["in/gr.nc", "in/sat.nc"], "hash12345678"
     )
 
 
@@ -123,7 +124,7 @@ def test_hourly_product_summary(product):
 def test_sources_left_out_of_the_merge_are_still_present():
     inputs = DayInputs(_grid(1.0, "mlp1"), None, _grid(2.0, "mlp3"), None)
     gr_only = fuse_hourly_product(
-        DAY, LAT, LON, inputs, EVALUATION, _settings(merge_sources=["gr"]), [], ""
+        DAY, GRID, inputs, EVALUATION, _settings(merge_sources=["gr"]), [], ""
     )
     np.testing.assert_allclose(gr_only.dataset["rainfall_rate"].values, 1.0)
     assert gr_only.sources_present == ["gr", "sat"]
@@ -133,7 +134,7 @@ def test_unknown_merge_source_is_named():
     inputs = DayInputs(_grid(1.0, "mlp1"), None, None, None)
     with pytest.raises(ProductInputError, match=r"unknown source\(s\) \['radar'\]"):
         fuse_hourly_product(
-            DAY, LAT, LON, inputs, None, _settings(merge_sources=["gr", "radar"]), [], ""
+            DAY, GRID, inputs, None, _settings(merge_sources=["gr", "radar"]), [], ""
         )
 
 

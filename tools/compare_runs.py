@@ -180,11 +180,17 @@ def compare_file(a: Path, b: Path) -> tuple[list[str], list[str]]:
     return ["bytes differ"], []
 
 
-def table_lines(log: Path) -> list[str]:
-    """The demo's score tables: its output from the first table heading, less run timings."""
+def table_lines(log: Path, root: Path | None = None) -> list[str]:
+    """The demo's score tables: its output from the first table heading, less run timings.
+
+    Paths inside the run's folder ``root`` (the parent of its data folder) read ``<run>``.
+    """
     text = log.read_text().splitlines()
     start = next((i for i, line in enumerate(text) if line.startswith("== ")), len(text))
-    return [line for line in text[start:] if not RUN_RECORD_LINE.search(line)]
+    lines = [line for line in text[start:] if not RUN_RECORD_LINE.search(line)]
+    if root is not None:
+        lines = [line.replace(str(root.resolve()), "<run>") for line in lines]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     for rel in summary["only_after"]:
         print(f"ONLY AFTER {rel}")
     if args.log_before and args.log_after:
-        la, lb = table_lines(args.log_before), table_lines(args.log_after)
+        la = table_lines(args.log_before, args.before.parent)
+        lb = table_lines(args.log_after, args.after.parent)
         summary["tables_identical"] = la == lb
         summary["table_lines"] = len(la)
         for x, y in zip(la, lb, strict=False):

@@ -1,4 +1,4 @@
-"""Ground-radar quality control on a :class:`~fusion_ops.radar.geometry.RadarVolume`.
+"""Ground-radar quality control on a :class:`~fusion_ops.datamodel.RadarVolume`.
 
 Steps, all vectorised per sweep (rays are on a nominal azimuth grid, so filters wrap in azimuth):
 

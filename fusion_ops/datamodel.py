@@ -83,6 +83,16 @@ class RadarVolume:
                     names.append(k)
         return names
 
+    @property
+    def capability(self) -> str:
+        """``"dual"`` (dual-polarisation) where any sweep has differential reflectivity (ZDR),
+        else ``"single"`` (e.g. NEXRAD before the 2011-2013 upgrade, message-1 volumes).
+
+        It reflects the moments read: read ``differential_reflectivity`` (the readers' default
+        fields do) to tell the two apart.
+        """
+        return "dual" if "differential_reflectivity" in self.field_names() else "single"
+
     def geometry_key(self) -> tuple:
         return (
             self.site_id,

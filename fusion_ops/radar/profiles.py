@@ -40,6 +40,7 @@ class VolumeProducts:
     profiles: pd.DataFrame
     qc: dict[str, int]
     max_reflectivity_dbz: float
+    capability: str = ""  # "single" | "dual" polarisation (RadarVolume.capability)
 
 
 def max_needed_range_m(
@@ -82,6 +83,7 @@ def process_volume(
     qc_config: RadarQCConfig | None = None,
 ) -> VolumeProducts:
     """QC a read volume, derive KDP and extract gauge profiles and the gridded profiles."""
+    capability = volume.capability  # as read, before QC touches the moments
     stats = quality_control(volume, qc_config)
     for sweep in volume.sweeps:
         derive_kdp(sweep)
@@ -95,6 +97,7 @@ def process_volume(
         profiles=prof,
         qc=stats,
         max_reflectivity_dbz=volume.max_reflectivity_dbz(),
+        capability=capability,
     )
 
 
@@ -196,6 +199,7 @@ INVENTORY_COLUMNS: tuple[str, ...] = (
     "max_reflectivity_dbz",
     "valid_gates_before_qc",
     "valid_gates_after_qc",
+    "capability",  # "single" | "dual" polarisation; "" for a quarantined volume
 )
 
 
@@ -277,6 +281,7 @@ def ingest_radar_day(
                     "time": volume_time_from_name(url),
                     "status": "quarantined",
                     "reason": quarantine[before].reason if len(quarantine) > before else "",
+                    "capability": "",
                 }
             )
             continue
@@ -302,6 +307,7 @@ def ingest_radar_day(
                 "max_reflectivity_dbz": p.max_reflectivity_dbz,
                 "valid_gates_before_qc": p.qc["valid_before"],
                 "valid_gates_after_qc": p.qc["valid_after"],
+                "capability": p.capability,
             }
         )
         n_ok += 1

@@ -8,17 +8,27 @@ does not (e.g. files without a ``Conventions`` attribute).  Every reader returns
 
 Archive layout (NEXRAD on ``s3://unidata-nexrad-level2`` and the embedded default archive under a
 ``nexrad/`` prefix): ``{root}/YYYY/MM/DD/SITE/SITEYYYYMMDD_HHMMSS_V06``.  The root is an argument.
+
+Every archive variant goes through the same path.  Whole-file compression is recognised by the
+first bytes (never by the name) and unwrapped first: gzip (``1f 8b``, the archive's ``.gz`` keys
+before mid-2016), Unix compress (``1f 9d``, ``.Z``) and bzip2 (``BZh``).  Inside are bzip2 LDM
+records or an uncompressed Archive II volume.  Message-31 volumes go through the fast decoder,
+legacy message-1 volumes (before 2008) through Py-ART.  A volume without a site position (message
+1) is placed from the NEXRAD site table (:mod:`fusion_ops.readers.nexrad_sites`), never at 0, 0.
 """
 
 from __future__ import annotations
 
+import bz2
+import dataclasses
 import datetime as dt
 import gzip
 import io
 import os
 import re
 import warnings
-from collections.abc import Sequence
+import zlib
+from collections.abc import Callable, Sequence
 
 import fsspec
 import numpy as np
@@ -48,8 +58,10 @@ ODIM_QUANTITIES: dict[str, str] = {
     "KDP": "specific_differential_phase",
 }
 
+#: A volume key: ``KMLB20090520_000127_V03.gz``, ``KLBB20160601_150025_V06``, the older
+#: ``KMLB20050520_000127.gz`` (no version); ``..._V06_MDM`` (model data messages) is not a volume.
 _VOLUME_NAME = re.compile(
-    r"^(?P<site>[A-Z0-9]{4})(?P<date>\d{8})_(?P<time>\d{6})(?:_V0\d)?(\.gz)?$"
+    r"^(?P<site>[A-Z0-9]{4})(?P<date>\d{8})_(?P<time>\d{6})(?:_V0[1-8])?(?:\.(?:gz|bz2|Z))?$"
 )
 
 
@@ -101,7 +113,7 @@ def list_volumes(
         m = _VOLUME_NAME.match(base)
         if m and m["site"] == site and m["date"] == f"{day:%Y%m%d}":
             out.append(_protocol_prefix(fs) + name)
-    return sorted(out, key=lambda u: u.rsplit("/", 1)[-1])
+    return sorted(out, key=lambda u: (volume_time_from_name(u), u.rsplit("/", 1)[-1]))
 
 
 def volume_time_from_name(url: str) -> pd.Timestamp | None:
@@ -126,12 +138,54 @@ def _read_bytes(url: str, storage_options: dict | None, reader: str) -> bytes:
     return data
 
 
-def _sniff(data: bytes) -> str:
-    if data[:2] == b"\x1f\x8b":
+def _uncompress_z(data: bytes) -> bytes:
+    import unlzw3
+
+    return unlzw3.unlzw(data)
+
+
+#: Whole-file compression, recognised by its first bytes: (magic, name, decompress).
+_WRAPPERS: tuple[tuple[bytes, str, Callable[[bytes], bytes]], ...] = (
+    (b"\x1f\x8b", "gzip", gzip.decompress),
+    (b"\x1f\x9d", "Unix compress (.Z)", _uncompress_z),
+    (b"BZh", "bzip2", bz2.decompress),
+)
+
+
+def unwrap(data: bytes, url: str, reader: str = "ground_radar") -> bytes:
+    """The bytes of a file without its whole-file compression (gzip, Unix compress, bzip2).
+
+    Detected from the first bytes, never from the name; layers are unwrapped until none is left
+    (a Level II volume inside keeps its own bzip2 LDM records).  Data without a wrapper is
+    returned as it is.
+
+    Raises
+    ------
+    UnreadableFileError
+        A wrapper that does not decompress (truncated or corrupt) or holds nothing.
+    """
+    for _ in range(4):
+        found = [(name, fn) for magic, name, fn in _WRAPPERS if data.startswith(magic)]
+        if not found:
+            return data
+        name, decompress = found[0]
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError):
-            return "corrupt-gzip"
+            data = decompress(data)
+        except EOFError as exc:
+            raise UnreadableFileError(url, f"truncated {name} file: {exc}", reader) from exc
+        except (OSError, ValueError, zlib.error, IndexError) as exc:
+            reason = f"corrupt {name} file: {describe_exception(exc)}"
+            raise UnreadableFileError(url, reason, reader) from exc
+        if not data:
+            raise UnreadableFileError(url, f"empty {name} file", reader)
+    raise UnreadableFileError(url, "corrupt: more than 4 nested compression layers", reader)
+
+
+def _first_bytes(data: bytes) -> str:
+    return f"first bytes {data[:8]!r} (hex {data[:8].hex(' ')})"
+
+
+def _sniff(data: bytes) -> str:
     if data[:4] == b"AR2V" or data[:8] == b"ARCHIVE2":
         return "nexrad_level2"
     if data[:8] == b"\x89HDF\r\n\x1a\n":
@@ -161,13 +215,59 @@ def read_volume(
     UnreadableFileError
         Empty, truncated, corrupt or unknown-format file.
     """
-    data = _read_bytes(url, storage_options, "ground_radar")
+    return read_volume_bytes(
+        _read_bytes(url, storage_options, "ground_radar"), url, fields, max_range_m
+    )
+
+
+def read_volume_bytes(
+    data: bytes,
+    url: str,
+    fields: Sequence[str] = DEFAULT_FIELDS,
+    max_range_m: float | None = None,
+    *,
+    drop_incomplete_sweeps: bool = False,
+) -> RadarVolume:
+    """Read a volume held in memory as :func:`read_volume` reads a file (``url`` names it).
+
+    Used for volumes assembled from real-time chunks (:mod:`fusion_ops.readers.level2_chunks`).
+    ``drop_incomplete_sweeps`` is for a Level II volume known to be cut short (a real-time volume
+    without its end chunk): its complete sweeps are kept and a sweep with fewer than 90 % of its
+    rays is dropped, where a whole file would raise "truncated".
+    """
+    data = unwrap(data, url)
     kind = _sniff(data)
     if kind == "nexrad_level2":
+        if drop_incomplete_sweeps:
+            return _read_level2_complete_sweeps(url, fields, max_range_m, data)
         return read_nexrad_level2(url, fields, max_range_m, data=data)
     if kind == "odim_h5":
         return read_odim_h5(url, fields, max_range_m, data=data)
-    raise UnreadableFileError(url, f"unknown format (first bytes {data[:8]!r})", "ground_radar")
+    raise UnreadableFileError(
+        url,
+        f"unknown format: {_first_bytes(data)} are neither gzip, Unix compress nor bzip2, "
+        "nor a NEXRAD Level II or ODIM_H5 volume",
+        "ground_radar",
+    )
+
+
+def _read_level2_complete_sweeps(
+    url: str, fields: Sequence[str], max_range_m: float | None, data: bytes
+) -> RadarVolume:
+    """A message-31 volume cut short: its complete sweeps (>= 90 % of their rays) only."""
+    from fusion_ops.readers.level2 import Level2FormatError, decode_level2
+
+    reader = "nexrad_level2"
+    try:
+        vol, counts = decode_level2(data, fields, max_range_m, source=str(url))
+    except Level2FormatError as exc:
+        raise UnreadableFileError(url, str(exc), reader) from exc
+    kept = [(s, n) for s, n in zip(vol.sweeps, counts, strict=True) if n >= 0.9 * s.n_azimuth]
+    if not kept:
+        raise UnreadableFileError(url, f"no complete sweep among {len(counts)} decoded", reader)
+    vol = dataclasses.replace(vol, sweeps=[s for s, _ in kept])
+    _validate_sweeps(url, vol, reader, [n for _, n in kept])
+    return _placed(vol, url, data, reader)
 
 
 def _validate_sweeps(url: str, vol: RadarVolume, reader: str, ray_counts: list[int]) -> None:
@@ -265,20 +365,29 @@ def read_nexrad_level2(
         ``"fast"``: the vectorised message-31 decoder of :mod:`fusion_ops.readers.level2`
         (identical values to Py-ART, about 2-3x faster), falling back to Py-ART for layouts it
         does not handle (e.g. legacy message 1); ``"pyart"``: ``pyart.io.read_nexrad_archive``.
+
+    Whole-file gzip, Unix compress and bzip2 are unwrapped first (:func:`unwrap`).  A volume
+    without a site position (message 1) takes the NEXRAD site table's (:func:`_placed`).
+
+    Raises
+    ------
+    UnreadableFileError
+        Truncated, corrupt or not Level II, or a volume whose site cannot be found.
     """
     reader = "nexrad_level2"
     if data is None:
         data = _read_bytes(url, storage_options, reader)
+    data = unwrap(data, url, reader)
     if _sniff(data) != "nexrad_level2":
-        raise UnreadableFileError(url, f"not a Level II file (first bytes {data[:8]!r})", reader)
+        raise UnreadableFileError(url, f"not a Level II file ({_first_bytes(data)})", reader)
     fast_error: str | None = None
-    if decoder == "fast" and data[:2] != b"\x1f\x8b":
+    if decoder == "fast":
         from fusion_ops.readers.level2 import Level2FormatError, decode_level2
 
         try:
             vol, counts = decode_level2(data, fields, max_range_m, source=str(url))
             _validate_sweeps(url, vol, reader, counts)
-            return vol
+            return _placed(vol, url, data, reader)
         except Level2FormatError as exc:
             fast_error = str(exc)
             if fast_error.startswith(("truncated", "corrupt")):
@@ -289,6 +398,8 @@ def read_nexrad_level2(
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*deprecat.*")
             warnings.filterwarnings("ignore", category=DeprecationWarning)
+            # message-1 volumes often have no VCP message; fixed angles come from the rays
+            warnings.filterwarnings("ignore", message="No MSG5 detected")
             radar = pyart.io.read_nexrad_archive(
                 io.BytesIO(data), include_fields=list(fields), delay_field_loading=True
             )
@@ -299,7 +410,39 @@ def read_nexrad_level2(
             reason = f"{fast_error}; Py-ART: {reason}"
         raise UnreadableFileError(url, reason, reader) from exc
     _validate_sweeps(url, vol, reader, counts)
-    return vol
+    return _placed(vol, url, data, reader)
+
+
+def _placed(vol: RadarVolume, url: str, data: bytes, reader: str) -> RadarVolume:
+    """The volume with its site id and position: from the file, else from the NEXRAD site table.
+
+    Message-31 volumes carry their position (volume data block); message-1 volumes do not, and
+    Py-ART reports 0, 0 for them.  Those are placed from the site table by the ICAO of the volume
+    header, else of the file name; a volume placed by neither raises (never 0, 0).
+    """
+    from fusion_ops.readers.nexrad_sites import find_site, icao_from_header, icao_from_name, is_icao
+
+    lat, lon = vol.latitude_deg, vol.longitude_deg
+    if np.isfinite(lat) and np.isfinite(lon) and not (lat == 0.0 and lon == 0.0):
+        if is_icao(vol.site_id):
+            return vol
+        site_id = icao_from_header(data) or icao_from_name(url)
+        return dataclasses.replace(vol, site_id=site_id) if site_id else vol
+    site = find_site(data, url)
+    if site is None:
+        raise UnreadableFileError(
+            url,
+            "site unknown: the volume holds no site position and no NEXRAD site of the site "
+            f"table is named by its header (ICAO {data[20:24]!r}) or its file name",
+            reader,
+        )
+    return dataclasses.replace(
+        vol,
+        site_id=site.icao,
+        latitude_deg=site.latitude_deg,
+        longitude_deg=site.longitude_deg,
+        altitude_m=site.altitude_m,
+    )
 
 
 def read_odim_h5(
@@ -315,8 +458,9 @@ def read_odim_h5(
     reader = "odim_h5"
     if data is None:
         data = _read_bytes(url, storage_options, reader)
+    data = unwrap(data, url, reader)
     if _sniff(data) != "odim_h5":
-        raise UnreadableFileError(url, f"not an HDF5 file (first bytes {data[:8]!r})", reader)
+        raise UnreadableFileError(url, f"not an HDF5 file ({_first_bytes(data)})", reader)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

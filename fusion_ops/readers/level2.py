@@ -42,6 +42,9 @@ _MSG31_HDR = struct.Struct(">4sIHHfBBHBBBBfBBH")  # 32 bytes
 _MOMENT_HDR = struct.Struct(">IHHHhhBBff")  # after 'D'+name (4 bytes): 24 bytes
 _VOL_HDR = struct.Struct(">HBBffhH")  # after 'RVOL': size, major, minor, lat, lon, height, feedhorn
 _FIXED_MSG_BYTES = 2432  # non-31 messages occupy fixed 2432-byte slots
+# Bytes 4-6 of the record after the volume header: "BZ" starts a bzip2 LDM record; an
+# uncompressed file has its first message's channel terminal manager there (zero, or 2432)
+_UNCOMPRESSED_CTM = (b"\x00\x00", b"\t\x80")
 
 
 class Level2FormatError(ValueError):
@@ -51,11 +54,19 @@ class Level2FormatError(ValueError):
 def decompress_records(data: bytes, threads: int = 2) -> bytes:
     """Concatenated payload of all bzip2 LDM records after the 24-byte volume header.
 
+    An uncompressed Archive II file (told by its content, as Py-ART does) is returned as it is,
+    after the header.  Whole-file gzip / compress / bzip2 must be unwrapped before
+    (:func:`fusion_ops.readers.ground_radar.unwrap`).
+
     Raises
     ------
     Level2FormatError
         Bad control word or a truncated / corrupt bzip2 record.
     """
+    if data[28:30] in _UNCOMPRESSED_CTM:
+        # uncompressed Archive II (legacy message-1 files, or a volume whose records were
+        # unpacked): the messages follow the volume header directly, as Py-ART reads them
+        return data[24:]
     chunks: list[bytes] = []
     pos = 24
     n = len(data)

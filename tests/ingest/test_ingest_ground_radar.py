@@ -28,16 +28,6 @@ KLBB = "radar/KLBB20160601_150025_V06"
 ODIM = "radar/IDR66_20141206_094829.vol.h5"
 
 
-@pytest.fixture(scope="module")
-def klbb_path(shared_data):
-    return str(shared_data / KLBB)
-
-
-@pytest.fixture(scope="module")
-def klbb(klbb_path):
-    return read_volume(klbb_path)
-
-
 def test_level2_facts_from_data_readme(klbb):
     assert klbb.site_id == "KLBB"
     assert len(klbb.sweeps) == 11

@@ -17,8 +17,10 @@ for the SR bins as seen from the GR, :func:`wradlib.qual.get_bb_ratio` for the m
 The inputs come from the project's readers: the GR volume from
 :func:`fusion_ops.readers.ground_radar.read_volume` (NEXRAD Level II or ODIM_H5; site, sweeps,
 gate ranges, beam width and sweep times as the reader gives them) and the SR granule on its native
-range bins from :func:`fusion_ops.readers.spaceborne.read_2a_bins` (V05/V06 ``NS`` and V07 ``FS``
-layouts; bin count and bin spacing from the reader). :func:`match_volumes` matches what is
+range bins from :func:`fusion_ops.readers.spaceborne.read_2a_bins` (GPM V05/V06 ``NS`` and V07
+``FS`` layouts, TRMM PR V7 2A25 + 2A23: 176 bins of 125 m or 80 of 250 m). The bin count
+(``sr.sizes["bin"]``) and the bin spacing (``sr.attrs["bin_spacing_m"]``) are the reader's;
+nothing here assumes either. :func:`match_volumes` matches what is
 already read, :func:`match_files` reads and matches two files.
 """
 

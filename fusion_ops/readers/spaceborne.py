@@ -1,18 +1,24 @@
-"""Spaceborne precipitation radar (GPM Ku/DPR, TRMM PR) 2A HDF5 -> footprint profiles.
+"""Spaceborne precipitation radar (GPM Ku/DPR, TRMM PR) 2A granules -> footprint profiles.
 
-One reader for both layouts:
+One structure for every layout, told apart by content (the file signature, then the groups):
 
-* V06/V05 (``NS`` swath): reflectivity ``NS/SLV/zFactorCorrected (nscan, nray, nbin)``;
-* V07 (``FS`` swath, TRMM reprocessed too): ``FS/SLV/zFactorFinal`` with a trailing frequency
-  dimension (Ku, Ka) for DPR, bin heights in ``FS/PRE/height``.
+* GPM 2A HDF5, V06/V05 (``NS`` swath): reflectivity ``NS/SLV/zFactorCorrected (nscan, nray, nbin)``;
+* GPM 2A HDF5, V07 (``FS`` swath, TRMM reprocessed too): ``FS/SLV/zFactorFinal`` with a trailing
+  frequency dimension (Ku, Ka) for DPR, bin heights in ``FS/PRE/height``;
+* TRMM PR V7 2A25 (+ 2A23) HDF4: :mod:`fusion_ops.readers.spaceborne_trmm` (80 bins of 250 m).
 
 Profiles are put on fixed heights above ground (bin height minus ``PRE/elevation``), averaging
-the 125 m bins that fall within half a level spacing, in dBZ (as the ground-radar profiles).
-Where ``PRE/height`` is absent the bin heights come from the geometry: bin ``i`` (1-based,
-counted from the top) lies ``(binEllipsoid - i) * 125 m + ellipsoidBinOffset`` along the ray
-above the ellipsoid, times ``cos(localZenithAngle)`` for the vertical; ``binEllipsoid`` is the
-last bin (176 for the 125 m, 176-bin products).  Bins below the clutter-free bottom
-(``binClutterFreeBottom``, 1-based) are masked.  Fill values: float -9999.9, int -9999, int8 -99.
+the range bins that fall within half a level spacing, in dBZ (as the ground-radar profiles).
+The bin spacing and count come from the product and are returned (``n_bin``, ``bin_spacing_m``
+attributes): for GPM HDF5 the spacing is measured from ``PRE/height`` (to the metre) where the
+file has it, else it is the swath's range resolution of the GPM 2A file specification
+(:data:`GPM_SWATH_BIN_SPACING_M`). Where ``PRE/height`` is absent the bin heights come from the
+geometry: bin ``i`` (1-based, counted from the top) lies
+``(binEllipsoid - i) * bin_spacing + ellipsoidBinOffset`` along the ray above the ellipsoid,
+times ``cos(localZenithAngle)`` for the vertical; ``binEllipsoid`` is the last bin.  Bins below
+the clutter-free bottom (``binClutterFreeBottom``, 1-based) are masked.  Fill values: float
+-9999.9, int -9999, int8 -99; a bright-band height or width of -1111.1 means "no bright band"
+(NaN).
 """
 
 from __future__ import annotations
@@ -35,11 +41,50 @@ from fusion_ops.readers.errors import (
 )
 from fusion_ops.readers.remote import fs_options
 
-BIN_SPACING_M = 125.0
+#: Range resolution (m) of the GPM 2A swaths (GPM 2A file specification: Ku/Ka ``NS``, ``MS``,
+#: ``FS`` 176 bins of 125 m; Ka ``HS`` 88 bins of 250 m), used where ``PRE/height`` is absent.
+GPM_SWATH_BIN_SPACING_M = {"NS": 125.0, "MS": 125.0, "FS": 125.0, "HS": 250.0}
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+HDF4_SIGNATURE = b"\x0e\x03\x13\x01"
 PRECIP_TYPES = {0: "none", 1: "stratiform", 2: "convective", 3: "other"}
 
 
-def _open_h5(url: str, reader: str, storage_options: dict | None) -> h5py.File:
+def file_format(head: bytes, url: str, reader: str) -> str:
+    """``"hdf5"`` or ``"hdf4"`` from a file's first bytes; anything else is unreadable."""
+    if not head:
+        raise UnreadableFileError(url, "empty file", reader)
+    if head.startswith(HDF5_SIGNATURE):
+        return "hdf5"
+    if head.startswith(HDF4_SIGNATURE):
+        return "hdf4"
+    raise UnreadableFileError(
+        url, f"not an HDF5 file (neither HDF5 nor HDF4: starts with {head[:16]!r})", reader
+    )
+
+
+def parse_header(text: str | bytes) -> dict[str, str]:
+    """``key=value;`` pairs of a GPM/TRMM header attribute (one per line or all on one line)."""
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    pairs = (kv.split("=", 1) for kv in str(text).replace("\n", ";").split(";") if "=" in kv)
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def sniff_format(url: str, storage_options: dict | None = None, reader: str = "gpm_2a") -> str:
+    """:func:`file_format` of ``url``, reading only its first bytes."""
+    opts = fs_options(url, storage_options)
+    try:
+        with fsspec.open(str(url), "rb", **opts) as fh:
+            head = fh.read(16)
+    except FileNotFoundError as exc:
+        raise UnreadableFileError(url, "file not found", reader) from exc
+    except OSError as exc:
+        raise UnreadableFileError(url, describe_exception(exc), reader) from exc
+    return file_format(head, url, reader)
+
+
+def _open_h5(url: str, reader: str, storage_options: dict | None) -> h5py.File | None:
+    """The HDF5 file, or None when the file is HDF4 (a TRMM V7 granule)."""
     opts = fs_options(url, storage_options)
     try:
         with fsspec.open(str(url), "rb", **opts) as fh:
@@ -48,10 +93,8 @@ def _open_h5(url: str, reader: str, storage_options: dict | None) -> h5py.File:
         raise UnreadableFileError(url, "file not found", reader) from exc
     except OSError as exc:
         raise UnreadableFileError(url, describe_exception(exc), reader) from exc
-    if not data:
-        raise UnreadableFileError(url, "empty file", reader)
-    if data[:8] != b"\x89HDF\r\n\x1a\n":
-        raise UnreadableFileError(url, f"not an HDF5 file (first bytes {data[:8]!r})", reader)
+    if file_format(data[:16], url, reader) == "hdf4":
+        return None
     try:
         return h5py.File(io.BytesIO(data), "r")
     except OSError as exc:
@@ -74,28 +117,34 @@ def _opt(g: h5py.Group, path: str, url: str, reader: str, dtype=np.float64):
     return _get(g, path, url, reader, dtype) if path in g else None
 
 
-def _scan_times(g: h5py.Group, url: str, reader: str) -> np.ndarray:
-    st = g.get("ScanTime", None)
-    if st is None:
-        raise UnreadableFileError(url, f"missing {g.name}/ScanTime", reader)
-    parts = {
-        k: np.asarray(st[k][...]).astype(np.int64)
-        for k in ("Year", "Month", "DayOfMonth", "Hour", "Minute", "Second", "MilliSecond")
-    }
+#: The per-scan time fields of GPM ``ScanTime`` and of TRMM V7 SDS (same names in both).
+SCAN_TIME_PARTS = ("Year", "Month", "DayOfMonth", "Hour", "Minute", "Second", "MilliSecond")
+
+
+def scan_times_from_parts(parts: dict[str, np.ndarray]) -> np.ndarray:
+    """Scan times (datetime64[ns]) from the :data:`SCAN_TIME_PARTS` arrays; NaT where any is
+    negative (a fill value)."""
     frame = pd.DataFrame(
         {
-            "year": parts["Year"],
-            "month": parts["Month"],
-            "day": parts["DayOfMonth"],
-            "hour": parts["Hour"],
-            "minute": parts["Minute"],
-            "second": parts["Second"],
-            "ms": parts["MilliSecond"],
+            "year": parts["Year"].astype(np.int64),
+            "month": parts["Month"].astype(np.int64),
+            "day": parts["DayOfMonth"].astype(np.int64),
+            "hour": parts["Hour"].astype(np.int64),
+            "minute": parts["Minute"].astype(np.int64),
+            "second": parts["Second"].astype(np.int64),
+            "ms": parts["MilliSecond"].astype(np.int64),
         }
     )
     bad = (frame < 0).any(axis=1)
     times = pd.to_datetime(frame.where(~bad), errors="coerce")
     return times.to_numpy(dtype="datetime64[ns]")
+
+
+def _scan_times(g: h5py.Group, url: str, reader: str) -> np.ndarray:
+    st = g.get("ScanTime", None)
+    if st is None:
+        raise UnreadableFileError(url, f"missing {g.name}/ScanTime", reader)
+    return scan_times_from_parts({k: np.asarray(st[k][...]) for k in SCAN_TIME_PARTS})
 
 
 def _swath(h5: h5py.File, url: str, reader: str) -> tuple[str, h5py.Group, str, h5py.Dataset]:
@@ -133,12 +182,37 @@ def _major_precip_type(g: h5py.Group, url: str, reader: str) -> np.ndarray:
 
 
 def bin_heights_from_geometry(
-    nbin: int, ellipsoid_bin_offset_m: np.ndarray, local_zenith_deg: np.ndarray
+    nbin: int,
+    ellipsoid_bin_offset_m: np.ndarray,
+    local_zenith_deg: np.ndarray,
+    bin_spacing_m: float,
 ) -> np.ndarray:
-    """Heights above the ellipsoid (m) of bins 1..nbin, shape ``(..., nbin)``."""
+    """Heights above the ellipsoid (m) of bins 1..nbin, shape ``(..., nbin)``.
+
+    Bin ``nbin`` is the ellipsoid bin (plus ``ellipsoid_bin_offset_m`` along the ray); bins are
+    ``bin_spacing_m`` apart along the ray (the product's range resolution).
+    """
     bins = np.arange(1, nbin + 1, dtype=np.float64)
-    along = (nbin - bins) * BIN_SPACING_M + ellipsoid_bin_offset_m[..., None]
+    along = (nbin - bins) * float(bin_spacing_m) + ellipsoid_bin_offset_m[..., None]
     return along * np.cos(np.deg2rad(local_zenith_deg))[..., None]
+
+
+def _gpm_bin_spacing(g: h5py.Group, swath: str, url: str, reader: str) -> float:
+    """Range resolution (m) of a GPM 2A swath: from ``PRE/height`` where present, else the spec."""
+    if "PRE/height" in g and "PRE/localZenithAngle" in g:
+        n = min(int(g["PRE/height"].shape[0]), 8)
+        hgt = np.asarray(g["PRE/height"][:n], dtype=np.float64)
+        lza = np.asarray(g["PRE/localZenithAngle"][:n], dtype=np.float64)
+        lza = lza[..., 0] if lza.ndim == 3 else lza
+        hgt = np.where(hgt <= -9999.0, np.nan, hgt)
+        lza = np.where(lza <= -9999.0, np.nan, lza)
+        with np.errstate(invalid="ignore"):
+            step = -np.diff(hgt, axis=-1) / np.cos(np.deg2rad(lza))[..., None]
+        if np.isfinite(step).any():
+            return float(np.round(np.nanmedian(step)))
+    if swath not in GPM_SWATH_BIN_SPACING_M:
+        raise UnreadableFileError(url, f"no bin spacing known for swath {swath}", reader)
+    return GPM_SWATH_BIN_SPACING_M[swath]
 
 
 def profiles_on_levels(z_dbz: np.ndarray, height_m: np.ndarray, levels_m: np.ndarray) -> np.ndarray:
@@ -163,11 +237,86 @@ def profiles_on_levels(z_dbz: np.ndarray, height_m: np.ndarray, levels_m: np.nda
     return out.reshape(n, nl).astype(np.float32)
 
 
+def footprint_dataset(
+    *,
+    z_ku: np.ndarray,
+    z_ka: np.ndarray | None,
+    height_above_ground_m: np.ndarray,
+    clutter_free_bottom_bin: np.ndarray,
+    scan_i: np.ndarray,
+    ray_i: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    times: np.ndarray,
+    rate: np.ndarray,
+    precip_type: np.ndarray,
+    bb_height: np.ndarray,
+    elevation: np.ndarray,
+    zero_deg: np.ndarray,
+    zenith: np.ndarray,
+    heights_m: Sequence[float],
+    attrs: dict,
+) -> xr.Dataset:
+    """The footprint dataset of :func:`read_2a` from one granule's selected footprints.
+
+    Per-footprint arrays are ``(n,)`` or ``(n, nbin)`` (bin 0 at the top); ``lat, lon`` are the
+    granule's ``(nscan, nray)`` and ``times`` its ``(nscan,)``. ``bb_height`` and ``zero_deg``
+    are above the ellipsoid (NaN = none) and are returned above ground; bins below the
+    clutter-free bottom (1-based, 0 = unknown) are masked.
+    """
+    levels = np.asarray(heights_m, dtype=np.float64)
+    n, nbin = z_ku.shape
+    hagl = height_above_ground_m
+    cfb = clutter_free_bottom_bin.astype(np.int64)
+    bins = np.arange(1, nbin + 1)
+    below = (cfb[:, None] > 0) & (bins[None, :] > cfb[:, None])
+    cfb_idx = np.clip(cfb - 1, 0, nbin - 1)
+    cfb_h = np.where(cfb > 0, hagl[np.arange(n), cfb_idx], np.nan)
+    zk = np.where(below, np.nan, z_ku)
+    data_vars = {"zku_dbz": (("footprint", "height"), profiles_on_levels(zk, hagl, levels))}
+    if z_ka is not None:
+        za = np.where(below, np.nan, z_ka)
+        data_vars["zka_dbz"] = (("footprint", "height"), profiles_on_levels(za, hagl, levels))
+    data_vars.update(
+        precip_rate_near_surface_mm_h=("footprint", rate.astype(np.float32)),
+        precip_type=("footprint", precip_type.astype(np.int8)),
+        bright_band_height_m=("footprint", (bb_height - elevation).astype(np.float32)),
+        clutter_free_bottom_m=("footprint", cfb_h.astype(np.float32)),
+        surface_elevation_m=("footprint", elevation.astype(np.float32)),
+        zero_deg_height_m=("footprint", (zero_deg - elevation).astype(np.float32)),
+        local_zenith_deg=("footprint", zenith.astype(np.float32)),
+    )
+    ds = xr.Dataset(
+        data_vars,
+        coords={
+            "lat": ("footprint", lat[scan_i, ray_i].astype(np.float32)),
+            "lon": ("footprint", lon[scan_i, ray_i].astype(np.float32)),
+            "time": ("footprint", times[scan_i]),
+            "scan": ("footprint", scan_i.astype(np.int32)),
+            "ray": ("footprint", ray_i.astype(np.int32)),
+            "height": ("height", levels.astype(np.float32)),
+        },
+        attrs=attrs,
+    )
+    ds["height"].attrs = {"units": "m", "long_name": "height above ground"}
+    ds["precip_type"].attrs = {
+        "flag_values": "0 1 2 3",
+        "flag_meanings": "none stratiform convective other",
+    }
+    return ds
+
+
+def _no_bright_band(values: np.ndarray) -> np.ndarray:
+    """NaN where the file says "no bright band" (-1111.1) or has a fill value."""
+    return np.where(values <= -1000.0, np.nan, values)
+
+
 def read_2a(
     url: str,
     bbox: tuple[float, float, float, float] | None = None,
     heights_m: Sequence[float] = DEFAULT_HEIGHTS_M,
     storage_options: dict | None = None,
+    url_2a23: str | None = None,
 ) -> xr.Dataset:
     """Read a 2A Ku/DPR/PR granule: footprints inside ``bbox`` with profiles on ``heights_m``.
 
@@ -175,19 +324,30 @@ def read_2a(
     ----------
     bbox : (lat_min, lat_max, lon_min, lon_max), optional
     heights_m : levels above ground (m)
+    url_2a23 : str, optional
+        For a TRMM V7 2A25 (HDF4): its 2A23 (:func:`read_2a_day` finds it in the day's files);
+        without one, precipitation type and bright band are missing.
 
     Returns
     -------
     xarray.Dataset
         Dim ``footprint`` (coords ``lat, lon, time, scan, ray``) and ``height``; variables
         ``zku_dbz`` (``zka_dbz`` for DPR), ``precip_rate_near_surface_mm_h``, ``precip_type``
-        (0 none, 1 stratiform, 2 convective, 3 other), ``bright_band_height_m``,
-        ``clutter_free_bottom_m``, ``surface_elevation_m``, ``zero_deg_height_m``,
-        ``local_zenith_deg``.  Zero footprints when none is inside.
+        (0 none, 1 stratiform, 2 convective, 3 other), ``bright_band_height_m`` (NaN where the
+        file has none), ``clutter_free_bottom_m``, ``surface_elevation_m``,
+        ``zero_deg_height_m``, ``local_zenith_deg``.  Zero footprints when none is inside.
+        Attributes include ``n_bin`` and ``bin_spacing_m``, the product's bin geometry.
+
+    The format is told by content: HDF5 (GPM 2A layouts) or HDF4 (TRMM V7 2A25,
+    :func:`fusion_ops.readers.spaceborne_trmm.read_2a_trmm_v7`); anything else raises
+    :class:`UnreadableFileError` ("neither HDF5 nor HDF4").
     """
     reader = "gpm_2a"
-    levels = np.asarray(heights_m, dtype=np.float64)
     h5 = _open_h5(url, reader, storage_options)
+    if h5 is None:
+        from fusion_ops.readers.spaceborne_trmm import read_2a_trmm_v7
+
+        return read_2a_trmm_v7(url, url_2a23, bbox, heights_m, storage_options)
     try:
         swath, g, zname, zds = _swath(h5, url, reader)
         lat = _get(g, "Latitude", url, reader)
@@ -197,9 +357,9 @@ def read_2a(
             la0, la1, lo0, lo1 = bbox
             inside &= (lat >= la0) & (lat <= la1) & (lon >= lo0) & (lon <= lo1)
         scan_i, ray_i = np.nonzero(inside)
-        times = _scan_times(g, url, reader)
         zall = _reflectivity(zds, zname, url, reader)
         nbin = zall.shape[2]
+        spacing = _gpm_bin_spacing(g, swath, url, reader)
         z = zall[scan_i, ray_i]  # (n, nbin[, nfreq])
         elev = _get(g, "PRE/elevation", url, reader)[scan_i, ray_i]
         lza = _zenith(g, url, reader)[scan_i, ray_i]
@@ -208,65 +368,41 @@ def read_2a(
         else:
             off = _get(g, "PRE/ellipsoidBinOffset", url, reader)
             off = (off[..., 0] if off.ndim == 3 else off)[scan_i, ray_i]
-            hgt = bin_heights_from_geometry(nbin, off, lza)
-        hagl = hgt - elev[:, None]
-        cfb = _get(g, "PRE/binClutterFreeBottom", url, reader, None).astype(np.int64)
-        cfb = cfb[scan_i, ray_i]
-        bins = np.arange(1, nbin + 1)
-        below = (cfb[:, None] > 0) & (bins[None, :] > cfb[:, None])
-        cfb_idx = np.clip(cfb - 1, 0, nbin - 1)
-        cfb_h = np.where(cfb > 0, hagl[np.arange(cfb.size), cfb_idx], np.nan)
-        zk = z[..., 0] if z.ndim == 3 else z
-        zk = np.where(below, np.nan, zk)
-        data_vars = {"zku_dbz": (("footprint", "height"), profiles_on_levels(zk, hagl, levels))}
-        if z.ndim == 3 and z.shape[2] > 1:
-            za = np.where(below, np.nan, z[..., 1])
-            data_vars["zka_dbz"] = (("footprint", "height"), profiles_on_levels(za, hagl, levels))
-        rate = _get(g, "SLV/precipRateNearSurface", url, reader)[scan_i, ray_i]
-        major = _major_precip_type(g, url, reader)[scan_i, ray_i]
-        bb = _get(g, "CSF/heightBB", url, reader)[scan_i, ray_i]
+            hgt = bin_heights_from_geometry(nbin, off, lza, spacing)
+        cfb = _get(g, "PRE/binClutterFreeBottom", url, reader, None)[scan_i, ray_i]
         zero = _opt(g, "VER/heightZeroDeg", url, reader)
         zero = zero[scan_i, ray_i] if zero is not None else np.full(scan_i.size, np.nan)
-        data_vars.update(
-            precip_rate_near_surface_mm_h=("footprint", rate.astype(np.float32)),
-            precip_type=("footprint", major),
-            bright_band_height_m=("footprint", (bb - elev).astype(np.float32)),
-            clutter_free_bottom_m=("footprint", cfb_h.astype(np.float32)),
-            surface_elevation_m=("footprint", elev.astype(np.float32)),
-            zero_deg_height_m=("footprint", (zero - elev).astype(np.float32)),
-            local_zenith_deg=("footprint", lza.astype(np.float32)),
-        )
-        ds = xr.Dataset(
-            data_vars,
-            coords={
-                "lat": ("footprint", lat[scan_i, ray_i].astype(np.float32)),
-                "lon": ("footprint", lon[scan_i, ray_i].astype(np.float32)),
-                "time": ("footprint", times[scan_i]),
-                "scan": ("footprint", scan_i.astype(np.int32)),
-                "ray": ("footprint", ray_i.astype(np.int32)),
-                "height": ("height", levels.astype(np.float32)),
+        header = parse_header(h5.attrs.get("FileHeader", b""))
+        return footprint_dataset(
+            z_ku=z[..., 0] if z.ndim == 3 else z,
+            z_ka=z[..., 1] if z.ndim == 3 and z.shape[2] > 1 else None,
+            height_above_ground_m=hgt - elev[:, None],
+            clutter_free_bottom_bin=cfb,
+            scan_i=scan_i,
+            ray_i=ray_i,
+            lat=lat,
+            lon=lon,
+            times=_scan_times(g, url, reader),
+            rate=_get(g, "SLV/precipRateNearSurface", url, reader)[scan_i, ray_i],
+            precip_type=_major_precip_type(g, url, reader)[scan_i, ray_i],
+            bb_height=_no_bright_band(_get(g, "CSF/heightBB", url, reader)[scan_i, ray_i]),
+            elevation=elev,
+            zero_deg=zero,
+            zenith=lza,
+            heights_m=heights_m,
+            attrs={
+                "source": str(url),
+                "swath": swath,
+                "reflectivity_variable": zname,
+                "product_version": header.get("ProductVersion", ""),
+                "satellite": header.get("SatelliteName", ""),
+                "instrument": header.get("InstrumentName", ""),
+                "n_scan": int(lat.shape[0]),
+                "n_ray": int(lat.shape[1]),
+                "n_bin": int(nbin),
+                "bin_spacing_m": spacing,
             },
         )
-        header = h5.attrs.get("FileHeader", b"")
-        header = header.decode(errors="replace") if isinstance(header, bytes) else str(header)
-        meta = dict(kv.strip().rstrip(";").split("=", 1) for kv in header.splitlines() if "=" in kv)
-        ds.attrs.update(
-            source=str(url),
-            swath=swath,
-            reflectivity_variable=zname,
-            product_version=meta.get("ProductVersion", ""),
-            satellite=meta.get("SatelliteName", ""),
-            instrument=meta.get("InstrumentName", ""),
-            n_scan=int(lat.shape[0]),
-            n_ray=int(lat.shape[1]),
-            n_bin=int(nbin),
-        )
-        ds["height"].attrs = {"units": "m", "long_name": "height above ground"}
-        ds["precip_type"].attrs = {
-            "flag_values": "0 1 2 3",
-            "flag_meanings": "none stratiform convective other",
-        }
-        return ds
     except UnreadableFileError:
         raise
     except (KeyError, OSError, RuntimeError, ValueError) as exc:
@@ -275,12 +411,16 @@ def read_2a(
         h5.close()
 
 
-def read_2a_bins(url: str, storage_options: dict | None = None) -> xr.Dataset:
+def read_2a_bins(
+    url: str, storage_options: dict | None = None, url_2a23: str | None = None
+) -> xr.Dataset:
     """Read a 2A Ku/DPR/PR granule on its native range bins: every footprint, no averaging.
 
     What the spaceborne/ground radar volume matching (:mod:`fusion_ops.calibration.srgr`) needs;
-    :func:`read_2a` gives the footprint profiles the pipeline uses. Same layouts, swath choice,
-    reflectivity variable and fill rule as :func:`read_2a`.
+    :func:`read_2a` gives the footprint profiles the pipeline uses. Same layouts, format
+    detection, swath choice, reflectivity variable and fill rule as :func:`read_2a` (a TRMM V7
+    2A25 goes to :func:`fusion_ops.readers.spaceborne_trmm.read_2a_trmm_v7_bins`, with
+    ``url_2a23`` its 2A23).
 
     Returns
     -------
@@ -292,10 +432,14 @@ def read_2a_bins(url: str, storage_options: dict | None = None) -> xr.Dataset:
         ``bright_band_height_m, bright_band_width_m`` (above the ellipsoid; NaN where the file
         has none, its ``-1111.1``, or a fill value) and ``bright_band_quality``, all
         ``(scan, ray)``. Attributes: ``source, swath, reflectivity_variable, n_bin`` and
-        ``bin_spacing_m`` (:data:`BIN_SPACING_M`).
+        ``bin_spacing_m`` (the product's range resolution, m).
     """
     reader = "gpm_2a"
     h5 = _open_h5(url, reader, storage_options)
+    if h5 is None:
+        from fusion_ops.readers.spaceborne_trmm import read_2a_trmm_v7_bins
+
+        return read_2a_trmm_v7_bins(url, url_2a23, storage_options)
     try:
         swath, g, zname, zds = _swath(h5, url, reader)
         z = _reflectivity(zds, zname, url, reader)
@@ -303,8 +447,7 @@ def read_2a_bins(url: str, storage_options: dict | None = None) -> xr.Dataset:
         sr = ("scan", "ray")
 
         def bright_band(name: str) -> tuple[tuple[str, str], np.ndarray]:
-            values = _get(g, name, url, reader)
-            return sr, np.where(values <= -1000.0, np.nan, values)  # -1111.1: no bright band
+            return sr, _no_bright_band(_get(g, name, url, reader))
 
         ds = xr.Dataset(
             {
@@ -330,7 +473,7 @@ def read_2a_bins(url: str, storage_options: dict | None = None) -> xr.Dataset:
                 "swath": swath,
                 "reflectivity_variable": zname,
                 "n_bin": int(z.shape[2]),
-                "bin_spacing_m": BIN_SPACING_M,
+                "bin_spacing_m": _gpm_bin_spacing(g, swath, url, reader),
             },
         )
         return ds
@@ -397,6 +540,43 @@ def concat_granules(granules: Sequence[tuple[str, xr.Dataset]]) -> xr.Dataset:
     return out
 
 
+def pair_trmm_companions(
+    urls: Sequence[str], storage_options: dict | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """Split a listing into the granules to read and the 2A23 of each TRMM V7 2A25, by content.
+
+    HDF4 files are told apart by their ``FileHeader`` (``AlgorithmID``); a 2A25 gets the 2A23 of
+    the same ``GranuleNumber`` and granule start time (:func:`~fusion_ops.readers.
+    spaceborne_trmm.find_2a23`), whatever the file names. 2A23 files are companions, not
+    granules, and are left out of the granules. A file whose format or header cannot be read
+    stays a granule, so that reading it reports why.
+
+    Returns
+    -------
+    granules : list of str
+        In listing order.
+    companions : dict
+        2A25 URL -> 2A23 URL, for the 2A25 whose 2A23 is in the listing.
+    """
+    from fusion_ops.readers.spaceborne_trmm import find_2a23, hdf4_header
+
+    headers: dict[str, dict[str, str]] = {}
+    for url in urls:
+        try:
+            if sniff_format(url, storage_options) == "hdf4":
+                headers[url] = hdf4_header(url, storage_options)
+        except UnreadableFileError:
+            continue
+    granules = [u for u in urls if headers.get(u, {}).get("kind") != "2A23"]
+    companions = {}
+    for url in granules:
+        if headers.get(url, {}).get("kind") == "2A25":
+            found = find_2a23(headers[url], headers)
+            if found is not None:
+                companions[url] = found
+    return granules, companions
+
+
 def read_2a_day(
     urls: Sequence[str],
     bbox: tuple[float, float, float, float],
@@ -404,10 +584,13 @@ def read_2a_day(
 ) -> tuple[xr.Dataset, int, list[QuarantineRecord]]:
     """Read a day's 2A granules (:func:`read_2a`) and join their footprints in ``bbox``.
 
+    GPM HDF5 and TRMM V7 HDF4 granules may be mixed; each TRMM 2A25 is read with the 2A23 of
+    the same granule found among ``urls`` (:func:`pair_trmm_companions`).
+
     Parameters
     ----------
     urls : sequence of str
-        The day's granules.
+        The day's files.
     bbox : tuple of float
         ``(lat_min, lat_max, lon_min, lon_max)`` in degrees.
     storage_options : dict, optional
@@ -418,12 +601,15 @@ def read_2a_day(
     footprints : xarray.Dataset
         :func:`concat_granules` of the readable granules.
     n_granules : int
-        Granules read.
+        Granules read (a 2A25 and its 2A23 count as one).
     quarantine : list of QuarantineRecord
         The unreadable granules.
     """
+    granules, companions = pair_trmm_companions(urls, storage_options)
     results, quarantine = read_all(
-        urls, lambda u: read_2a(u, bbox, storage_options=storage_options), "gpm_2a"
+        granules,
+        lambda u: read_2a(u, bbox, storage_options=storage_options, url_2a23=companions.get(u)),
+        "gpm_2a",
     )
     return concat_granules(results), len(results), quarantine
 

@@ -76,13 +76,40 @@ def test_trmm_pr_in_v07_layout_has_no_rain(sb):
 
 
 def test_geometry_heights_match_pre_height(sb):
+    ku = read_2a(str(sb / KU7))
+    # the bin geometry comes from the product: measured from PRE/height, 176 bins of 125 m
+    assert (ku.attrs["n_bin"], ku.attrs["bin_spacing_m"]) == (176, 125.0)
     with h5py.File(sb / KU7) as h:
         g = h["FS"]
         hgt = g["PRE/height"][...]
         calc = bin_heights_from_geometry(
-            176, g["PRE/ellipsoidBinOffset"][...], g["PRE/localZenithAngle"][...]
+            176,
+            g["PRE/ellipsoidBinOffset"][...],
+            g["PRE/localZenithAngle"][...],
+            ku.attrs["bin_spacing_m"],
         )
     assert np.abs(hgt - calc).max() < 50.0  # well inside one 125 m bin
+
+
+def test_bin_geometry_of_every_layout(sb, v05):
+    # V05 has no PRE/height: the spacing is the NS swath's (GPM 2A file specification)
+    assert (v05.attrs["n_bin"], v05.attrs["bin_spacing_m"]) == (176, 125.0)
+    for name in (DPR, TRMM):
+        ds = read_2a(str(sb / name))
+        assert (ds.attrs["n_bin"], ds.attrs["bin_spacing_m"]) == (176, 125.0)
+
+
+def test_no_bright_band_is_missing_not_a_height(sb, v05):
+    """-1111.1 ("no bright band") is NaN, not a bright band 1.1 km below the surface."""
+    with h5py.File(sb / V05) as h:
+        raw = h["NS/CSF/heightBB"][...].ravel()
+    none = np.isclose(raw, -1111.1)
+    assert none.sum() == 4713  # the file's "no bright band" footprints
+    bb = v05["bright_band_height_m"].values  # every footprint, in file order
+    assert np.isnan(bb[none]).all()
+    assert np.isfinite(bb[~none]).all() and np.nanmin(bb) > -1000.0
+    elev = v05["surface_elevation_m"].values
+    np.testing.assert_allclose(bb[~none], raw[~none] - elev[~none], atol=0.01)
 
 
 def test_profiles_on_levels_average():

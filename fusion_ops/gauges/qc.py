@@ -12,12 +12,15 @@ SPIKE     8      isolated value far above both neighbours (tipping-bucket glitch
 STUCK     16     the same non-zero value repeated for ``stuck_run`` consecutive reports
 DUPLICATE 32     a second report for the same station and end time
 ORDER     64     end time earlier than the previous report in the file (out of order)
-SOURCE    128    the data provider's own quality flag marks it as suspect
+SOURCE    128    the data provider's own quality flag marks it as bad
+          (``source_quality`` 1; ARM QC bits assessed Bad / Incorrect)
+SUSPECT   256    the provider calls it suspect (``source_quality`` 2; ARM Indeterminate /
+          Suspect): only flagged, like SPIKE and STUCK
 ========  =====  =====================================================================
 
 The hourly table sums, per station and hour (interval ending at the hour), the reports that end
-inside the hour and carry none of :data:`EXCLUDE_FROM_HOURLY`; SPIKE and STUCK are only flagged
-(they may be real) and propagate into the hourly ``qc_flags``.
+inside the hour and carry none of :data:`EXCLUDE_FROM_HOURLY`; SPIKE, STUCK and SUSPECT are only
+flagged (they may be real) and propagate into the hourly ``qc_flags``.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class QCFlag(enum.IntFlag):
     DUPLICATE = 32
     ORDER = 64
     SOURCE = 128
+    SUSPECT = 256
 
 
 EXCLUDE_FROM_HOURLY = (
@@ -122,7 +126,9 @@ def flag_accumulations(native: pd.DataFrame, cfg: GaugeQCConfig | None = None) -
             cfg.max_rate_mm_h * np.sqrt(period_h),
         )
         flags |= np.where(p > limit, QCFlag.RANGE, 0)
-    flags |= np.where(df["source_quality"].to_numpy() != 0, QCFlag.SOURCE, 0)
+    source = df["source_quality"].to_numpy()
+    flags |= np.where((source != 0) & (source != 2), QCFlag.SOURCE, 0)
+    flags |= np.where(source == 2, QCFlag.SUSPECT, 0)
 
     # per-station sequence checks, in the order rows appear (file order)
     keys = df["station_id"].astype(str) + "|" + df["network"].astype(str)

@@ -1,4 +1,4 @@
-"""Rain-gauge readers: ISD global-hourly CSV, GHCN-Daily CSV, ARM MET / Pluvio2 netCDF, plain CSV.
+"""Rain-gauge readers: ISD global-hourly CSV, GHCN-Daily CSV, ARM precipitation netCDF, plain CSV.
 
 Every reader returns the *native accumulation table* (one row per reported accumulation):
 
@@ -6,7 +6,8 @@ Every reader returns the *native accumulation table* (one row per reported accum
 column          dtype                   meaning
 ==============  ======================  ==================================================
 station_id      str                     network-unique id (ISD ``STATION``, GHCN ``ID``, ...)
-network         str                     ``isd``, ``ghcnd``, ``arm_met``, ``arm_pluvio2``, ``csv``
+network         str                     ``isd``, ``ghcnd``, ``arm_met``, ``arm_pluvio2``,
+                                        ``arm_stamppcp``, ``arm_ld``, ``arm_aosmet``, ``csv``
 time_start      datetime64[ns, UTC]     start of the accumulation interval
 time_end        datetime64[ns, UTC]     end of the accumulation interval
 period_s        int64                   interval length (s)
@@ -14,7 +15,8 @@ precip_mm       float64                 accumulated depth (mm), NaN = missing
 lat, lon        float64                 station position (deg)
 elevation_m     float64                 station elevation (m), NaN if unknown
 station_name    str
-source_quality  int64                   0 = source says good; 1 = source flags it
+source_quality  int64                   0 = source says good; 1 = source flags it bad;
+                                        2 = source calls it suspect (ARM Indeterminate)
 source_file     str
 ==============  ======================  ==================================================
 
@@ -255,64 +257,216 @@ def read_ghcnd_csv(
     return _finish(out)
 
 
-def read_arm_netcdf(url: str, storage_options: dict | None = None) -> pd.DataFrame:
-    """ARM MET (``tbrg_precip_total``) or Pluvio2 (``accum_nrt``) 1-minute netCDF.
+#: ARM precipitation variables, in order of preference: ``(variable, network, station suffix,
+#: datastream)``.  The product is recognised by the variables a file holds, never by its name;
+#: whether a variable is a depth per interval or a rate is read from its ``units``.
+ARM_PRECIP_VARIABLES: tuple[tuple[str, str, str, str], ...] = (
+    ("tbrg_precip_total", "arm_met", "", "MET tipping bucket, mm per interval"),
+    ("tbrg_precip_total_corr", "arm_met", "", "MET tipping bucket, corrected, mm per interval"),
+    ("accum_nrt", "arm_pluvio2", "_pluvio2", "Pluvio2 weighing gauge, mm per interval"),
+    ("accum_rtnrt", "arm_pluvio2", "_pluvio2", "Pluvio2, real time / non real time, mm"),
+    ("intensity_rtnrt", "arm_pluvio2", "_pluvio2", "Pluvio2 intensity, mm/hr"),
+    ("intensity_rt", "arm_pluvio2", "_pluvio2", "Pluvio2 heavy-precipitation intensity, mm/hr"),
+    ("precip", "arm_stamppcp", "_stamppcp", "STAMP tipping bucket (stamppcp), mm per interval"),
+    ("precip_rate", "arm_ld", "_ld", "Parsivel2 laser disdrometer (ld), mm/hr"),
+    ("rain_intensity", "arm_aosmet", "_aosmet", "AOS MET Vaisala WXT, mm/hr"),
+)
 
-    ARM times mark the END of each interval (``time_bounds`` where present).  The ARM QC
-    variable (``qc_<var>``, bit-packed, 0 = passed) sets ``source_quality``.
-    """
+#: ARM QC assessments: ``Bad``/``Incorrect`` (automated tests / after DQR) make a value bad,
+#: ``Indeterminate``/``Suspect`` make it suspect.
+_ARM_BAD = {"bad", "incorrect"}
+_ARM_SUSPECT = {"indeterminate", "suspect"}
+
+#: Pluvio2 ``pluvio_status`` bits (``flag_meanings``) that make a value bad or suspect; the USB
+#: and bucket-fill bits say nothing about the measurement.
+_PLUVIO_STATUS_BAD = {
+    "weight_change_not_permitted",
+    "volt_supply_below_7V",
+    "weight_measure_defective",
+    "weight_below_min",
+    "weight_above_max",
+    "no_weight_calib",
+}
+_PLUVIO_STATUS_SUSPECT = {"weight_measure_unstable", "restart_power_failure", "restart_firmware"}
+
+#: ``source_quality`` values.
+SOURCE_GOOD, SOURCE_BAD, SOURCE_SUSPECT = 0, 1, 2
+
+
+def _open_arm(url: str, data: bytes, reader: str):
     import xarray as xr
 
-    reader = "arm_netcdf"
-    data = _read_bytes(url, reader, storage_options)
     try:
-        ds = xr.open_dataset(io.BytesIO(data), engine="h5netcdf")
+        return xr.open_dataset(io.BytesIO(data), engine="h5netcdf")
     except Exception:  # noqa: BLE001 - classic netCDF-3 is not HDF5: try scipy/netCDF4
         try:
-            ds = xr.open_dataset(io.BytesIO(data), engine="scipy")
+            return xr.open_dataset(io.BytesIO(data), engine="scipy")
         except Exception as exc:  # noqa: BLE001
-            ds = _open_netcdf4_memory(url, data, reader, exc)
+            return _open_netcdf4_memory(url, data, reader, exc)
+
+
+def arm_precip_variable(variables) -> tuple[str, str, str] | None:
+    """``(variable, network, station suffix)`` of the ARM precipitation product whose variables
+    ``variables`` holds, or ``None``."""
+    for var, network, suffix, _ in ARM_PRECIP_VARIABLES:
+        if var in variables:
+            return var, network, suffix
+    return None
+
+
+def _depth_per_interval(values: np.ndarray, units: str, period_s: np.ndarray) -> np.ndarray | None:
+    """Depth (mm) from a variable in ``units``; ``None`` for units it does not know."""
+    u = units.strip().lower().replace(" ", "")
+    if u in ("mm", "millimeters", "millimetres"):
+        return values
+    if u in ("mm/hr", "mm/h", "mmhr-1", "mmh-1", "mm/hour", "mmh^-1", "mmhr^-1"):
+        return values * period_s / 3600.0
+    return None
+
+
+def _bit_assessments(qc, attrs: Mapping) -> tuple[int, int, int]:
+    """Masks ``(bad, suspect, described)`` of an ARM bit-packed QC variable.
+
+    Either ``bit_N_assessment`` attributes (N from 1, bit value ``2**(N-1)``) on the variable or,
+    for older files, ``qc_bit_N_assessment`` global attributes; or ``flag_masks`` with
+    ``flag_assessments`` (ARM's newer layout).
+    """
+    bad = suspect = described = 0
+    masks = qc.attrs.get("flag_masks")
+    assessments = qc.attrs.get("flag_assessments")
+    if masks is not None and assessments is not None:
+        if isinstance(assessments, str):
+            assessments = assessments.split()
+        pairs = zip(np.atleast_1d(masks).tolist(), list(assessments), strict=False)
+    else:
+        pairs = []
+        for n in range(1, 64):
+            text = qc.attrs.get(f"bit_{n}_assessment", attrs.get(f"qc_bit_{n}_assessment"))
+            if text is not None:
+                pairs.append((1 << (n - 1), text))
+    for mask, text in pairs:
+        word = str(text).strip().lower()
+        described |= int(mask)
+        if word in _ARM_BAD:
+            bad |= int(mask)
+        else:  # Indeterminate, Suspect or a word ARM has not defined: use with caution
+            suspect |= int(mask)
+    return bad, suspect, described
+
+
+def _as_int(values) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64)
+    return np.nan_to_num(v, nan=0.0).astype(np.int64)
+
+
+def arm_source_quality(ds, var: str) -> np.ndarray:
+    """Per-value ``source_quality`` of ``ds[var]`` from ARM's QC (0 good, 1 bad, 2 suspect).
+
+    The ARM QC variable (``qc_<var>``, or a ``qc_`` name in ``ancillary_variables``) is a
+    bit-packed integer, 0 = passed every test; each set bit is assessed by its
+    ``bit_N_assessment`` (or ``flag_masks``/``flag_assessments``): Bad / Incorrect -> bad,
+    Indeterminate / Suspect -> suspect; a set bit the file does not describe counts as bad.
+    Pluvio2 files carry no ``qc_`` variable: their ancillary ``maintenance_flag`` and
+    ``reset_flag`` (non-zero: bucket emptied or serviced, "values should be ignored") make a value
+    bad, and ``pluvio_status`` bits are assessed by name (:data:`_PLUVIO_STATUS_BAD`,
+    :data:`_PLUVIO_STATUS_SUSPECT`).
+    """
+    n = ds[var].size
+    quality = np.full(n, SOURCE_GOOD, dtype=np.int64)
+    ancillary = str(ds[var].attrs.get("ancillary_variables", "")).split()
+    qc_names = [f"qc_{var}"] + [a for a in ancillary if a.startswith("qc_") and a != f"qc_{var}"]
+    for name in qc_names:
+        if name not in ds:
+            continue
+        qc = ds[name]
+        bits = _as_int(qc.values).reshape(-1)
+        bad, suspect, described = _bit_assessments(qc, ds.attrs)
+        is_bad = (bits & (bad | ~described)) != 0
+        is_suspect = (bits & suspect) != 0
+        return np.where(is_bad, SOURCE_BAD, np.where(is_suspect, SOURCE_SUSPECT, SOURCE_GOOD))
+    for name in ("maintenance_flag", "reset_flag"):
+        if name in ds and ds[name].shape == ds[var].shape:
+            quality = np.where(_as_int(ds[name].values).reshape(-1) != 0, SOURCE_BAD, quality)
+    if "pluvio_status" in ds and ds["pluvio_status"].shape == ds[var].shape:
+        status = ds["pluvio_status"]
+        masks = np.atleast_1d(status.attrs.get("flag_masks", [])).tolist()
+        meanings = str(status.attrs.get("flag_meanings", "")).split()
+        bad = sum(int(m) for m, w in zip(masks, meanings, strict=False) if w in _PLUVIO_STATUS_BAD)
+        sus = sum(
+            int(m) for m, w in zip(masks, meanings, strict=False) if w in _PLUVIO_STATUS_SUSPECT
+        )
+        bits = _as_int(status.values).reshape(-1)
+        quality = np.where((bits & bad) != 0, SOURCE_BAD, quality)
+        quality = np.where(((bits & sus) != 0) & (quality == 0), SOURCE_SUSPECT, quality)
+    return quality
+
+
+def read_arm_netcdf(url: str, storage_options: dict | None = None) -> pd.DataFrame:
+    """An ARM precipitation netCDF: MET, STAMP ``stamppcp``, Pluvio2, LD or AOS MET.
+
+    The product is detected from the variables the file holds (:data:`ARM_PRECIP_VARIABLES`,
+    first match): MET ``tbrg_precip_total`` (mm per interval), STAMP ``stamppcp`` ``precip``
+    (mm per interval), Pluvio2 ``accum_nrt`` (mm) or its intensities (mm/hr), the laser
+    disdrometer's ``precip_rate`` and the AOS MET ``rain_intensity`` (mm/hr); a rate becomes a
+    depth over its interval.  ARM times mark the END of each interval (``time_bounds`` where
+    present, else the file's time step).  ARM's QC sets ``source_quality``
+    (:func:`arm_source_quality`: 0 good, 1 bad, 2 suspect); values are flagged, never dropped.
+    """
+    reader = "arm_netcdf"
+    data = _read_bytes(url, reader, storage_options)
+    ds = _open_arm(url, data, reader)
     with ds:
-        if "tbrg_precip_total" in ds:
-            var, network = "tbrg_precip_total", "arm_met"
-        elif "accum_nrt" in ds:
-            var, network = "accum_nrt", "arm_pluvio2"
-        else:
-            raise UnreadableFileError(url, "neither tbrg_precip_total nor accum_nrt found", reader)
+        found = arm_precip_variable(ds.variables)
+        if found is None:
+            names = ", ".join(sorted(str(v) for v in ds.data_vars)) or "none"
+            known = ", ".join(v for v, *_ in ARM_PRECIP_VARIABLES)
+            raise UnreadableFileError(
+                url,
+                f"not a known ARM precipitation layout: none of {known}; variables found: {names}",
+                reader,
+            )
+        var, network, suffix = found
         try:
             end = pd.to_datetime(ds["time"].values, utc=True)
-            precip = np.asarray(ds[var].values, dtype=np.float64)
+            values = np.asarray(ds[var].values, dtype=np.float64).reshape(-1)
         except Exception as exc:  # noqa: BLE001 - truncated variables fail on access
             raise UnreadableFileError(url, describe_exception(exc), reader) from exc
+        if values.size != end.size:
+            raise UnreadableFileError(url, f"{var} is not a time series {ds[var].dims}", reader)
         if "time_bounds" in ds:
             start = pd.to_datetime(ds["time_bounds"].values[:, 0], utc=True)
         else:
-            step = pd.Timedelta(seconds=60)
-            start = end - step
-        qc_name = f"qc_{var}"
-        srcq = (
-            (np.asarray(ds[qc_name].values) != 0).astype("int64")
-            if qc_name in ds
-            else np.zeros(precip.size, "int64")
-        )
-        missing = ds[var].attrs.get("missing_value", -9999.0)
-        precip = np.where(precip == missing, np.nan, precip)
+            steps = np.diff(end.asi8) / 1e9 if end.size > 1 else np.array([60.0])
+            step = float(np.median(steps)) if steps.size and np.median(steps) > 0 else 60.0
+            start = end - pd.Timedelta(seconds=step)
+        period_s = np.asarray((end - start).total_seconds(), dtype=np.float64)
+        fill = [ds[var].attrs.get(k) for k in ("missing_value", "_FillValue")]
+        fill = [f for f in fill if f is not None] + [-9999.0]
+        values = np.where(np.isin(values, np.asarray(fill, dtype=np.float64)), np.nan, values)
+        units = str(ds[var].attrs.get("units", "mm"))
+        precip = _depth_per_interval(values, units, period_s)
+        if precip is None:
+            raise UnreadableFileError(url, f"{var} has units {units!r}, not mm or mm/hr", reader)
+        srcq = arm_source_quality(ds, var)
         site = str(ds.attrs.get("site_id", ""))
         facility = str(ds.attrs.get("facility_id", ""))
         station = f"{site}{facility}" if site or facility else os.path.basename(str(url))[:8]
-        if network == "arm_pluvio2":
-            station = f"{station}_pluvio2"
+        station = f"{station}{suffix}"
+
+        def scalar(name: str) -> float:
+            return float(np.asarray(ds[name].values).reshape(-1)[0]) if name in ds else np.nan
+
         out = pd.DataFrame(
             {
                 "station_id": station,
                 "network": network,
                 "time_start": start,
                 "time_end": end,
-                "period_s": ((end - start).total_seconds()).astype("int64"),
+                "period_s": period_s.astype("int64"),
                 "precip_mm": precip,
-                "lat": float(ds["lat"].values) if "lat" in ds else np.nan,
-                "lon": float(ds["lon"].values) if "lon" in ds else np.nan,
-                "elevation_m": float(ds["alt"].values) if "alt" in ds else np.nan,
+                "lat": scalar("lat"),
+                "lon": scalar("lon"),
+                "elevation_m": scalar("alt"),
                 "station_name": str(ds.attrs.get("location_description", station))[:80],
                 "source_quality": srcq,
                 "source_file": str(url),
@@ -376,12 +530,28 @@ READERS = {
 def read_gauge_file(
     url: str, kind: str | None = None, storage_options: dict | None = None
 ) -> pd.DataFrame:
-    """Read one gauge file; ``kind`` in :data:`READERS` or inferred from the name/content."""
+    """Read one gauge file; ``kind`` in :data:`READERS`, else netCDF by content, else by name."""
     if kind is None:
-        kind = guess_kind(url)
+        kind = "arm" if is_netcdf(url, storage_options) else guess_kind(url)
     if kind not in READERS:
         raise UnreadableFileError(url, f"unknown gauge format {kind!r}", "gauges")
     return READERS[kind](url, storage_options=storage_options)
+
+
+#: First bytes of netCDF-3 (classic, 64-bit offset, 64-bit data) and netCDF-4 (HDF5) files.
+NETCDF_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n")
+
+
+def is_netcdf(url: str, storage_options: dict | None = None) -> bool:
+    """Whether the file starts like a netCDF file (False where it cannot be opened)."""
+    try:
+        with fsspec.open(
+            str(url), "rb", compression="infer", **fs_options(url, storage_options)
+        ) as fh:
+            head = fh.read(8)
+    except (OSError, EOFError, ValueError):
+        return False
+    return head.startswith(NETCDF_MAGIC)
 
 
 def guess_kind(url: str) -> str:

@@ -1,8 +1,8 @@
 """The ``rainfuse`` command line.
 
-``simulate``, ``bench``, ``evaluate``, ``verify`` and ``backfill`` hand their remaining arguments to the
-module that implements them (each has its own ``--help``); ``materialize`` and ``demo`` run the
-daily job in process against the Dagster instance in ``$DAGSTER_HOME``.
+``simulate``, ``bench``, ``evaluate``, ``verify``, ``backfill`` and ``inspect`` hand their remaining
+arguments to the module that implements them (each has its own ``--help``); ``materialize`` and
+``demo`` run the daily job in process against the Dagster instance in ``$DAGSTER_HOME``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,10 @@ DELEGATED: dict[str, tuple[str, str]] = {
     "backfill": (
         "orchestration.commands.backfill",
         "submit a backfill of a date range to the instance",
+    ),
+    "inspect": (
+        "orchestration.commands.inspect",
+        "describe one radar, spaceborne, satellite or gauge file (local or s3://)",
     ),
 }
 BENCH_TARGETS = ("ingest", "imagery", "all")

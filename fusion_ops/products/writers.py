@@ -25,6 +25,11 @@ WGS84_WKT = (
     'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],'
     'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433],AUTHORITY["EPSG","4326"]]'
 )
+#: CF-1.8 (section 2.2) allows char, byte, short, int, float and double only: no unsigned or 64-bit
+#: integers. The source flag is a signed byte, its ``flag_masks`` of the same type.
+FLAG_DTYPE = "int8"
+#: ``time`` and ``time_bnds``: whole minutes since 1970 fit a 32-bit int until the year 6053.
+TIME_DTYPE = "int32"
 REFERENCES = (
     "Chen, Chandrasekar, Tan & Cifelli (2019), GRL 46:10669; "
     "Chen, Chandrasekar, Cifelli & Xie (2020), IEEE TGRS 58:982"
@@ -126,10 +131,18 @@ def _flag_attrs() -> dict[str, object]:
     names = list(FLAG_BITS)
     return {
         "long_name": "sources contributing to the merged rain (bitwise)",
-        "flag_masks": np.array([FLAG_BITS[n] for n in names], dtype="uint8"),
+        "flag_masks": np.array([FLAG_BITS[n] for n in names], dtype=FLAG_DTYPE),
         "flag_meanings": " ".join(FLAG_MEANINGS[n] for n in names),
         "grid_mapping": "crs",
     }
+
+
+def _flag_values(source_flag: np.ndarray) -> np.ndarray:
+    """The bitwise source flag as a CF byte (the bits of :data:`FLAG_BITS` all fit in 7 bits)."""
+    flag = np.asarray(source_flag)
+    if flag.size and (flag.min() < 0 or flag.max() > np.iinfo(FLAG_DTYPE).max):
+        raise ProductInputError("source flag", f"values outside 0-127: {flag.min()}..{flag.max()}")
+    return flag.astype(FLAG_DTYPE)
 
 
 def hourly_product_dataset(
@@ -181,7 +194,7 @@ def hourly_product_dataset(
                     "grid_mapping": "crs",
                 },
             ),
-            "source_flag": (grid, np.asarray(source_flag, dtype="uint8"), _flag_attrs()),
+            "source_flag": (grid, _flag_values(source_flag), _flag_attrs()),
             "time_bnds": (("time", "nv"), bounds),
             "crs": _crs_variable(),
         },
@@ -251,7 +264,7 @@ def daily_product_dataset(
             ),
             "source_flag": (
                 grid,
-                np.asarray(source_flag, dtype="uint8")[np.newaxis],
+                _flag_values(source_flag)[np.newaxis],
                 _flag_attrs(),
             ),
             "hours_observed": (
@@ -285,31 +298,46 @@ def daily_product_dataset(
     return ds
 
 
-TIME_ENCODING = {"units": "minutes since 1970-01-01 00:00:00", "calendar": "standard"}
+TIME_ENCODING = {
+    "units": "minutes since 1970-01-01 00:00:00",
+    "calendar": "standard",
+    "dtype": TIME_DTYPE,
+}
 
 
 def _encode_time(ds: xr.Dataset) -> None:
-    """One time unit for ``time`` and ``time_bnds`` (CF), whoever writes the dataset."""
+    """One time unit and type for ``time`` and ``time_bnds`` (CF), whoever writes the dataset."""
     for name in ("time", "time_bnds"):
-        ds[name].encoding.update({**TIME_ENCODING, "dtype": "int64"})
+        ds[name].encoding.update(TIME_ENCODING)
 
 
 def write_netcdf(ds: xr.Dataset, local_path: str) -> None:
     """Write a product dataset as compressed NetCDF-4 (CF-1.8) to a local path.
 
-    Times are encoded in ``minutes since 1970-01-01`` (standard calendar) so re-writing the same
-    day gives the same numbers.
+    Only CF-1.8 data types are written (the IOOS compliance checker's ``cf:1.8`` suite passes,
+    ``tests/products/test_prod_cf_compliance.py``): times as 32-bit ints in
+    ``minutes since 1970-01-01`` (standard calendar), so re-writing the same day gives the same
+    numbers; the source flag as a signed byte. Floats carry a NaN ``_FillValue`` of their own
+    type; integer variables (source flag, hours observed) have no missing values and no
+    ``_FillValue``, so readers get them back as integers. A dataset stored before these types
+    (uint8 flag, int64 times) is written with them too.
     """
+    if "source_flag" in ds:
+        flag = ds["source_flag"]
+        attrs = dict(flag.attrs)
+        if "flag_masks" in attrs:
+            attrs["flag_masks"] = np.asarray(attrs["flag_masks"], dtype=FLAG_DTYPE)
+        ds = ds.assign(source_flag=(flag.dims, _flag_values(flag.values), attrs))
     encoding: dict[str, dict[str, object]] = {}
     for name, var in ds.data_vars.items():
         if var.ndim >= 2 and name != "time_bnds":
             encoding[name] = {"zlib": True, "complevel": 4}
             if var.dtype.kind == "f":
-                encoding[name]["_FillValue"] = np.float32(np.nan)
+                encoding[name]["_FillValue"] = var.dtype.type(np.nan)
             else:
                 encoding[name]["_FillValue"] = None
-    encoding["time"] = {**TIME_ENCODING, "dtype": "int64"}
-    encoding["time_bnds"] = {**TIME_ENCODING, "dtype": "int64"}
+    encoding["time"] = dict(TIME_ENCODING)
+    encoding["time_bnds"] = dict(TIME_ENCODING)
     for coord in ("lat", "lon"):
         encoding[coord] = {"_FillValue": None}
     ds.to_netcdf(local_path, engine="netcdf4", format="NETCDF4", encoding=encoding)
@@ -368,6 +396,12 @@ def write_cog(
 
 COG_TAG_KEYS = ("model_versions", "software_version", "configuration_hash", "product_day")
 """Global attributes of the daily product copied into the COG's tags."""
+QUALITY_FLAG_ATTR = "rainfuse_quality_flag"
+"""Global attribute and COG tag: ``cold_start`` (a calibration model was its fallback) or ``ok``."""
+FALLBACK_MODELS_ATTR = "rainfuse_fallback_models"
+"""Global attribute and COG tag: the fallback models, space-separated (empty when none)."""
+COG_QUALITY_TAG_KEYS = (QUALITY_FLAG_ATTR, FALLBACK_MODELS_ATTR)
+"""The product's quality attributes, also copied into the COG's tags (when the product has them)."""
 
 
 def write_daily_cog(daily: xr.Dataset, local_path: str) -> None:
@@ -376,10 +410,11 @@ def write_daily_cog(daily: xr.Dataset, local_path: str) -> None:
     Parameters
     ----------
     daily : the daily product (``rainfall_amount (time=1, lat, lon)`` in mm); its attributes
-        named in :data:`COG_TAG_KEYS` become tags.
+        named in :data:`COG_TAG_KEYS` and :data:`COG_QUALITY_TAG_KEYS` become tags.
     local_path : where to write (a local path from an atomic context).
     """
-    tags = {k: str(daily.attrs[k]) for k in COG_TAG_KEYS if k in daily.attrs}
+    keys = (*COG_TAG_KEYS, *COG_QUALITY_TAG_KEYS)
+    tags = {k: str(daily.attrs[k]) for k in keys if k in daily.attrs}
     write_cog(
         daily["rainfall_amount"].isel(time=0).values,
         daily["lat"].values,

@@ -128,3 +128,23 @@ def make_synthetic_day(seed: int = 7, day: str = DAY) -> SyntheticDay:
 @pytest.fixture(scope="module")
 def synthetic_day() -> SyntheticDay:
     return make_synthetic_day()
+
+
+def product_datasets(f, provenance):
+    """The hourly and daily product Datasets of a fused day (``fuse_day``'s result)."""
+    from fusion_ops.products.writers import daily_product_dataset, hourly_product_dataset
+
+    hourly = hourly_product_dataset(
+        f.day, f.lat_deg, f.lon_deg, f.hourly_mm_h, f.hourly_std_mm_h, f.hourly_flag, provenance
+    )
+    daily = daily_product_dataset(
+        f.day,
+        f.lat_deg,
+        f.lon_deg,
+        f.daily_mm,
+        f.daily_std_mm,
+        f.daily_flag,
+        f.hours_observed,
+        provenance,
+    )
+    return hourly, daily

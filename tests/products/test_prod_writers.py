@@ -15,13 +15,12 @@ from fusion_ops.products.plots import daily_map_png
 from fusion_ops.products.writers import (
     Provenance,
     atomic_local_path,
-    daily_product_dataset,
-    hourly_product_dataset,
     product_relative_paths,
     write_cog,
     write_netcdf,
 )
 from orchestration.runtime.resources import ProductStoreResource
+from tests.products.conftest import product_datasets
 
 PROVENANCE = Provenance(
     model_versions={"mlp1": "a1b2c3", "mlp2": "d4e5f6", "mlp3": "0789ab"},
@@ -37,25 +36,8 @@ def fused(synthetic_day):
     return fuse_day(s.day, s.lat, s.lon, s.sources, s.error_std, s.gauges)
 
 
-def _datasets(f):
-    hourly = hourly_product_dataset(
-        f.day, f.lat_deg, f.lon_deg, f.hourly_mm_h, f.hourly_std_mm_h, f.hourly_flag, PROVENANCE
-    )
-    daily = daily_product_dataset(
-        f.day,
-        f.lat_deg,
-        f.lon_deg,
-        f.daily_mm,
-        f.daily_std_mm,
-        f.daily_flag,
-        f.hours_observed,
-        PROVENANCE,
-    )
-    return hourly, daily
-
-
 def test_netcdf_products_carry_cf_attributes(fused, tmp_path):
-    hourly, daily = _datasets(fused)
+    hourly, daily = product_datasets(fused, PROVENANCE)
     for ds, name, var, units, std_name in (
         (hourly, "h.nc", "rainfall_rate", "mm h-1", "rainfall_rate"),
         (daily, "d.nc", "rainfall_amount", "mm", "thickness_of_rainfall_amount"),
@@ -79,6 +61,10 @@ def test_netcdf_products_carry_cf_attributes(fused, tmp_path):
                 "geostationary_satellite",
             ]
             assert list(back["source_flag"].attrs["flag_masks"]) == [1, 2, 4]
+            # CF-1.8 data types (test_prod_cf_compliance.py runs the checker): a signed byte
+            assert back["source_flag"].dtype == np.int8
+            assert back["source_flag"].attrs["flag_masks"].dtype == np.int8
+            assert back.time.encoding["dtype"] == np.int32
             assert back[f"{var}_stddev"].attrs["standard_name"].endswith("standard_error")
             assert eval_json(back.attrs["model_versions"]) == dict(PROVENANCE.model_versions)
             assert len(eval_json(back.attrs["input_files"])) == 2
@@ -135,7 +121,7 @@ def test_rewriting_a_day_gives_identical_data_variables(synthetic_day, tmp_path)
     paths = []
     for k in range(2):
         f = fuse_day(s.day, s.lat, s.lon, s.sources, s.error_std, s.gauges)
-        _, daily = _datasets(f)
+        _, daily = product_datasets(f, PROVENANCE)
         path = tmp_path / f"run{k}.nc"
         write_netcdf(daily, str(path))
         paths.append(path)
@@ -149,7 +135,7 @@ def test_rewriting_a_day_gives_identical_data_variables(synthetic_day, tmp_path)
 
 
 def test_failed_write_leaves_previous_product_untouched(fused, tmp_path):
-    _, daily = _datasets(fused)
+    _, daily = product_datasets(fused, PROVENANCE)
     store = ProductStoreResource(url=str(tmp_path / "products"))
     relative = product_relative_paths(fused.day)["daily_nc"]
     with store.atomic_local_file(relative) as local:

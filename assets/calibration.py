@@ -367,13 +367,18 @@ def calibration_evaluation(
 
 
 def _check(record: dict, model: str, baselines: list[str], need_corr: bool) -> AssetCheckResult:
-    """The library's decision as a check result: an undecided check warns, a failed one errs."""
+    """The library's decision as a check result: an undecided check (a fallback in use: no trained
+    model yet; too few pairs) warns, a failed one errs."""
     outcome = E.check_against_baselines(record, model, baselines, need_corr)
-    meta = summary_metadata(outcome.rmse)
+    meta = summary_metadata({**outcome.rmse, "cold_start": outcome.cold_start})
     if outcome.reason is not None:
         meta["reason"] = MetadataValue.text(outcome.reason)
-    severity = AssetCheckSeverity.ERROR if outcome.decided else AssetCheckSeverity.WARN
-    return AssetCheckResult(passed=outcome.passed, severity=severity, metadata=meta)
+    return AssetCheckResult(
+        passed=outcome.passed,
+        severity=AssetCheckSeverity[outcome.severity.upper()],
+        description=outcome.reason,
+        metadata=meta,
+    )
 
 
 @asset_check(

@@ -169,7 +169,8 @@ def fused_rain_hourly(
     )
     for name, reason in product.fused.excluded.items():
         context.log.warning(f"{name} left out of the merge on {day}: {reason}")
-    context.add_output_metadata(summary_metadata(fusion.hourly_product_summary(product)))
+    summary = {**fusion.hourly_product_summary(product), **fusion.quality_summary(product.dataset)}
+    context.add_output_metadata(summary_metadata(summary))
     return product.dataset
 
 
@@ -181,7 +182,9 @@ def fused_rain_hourly(
 )
 def fused_rain_daily(context: AssetExecutionContext, fused_rain_hourly: xr.Dataset) -> xr.Dataset:
     ds = daily_dataset_from_hourly(fused_rain_hourly)
-    context.add_output_metadata(summary_metadata(fusion.daily_product_summary(ds)))
+    context.add_output_metadata(
+        summary_metadata({**fusion.daily_product_summary(ds), **fusion.quality_summary(ds)})
+    )
     return ds
 
 
@@ -207,7 +210,8 @@ def rain_product_files(
     with product_store.atomic_local_file(paths["daily_cog"]) as local:
         writers.write_daily_cog(fused_rain_daily, local)
     urls = {k: product_store.url_of(v) for k, v in paths.items() if k != "map_png"}
-    context.add_output_metadata({k: MetadataValue.path(v) for k, v in urls.items()})
+    quality = summary_metadata(fusion.quality_summary(fused_rain_daily))
+    context.add_output_metadata({**{k: MetadataValue.path(v) for k, v in urls.items()}, **quality})
     return urls
 
 
@@ -256,16 +260,20 @@ def product_verification(
     asset=product_verification,
     partitions_def=daily_partitions,
     description="Fails when the fused product's skill drops below the configured thresholds "
-    "(RMSE, correlation, CSI) or when it does not beat every single source on RMSE.",
+    "(RMSE, correlation, CSI) or when it does not beat every single source on RMSE; a warning, "
+    "not an error, on a cold start (a fallback calibration model: no trained model yet).",
 )
 def fused_product_skill(product_verification: dict) -> AssetCheckResult:
-    failures = list(product_verification.get("failures", []))
+    decision = verification_record.record_skill_check(product_verification)
     fused = (product_verification.get("summary") or {}).get("fused") or {}
     return AssetCheckResult(
-        passed=not failures,
-        severity=AssetCheckSeverity.ERROR,
+        passed=decision.passed,
+        severity=AssetCheckSeverity[decision.severity.upper()],
+        description=decision.description,
         metadata={
-            "failures": MetadataValue.json(failures),
+            "failures": MetadataValue.json(list(product_verification.get("failures", []))),
+            "cold_start": MetadataValue.bool(decision.cold_start),
+            "fallback_models": MetadataValue.json(list(decision.fallback_models)),
             "fused_rmse_gauges": MetadataValue.float(float(fused.get("rmse_gauges") or np.nan)),
             "thresholds": MetadataValue.json(product_verification.get("thresholds", {})),
         },

@@ -54,6 +54,8 @@ SCATTER_PANELS = {
 }
 #: A model check needs at least this many held-out pairs to decide.
 MIN_CHECK_PAIRS = 20
+#: What an undecided check says when the network is its fallback (a cold start).
+NO_TRAINED_MODEL = "no trained model yet"
 
 
 def mlp1_hourly(samples: pd.DataFrame, model: RainMLP | None, device="cpu") -> pd.DataFrame:
@@ -256,7 +258,8 @@ class CheckOutcome:
     passed : the network beats every baseline.
     decided : the comparison was made; ``False`` when it could not be (fallback in use, too few
         pairs): a warning rather than an error.
-    reason : why it was not decided (``None`` when decided).
+    reason : why it was not decided (``None`` when decided); with a fallback in use it starts
+        with :data:`NO_TRAINED_MODEL`.
     rmse : ``{estimator}_rmse`` (mm/h; -1 where undefined) of the network and its baselines.
     """
 
@@ -264,6 +267,17 @@ class CheckOutcome:
     decided: bool
     reason: str | None
     rmse: dict[str, float]
+
+    @property
+    def severity(self) -> str:
+        """``error`` when decided (a trained network that fails is an error), ``warn`` when not
+        (a fallback in use, no trained model yet; or too few pairs)."""
+        return "error" if self.decided else "warn"
+
+    @property
+    def cold_start(self) -> bool:
+        """The network is its fallback: no trained model yet."""
+        return bool(self.reason and self.reason.startswith(NO_TRAINED_MODEL))
 
 
 def check_against_baselines(
@@ -282,13 +296,14 @@ def check_against_baselines(
     -------
     CheckOutcome
         Passed when the RMSE is below every baseline's (and, with ``need_corr``, the correlation
-        above); undecided (not passed) when a fallback is in use or there are fewer than
-        :data:`MIN_CHECK_PAIRS` pairs.
+        above); undecided (not passed, severity ``warn``) when a fallback is in use (a cold
+        start: :data:`NO_TRAINED_MODEL`) or there are fewer than :data:`MIN_CHECK_PAIRS` pairs.
     """
     s = record[model]
     rmse = rmse_summary(record, [model, *baselines])
     if s.get("fallback"):
-        return CheckOutcome(False, False, f"fallback {s['fallback']} in use", rmse)
+        reason = f"{NO_TRAINED_MODEL}: fallback {s['fallback']} in use"
+        return CheckOutcome(False, False, reason, rmse)
     if s["n"] < MIN_CHECK_PAIRS:
         return CheckOutcome(False, False, f"only {s['n']} held-out pairs", rmse)
     best = min(record[b]["rmse"] for b in baselines)

@@ -22,7 +22,12 @@ from fusion_ops.products.errors import ProductInputError
 from fusion_ops.products.inputs import SourceErrors, source_errors
 from fusion_ops.products.merge import range_from_site_km
 from fusion_ops.products.pipeline import FusedDay, ScreeningConfig, fuse_day
-from fusion_ops.products.provenance import chain_model_versions, fusion_provenance
+from fusion_ops.products.provenance import (
+    chain_fallbacks,
+    chain_model_versions,
+    fusion_provenance,
+    product_quality,
+)
 from fusion_ops.products.writers import hourly_product_dataset
 
 WET_DAY_MM = 1.0
@@ -78,6 +83,8 @@ class HourlyProduct:
     withheld_ids : station ids withheld from the adjustment, sorted.
     model_versions : model name -> version.
     sources_present : sources with an estimate that day, in :data:`SOURCES` order.
+    fallbacks : calibration models that were their fallback, model name -> fallback estimator
+        (:func:`~fusion_ops.products.provenance.chain_fallbacks`); empty: all trained.
     """
 
     dataset: xr.Dataset
@@ -87,6 +94,7 @@ class HourlyProduct:
     withheld_ids: list[str]
     model_versions: dict[str, str]
     sources_present: list[str] = field(default_factory=list)
+    fallbacks: dict[str, str] = field(default_factory=dict)
 
 
 def source_error_std(errors: SourceErrors, gr_range_km: np.ndarray) -> dict[str, Any]:
@@ -175,6 +183,10 @@ def fuse_hourly_product(
 ) -> HourlyProduct:
     """Merge, gauge-adjust and package one UTC day as the hourly product.
 
+    The product's provenance names the model versions and, as its quality flag, whether any
+    calibration model was a fallback (:func:`~fusion_ops.products.provenance.chain_fallbacks`
+    of the evaluation and the sources: ``rainfuse_quality_flag`` ``cold_start`` or ``ok``).
+
     Parameters
     ----------
     day : ISO date of the UTC day.
@@ -198,6 +210,7 @@ def fuse_hourly_product(
     fused, errors = fuse_sources(day, lat_deg, lon_deg, cubes, evaluation, gauges, s)
     sources = (inputs.gr_hourly, inputs.sr_swath, inputs.sat_hourly)
     versions = chain_model_versions(evaluation, *sources)
+    fallbacks = chain_fallbacks(evaluation, *sources)
     withheld_ids = withheld_station_ids(gauges, fused)
     provenance = fusion_provenance(
         fused,
@@ -208,11 +221,12 @@ def fuse_hourly_product(
         s.adjust_method,
         withheld_ids,
         s.sr_footprint_radius_km,
+        fallbacks,
     )
     hourly = (fused.hourly_mm_h, fused.hourly_std_mm_h, fused.hourly_flag)
     dataset = hourly_product_dataset(day, lat_deg, lon_deg, *hourly, provenance)
     present = [name for name in SOURCES if cubes[name] is not None]
-    return HourlyProduct(dataset, fused, errors, gauges, withheld_ids, versions, present)
+    return HourlyProduct(dataset, fused, errors, gauges, withheld_ids, versions, present, fallbacks)
 
 
 def hourly_product_summary(product: HourlyProduct) -> dict[str, Any]:
@@ -240,6 +254,12 @@ def hourly_product_summary(product: HourlyProduct) -> dict[str, Any]:
         "weights_from": fused.error_origin,
         "model_versions": product.model_versions,
     }
+
+
+def quality_summary(product: xr.Dataset) -> dict[str, Any]:
+    """``quality_flag`` and ``fallback_models`` a product (hourly or daily) records, as plain
+    values for its metadata; empty for a product written before the flag existed."""
+    return product_quality(product.attrs) or {}
 
 
 def daily_product_summary(daily: xr.Dataset, wet_day_mm: float = WET_DAY_MM) -> dict[str, float]:

@@ -2,6 +2,11 @@
 
 The result is a :class:`~fusion_ops.products.writers.Provenance`, written as global attributes of
 every product file of the day.
+
+A product made with any calibration model that is its fallback (no trained model yet: the fixed
+Z-R for MLP-1, the SR standard product for MLP-2, the Tb curve for MLP-3) says so: its
+:data:`QUALITY_FLAG_ATTR` is :data:`COLD_START` and :data:`FALLBACK_MODELS_ATTR` names the
+models (``"mlp1 mlp2 mlp3"``); a product of trained models only says :data:`QUALITY_OK`.
 """
 
 from __future__ import annotations
@@ -14,9 +19,16 @@ from typing import Any
 from fusion_ops.products.adapters import SR_FOOTPRINT_RADIUS_ATTR, WITHHELD_GAUGES_ATTR
 from fusion_ops.products.inputs import SourceErrors, model_versions
 from fusion_ops.products.pipeline import FusedDay
-from fusion_ops.products.writers import Provenance, software_version
+from fusion_ops.products.writers import (
+    FALLBACK_MODELS_ATTR,
+    QUALITY_FLAG_ATTR,
+    Provenance,
+    software_version,
+)
 
 CONFIGURATION_HASH_CHARS = 12
+COLD_START = "cold_start"
+QUALITY_OK = "ok"
 
 
 def configuration_hash(
@@ -63,6 +75,66 @@ def chain_model_versions(evaluation: Mapping[str, Any] | None, *datasets: Any) -
     return versions
 
 
+def chain_fallbacks(evaluation: Mapping[str, Any] | None, *datasets: Any) -> dict[str, str]:
+    """The calibration models behind a product that are their fallback, not a trained network.
+
+    Parameters
+    ----------
+    evaluation : the chain's score record; a network's own entry (``mlp1``, ``mlp2``, ``mlp3``)
+        with a ``fallback`` names one (the baselines' entries repeat their network's and are
+        skipped).
+    datasets : the chain's outputs; ``attrs`` with ``model`` and a non-empty ``model_fallback``
+        (:func:`fusion_ops.calibration.fitting.model_attrs`) name one.
+
+    Returns
+    -------
+    dict
+        Model name -> fallback estimator (e.g. ``{"mlp1": "zr_300_1.4"}``), sorted by name;
+        empty when every model was trained.
+    """
+    out: dict[str, str] = {}
+    for obj in datasets:
+        attrs = getattr(obj, "attrs", None) or {}
+        if attrs.get("model") and attrs.get("model_fallback"):
+            out[str(attrs["model"])] = str(attrs["model_fallback"])
+    for name, entry in (evaluation or {}).items():
+        if (
+            isinstance(entry, Mapping)
+            and entry.get("fallback")
+            and entry.get("model", name) == name
+        ):
+            out.setdefault(str(name), str(entry["fallback"]))
+    return dict(sorted(out.items()))
+
+
+def quality_attrs(fallbacks: Mapping[str, str]) -> dict[str, str]:
+    """:data:`QUALITY_FLAG_ATTR` and :data:`FALLBACK_MODELS_ATTR` of a product.
+
+    ``fallbacks`` is :func:`chain_fallbacks`: any fallback makes the product a cold start.
+    """
+    return {
+        QUALITY_FLAG_ATTR: COLD_START if fallbacks else QUALITY_OK,
+        FALLBACK_MODELS_ATTR: " ".join(sorted(fallbacks)),
+    }
+
+
+def product_quality(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The quality a product records in its attributes, as plain values.
+
+    Returns
+    -------
+    dict or None
+        ``quality_flag`` (:data:`COLD_START` or :data:`QUALITY_OK`) and ``fallback_models``
+        (list of model names); ``None`` for a product written before the flag existed.
+    """
+    if QUALITY_FLAG_ATTR not in attrs:
+        return None
+    return {
+        "quality_flag": str(attrs[QUALITY_FLAG_ATTR]),
+        "fallback_models": str(attrs.get(FALLBACK_MODELS_ATTR, "")).split(),
+    }
+
+
 def fusion_provenance(
     fused: FusedDay,
     errors: SourceErrors,
@@ -72,6 +144,7 @@ def fusion_provenance(
     configured_adjust_method: str,
     withheld_ids: Sequence[str],
     sr_footprint_radius_km: float,
+    fallbacks: Mapping[str, str] | None = None,
 ) -> Provenance:
     """The provenance of one fused day.
 
@@ -85,12 +158,14 @@ def fusion_provenance(
     configured_adjust_method : the adjustment asked for (``auto`` picks one each day).
     withheld_ids : station ids withheld from the adjustment (for the verification).
     sr_footprint_radius_km : the radius (km) the SR swath was gridded with (for the verification).
+    fallbacks : :func:`chain_fallbacks` of the day; given, the quality attributes
+        (:func:`quality_attrs`) are added; ``None``: not recorded.
 
     Returns
     -------
     Provenance
         With the ``rainfuse_*`` extras: withheld gauges, adjustment, screening, error model and
-        SR footprint radius, each as JSON text.
+        SR footprint radius, each as JSON text, then the quality flag and fallback models.
     """
     adjustment = {
         "method": fused.adjustment_method,
@@ -117,5 +192,6 @@ def fusion_provenance(
             "rainfuse_screening": json.dumps(fused.excluded, sort_keys=True),
             "rainfuse_error_model": json.dumps(error_model),
             SR_FOOTPRINT_RADIUS_ATTR: json.dumps(float(sr_footprint_radius_km)),
+            **(quality_attrs(fallbacks) if fallbacks is not None else {}),
         },
     )

@@ -25,9 +25,12 @@ from fusion_ops.products.adapters import (
     withheld_gauge_days,
 )
 from fusion_ops.products.inputs import truth_daily_on_grid
+from fusion_ops.products.provenance import COLD_START, product_quality
 from fusion_ops.products.verify import (
     GaugeSet,
+    SkillCheck,
     SkillThresholds,
+    skill_check,
     skill_failures,
     summary,
     verify_day,
@@ -97,8 +100,8 @@ def verify_product_day(
     ----------
     day : ISO date of the UTC day.
     grid : the product grid.
-    fused_hourly : the hourly product (its attributes name the withheld gauges and the SR
-        footprint radius the fusion used).
+    fused_hourly : the hourly product (its attributes name the withheld gauges, the SR
+        footprint radius the fusion used and its quality flag).
     fused_daily : the daily product (``rainfall_amount``).
     inputs : the day's upstream values (single sources and gauge table).
     truth : the synthetic truth (``None``: no truth scores); ``truth_url`` names it.
@@ -112,7 +115,9 @@ def verify_product_day(
     dict
         ``day``, ``summary`` (compact scores), ``scores`` (full), ``withheld_gauges``,
         ``withheld_gauges_complete``, ``truth`` (its URL or ``None``), ``thresholds`` and
-        ``failures`` (empty: the fused product passes).
+        ``failures`` (empty: the fused product passes); then, when the product records its
+        quality (:func:`~fusion_ops.products.provenance.product_quality`), ``quality_flag``
+        (``cold_start`` or ``ok``) and ``fallback_models`` (list).
     """
     lat_deg, lon_deg = grid.lat, grid.lon
     radius_km = fusion_sr_footprint_radius_km(fused_hourly.attrs)
@@ -125,7 +130,7 @@ def verify_product_day(
     truth_mm = None if truth is None else truth_daily_on_grid(truth, lat_deg, lon_deg, truth_url)
     scores = verify_day(estimates, lat_deg, lon_deg, gauge_set(kept), truth_mm, threshold_mm)
     failures = skill_failures(scores, thresholds)
-    return {
+    record: dict[str, Any] = {
         "day": day,
         "summary": summary(scores),
         "scores": scores,
@@ -135,6 +140,21 @@ def verify_product_day(
         "thresholds": dataclasses.asdict(thresholds),
         "failures": failures,
     }
+    return {**record, **(product_quality(fused_hourly.attrs) or {})}
+
+
+def fallback_models(record: Mapping[str, Any]) -> list[str]:
+    """The fallback calibration models a verified product was made with (empty: all trained, or
+    a record written before products recorded their quality)."""
+    if record.get("quality_flag") != COLD_START:
+        return []
+    return [str(name) for name in record.get("fallback_models") or []] or ["unknown"]
+
+
+def record_skill_check(record: Mapping[str, Any]) -> SkillCheck:
+    """The ``fused_product_skill`` check's decision on a verification record
+    (:func:`~fusion_ops.products.verify.skill_check`): ``warn`` on a cold start."""
+    return skill_check(list(record.get("failures", [])), fallback_models(record))
 
 
 def verification_numbers(record: Mapping[str, Any]) -> dict[str, int | bool | float]:
@@ -147,12 +167,15 @@ def verification_numbers(record: Mapping[str, Any]) -> dict[str, int | bool | fl
         the compact scores, ``fused_on_<source>_support_rmse_<ref>`` (the fused product on a
         partial source's support) and ``fused_minus_<source>_rmse_gauges_<key>`` (the fused RMSE
         margin over each source and its bootstrap interval). Undefined scores are left out.
+        ``cold_start`` when the record knows the product's quality flag.
     """
     scores = record["scores"]
     out: dict[str, int | bool | float] = {
         "withheld_gauges": int(record["withheld_gauges_complete"]),
         "skill_ok": not record["failures"],
     }
+    if "quality_flag" in record:
+        out["cold_start"] = record["quality_flag"] == COLD_START
     for name, entry in record["summary"].items():
         for key, value in (entry or {}).items():
             if value is not None:

@@ -13,7 +13,7 @@ the domain (the spaceborne swath) is scored there.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -308,3 +308,55 @@ def skill_failures(
                         )
                     )
     return failures
+
+
+NO_TRAINED_MODEL = "no trained model yet"
+"""What a skill check says on a day made with a fallback calibration model (a cold start)."""
+
+
+@dataclass(frozen=True)
+class SkillCheck:
+    """The fused product skill check's decision on one day.
+
+    Attributes
+    ----------
+    passed : the fused product meets every threshold.
+    severity : ``error`` on a day made with trained models (a failure is a bad product);
+        ``warn`` on a cold start (a fallback calibration model: no trained model yet, the
+        thresholds are not expected to be met).
+    description : the decision in words: the cold start and its fallback models, the failures.
+    cold_start : a fallback model made the product.
+    fallback_models : those models (``mlp1``, ``mlp2``, ``mlp3``).
+    """
+
+    passed: bool
+    severity: str
+    description: str
+    cold_start: bool
+    fallback_models: tuple[str, ...] = ()
+
+
+def skill_check(failures: Sequence[str], fallback_models: Sequence[str] = ()) -> SkillCheck:
+    """Decide the fused product skill check from its failures and the fallback models in use.
+
+    Parameters
+    ----------
+    failures : :func:`skill_failures` of the day (empty: it passes).
+    fallback_models : the calibration models that were their fallback that day (empty: all
+        trained).
+
+    Returns
+    -------
+    SkillCheck
+        Passed without failures; a failure is ``error`` with trained models and ``warn``, saying
+        :data:`NO_TRAINED_MODEL`, when any model is a fallback.
+    """
+    models = tuple(fallback_models)
+    cold = bool(models)
+    note = f"cold start, {NO_TRAINED_MODEL}: fallback models {', '.join(models)}" if cold else ""
+    if failures:
+        outcome = "fused product below the skill thresholds: " + "; ".join(failures)
+    else:
+        outcome = "fused product meets the skill thresholds"
+    description = f"{note}; {outcome}" if cold else outcome
+    return SkillCheck(not failures, "warn" if cold else "error", description, cold, models)

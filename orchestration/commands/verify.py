@@ -8,9 +8,12 @@ ends with one JSON line::
 
 with ``V = {"rmse_truth": mm, "rmse_gauges": mm, "bias_gauges": mm, "corr_gauges": r,
 "csi_1mm": x}`` on daily totals (``rmse_truth`` only where truth exists; ``null`` for a source
-absent that day). Without ``--start/--end`` it reads the days of the demo scenario (``make demo``).
-Under each day's rows the table gives the fused RMSE minus each source's at the withheld gauges
-with its 95 % bootstrap interval over those gauges.
+absent that day), and ``"cold_start": true`` on a day whose product was made with a fallback
+calibration model (no trained model yet; ``false`` otherwise, and for records written before
+products recorded it). Without ``--start/--end`` it reads the days of the demo scenario
+(``make demo``). Under each day's rows the table gives the fused RMSE minus each source's at the
+withheld gauges with its 95 % bootstrap interval over those gauges, and marks a cold start:
+``(cold start: fallback models mlp1, mlp2, mlp3)``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fusion_ops.products.verification_record import fallback_models
 from orchestration.commands.common import day_range, demo_days, parse_day
 
 VERIFICATION_ASSET = "product_verification"
@@ -58,6 +62,11 @@ def fused_minus_sources(records: Mapping[str, Mapping[str, Any]]) -> dict[str, d
     return out
 
 
+def cold_starts(records: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Per day: the fallback calibration models its product was made with (empty: trained)."""
+    return {day: fallback_models(record) for day, record in records.items()}
+
+
 def load_records(days: Sequence[str]) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """Each day's verification record from the asset storage; also the days that have none.
 
@@ -83,8 +92,12 @@ def load_records(days: Sequence[str]) -> tuple[dict[str, dict[str, Any]], list[s
     return found, missing
 
 
-def json_line(summaries: Mapping[str, Mapping[str, Any]]) -> str:
-    """The last line of ``rainfuse verify``: keys exactly as issue 6 specifies."""
+def json_line(
+    summaries: Mapping[str, Mapping[str, Any]],
+    fallbacks: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    """The last line of ``rainfuse verify``: keys exactly as issue 6 specifies; with
+    ``fallbacks`` (:func:`cold_starts`), each day also says ``cold_start`` (issue 22)."""
     out: dict[str, dict[str, Any]] = {}
     for day in sorted(summaries):
         out[day] = {}
@@ -93,6 +106,8 @@ def json_line(summaries: Mapping[str, Mapping[str, Any]]) -> str:
             out[day][name] = (
                 None if entry is None else {k: entry[k] for k in SCORE_KEYS if k in entry}
             )
+        if fallbacks is not None:
+            out[day]["cold_start"] = bool(fallbacks.get(day))
     return json.dumps(out, sort_keys=False)
 
 
@@ -103,12 +118,15 @@ def _cell(value: Any, width: int) -> str:
 def format_score_table(
     summaries: Mapping[str, Mapping[str, Any]],
     differences: Mapping[str, Mapping[str, Any]] | None = None,
+    fallbacks: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """A plain-text table: one block per day, one row per estimate, the best RMSE marked ``*``.
 
     With ``differences`` (:func:`fused_minus_sources`), each day ends with the fused RMSE minus
     each source's at the withheld gauges and its bootstrap interval: how much one day's gauge
-    sample can say. This is what ``make demo`` prints at its end.
+    sample can say. With ``fallbacks`` (:func:`cold_starts`), a day made with fallback models
+    ends with ``(cold start: fallback models mlp1, ...)``. This is what ``make demo`` prints at
+    its end.
     """
     header = f"{'day':<11} {'estimate':<23}" + "".join(f"{k:>13}" for k in SCORE_KEYS)
     lines = [header, "-" * len(header)]
@@ -143,6 +161,9 @@ def format_score_table(
                 f"{100 * float(diff['confidence']):.0f} % bootstrap interval "
                 f"[{diff['low_mm']:+.3f}, {diff['high_mm']:+.3f}]"
             )
+        models = (fallbacks or {}).get(day)
+        if models:
+            lines.append(f"{'':<11} (cold start: fallback models {', '.join(models)})")
         lines.append("")
     lines.append(
         "daily totals (mm): RMSE against truth and against the gauges withheld from the "
@@ -186,8 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("rainfuse verify: nothing to verify", file=sys.stderr)
         return 1
     summaries = {day: summary_of(record) for day, record in records.items()}
-    print(format_score_table(summaries, fused_minus_sources(records)))
-    print(json_line(summaries), flush=True)
+    fallbacks = cold_starts(records)
+    print(format_score_table(summaries, fused_minus_sources(records), fallbacks))
+    print(json_line(summaries, fallbacks), flush=True)
     return 0 if not missing else 1
 
 

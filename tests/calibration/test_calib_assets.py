@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from dagster import DagsterInstance, RunConfig, asset, materialize
+from dagster import AssetCheckSeverity, DagsterInstance, RunConfig, asset, materialize
 from upath import UPath
 
 from assets import calibration as C
@@ -241,7 +241,7 @@ def test_training_window_ends_before_the_served_day():
 
 
 def test_first_day_falls_back_and_says_so(chain):
-    root, _ = chain
+    root, results = chain
     model, meta = load_model_or_fallback(read_value(root / "mlp1_model" / DAYS[0]))
     assert model is None and meta["fallback"] == "zr_300_1.4"
     ev = read_value(root / "calibration_evaluation" / DAYS[0])
@@ -250,6 +250,37 @@ def test_first_day_falls_back_and_says_so(chain):
     # fallback: the swath rain is the standard product, flagged on every row
     np.testing.assert_allclose(sr["rain_mm_h"], sr["precip_rate_near_surface_mm_h"], rtol=1e-6)
     assert sr["fallback"].all()
+    # a cold start is flagged, not red: every model check warns "no trained model yet"
+    checks = results[DAYS[0]].get_asset_check_evaluations()
+    assert sorted(c.check_name for c in checks) == [
+        "mlp1_beats_fixed_zr",
+        "mlp2_beats_sr_standard",
+        "mlp3_beats_tb_curve",
+    ]
+    for check in checks:
+        assert (check.passed, check.severity) == (False, AssetCheckSeverity.WARN)
+        assert check.description.startswith("no trained model yet: fallback ")
+        assert check.metadata["cold_start"].value is True
+
+
+def _record(fallback=None, mlp2_rmse=2.5):
+    """An evaluation record whose MLP-2 loses to the SR standard product (2.0 mm/h)."""
+    entry = {"corr": 0.5, "nbias": 0.0, "n": 100}
+    return {
+        "mlp2": {**entry, "rmse": mlp2_rmse, "fallback": fallback},
+        "sr_standard": {**entry, "rmse": 2.0, "fallback": fallback},
+    }
+
+
+def test_model_check_warns_on_a_fallback_and_errs_on_a_trained_failure():
+    cold = C.mlp2_beats_sr_standard(_record(fallback="sr_standard"))
+    assert (cold.passed, cold.severity) == (False, AssetCheckSeverity.WARN)
+    assert cold.description == "no trained model yet: fallback sr_standard in use"
+    assert cold.metadata["cold_start"].value is True
+    trained = C.mlp2_beats_sr_standard(_record())
+    assert (trained.passed, trained.severity) == (False, AssetCheckSeverity.ERROR)
+    assert trained.metadata["cold_start"].value is False and "reason" not in trained.metadata
+    assert C.mlp2_beats_sr_standard(_record(mlp2_rmse=1.0)).passed
 
 
 def test_second_day_uses_trained_models_with_versions(chain):

@@ -50,11 +50,36 @@ def test_check_is_undecided_with_a_fallback_or_too_few_pairs():
     fallback = _record(mlp1=_scores(NAN, fallback="zr_300_1.4"))
     out = E.check_against_baselines(fallback, "mlp1", ["zr_300_1.4"], False)
     assert (out.passed, out.decided) == (False, False)
-    assert out.reason == "fallback zr_300_1.4 in use"
+    assert out.reason == "no trained model yet: fallback zr_300_1.4 in use"
+    assert (out.severity, out.cold_start) == ("warn", True)
     assert out.rmse == {"mlp1_rmse": -1.0, "zr_300_1.4_rmse": 2.0}  # NaN charted as -1
     few = _record(mlp2=_scores(0.1, n=E.MIN_CHECK_PAIRS - 1))
     out = E.check_against_baselines(few, "mlp2", ["sr_standard"], False)
     assert (out.passed, out.decided, out.reason) == (False, False, "only 19 held-out pairs")
+    assert (out.severity, out.cold_start) == ("warn", False)
+
+
+def test_cold_start_warns_and_a_trained_model_failure_errs():
+    """Issue 22: the first day's fallbacks warn ("no trained model yet"); a trained loser errs."""
+    cold = _record(
+        mlp1=_scores(NAN, fallback="zr_300_1.4"),
+        mlp2=_scores(NAN, fallback="sr_standard"),
+        mlp3=_scores(NAN, fallback="tb_curve"),
+    )
+    for net, baselines, fallback in (
+        ("mlp1", ["zr_200_1.6", "zr_300_1.4", "zr_250_1.2"], "zr_300_1.4"),
+        ("mlp2", ["sr_standard"], "sr_standard"),
+        ("mlp3", ["tb_curve"], "tb_curve"),
+    ):
+        out = E.check_against_baselines(cold, net, baselines, net == "mlp3")
+        assert (out.passed, out.severity) == (False, "warn")
+        assert out.reason == f"no trained model yet: fallback {fallback} in use"
+    trained_loses = _record(mlp2=_scores(2.5))
+    out = E.check_against_baselines(trained_loses, "mlp2", ["sr_standard"], False)
+    assert (out.passed, out.severity, out.reason, out.cold_start) == (False, "error", None, False)
+    trained_wins = _record(mlp2=_scores(1.5))
+    out = E.check_against_baselines(trained_wins, "mlp2", ["sr_standard"], False)
+    assert (out.passed, out.severity) == (True, "error")
 
 
 def test_score_markdown():

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import rasterio
 import xarray as xr
-from dagster import DagsterInstance, asset, materialize
+from dagster import AssetCheckSeverity, DagsterInstance, asset, materialize
 
 from assets import products
 from orchestration.runtime.io_managers import UniversalIOManager
@@ -141,12 +141,19 @@ def test_products_written_and_open_with_xarray(run):
         assert hourly.attrs["software_version"].startswith("rainfuse")
         assert len(json.loads(hourly.attrs["rainfuse_withheld_gauges"])) == 18
         assert hourly.attrs["rainfuse_sr_footprint_radius_km"] == "3.0"  # what verification uses
+        assert hourly.attrs["rainfuse_quality_flag"] == "ok"  # trained models only
+    with xr.open_dataset(files["daily_nc"]) as daily:
+        assert daily.attrs["rainfuse_quality_flag"] == "ok"
     with rasterio.open(files["daily_cog"]) as cog:
+        assert cog.tags()["rainfuse_quality_flag"] == "ok"
         assert cog.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
         assert cog.profile["tiled"]
         np.testing.assert_allclose(
             cog.read(1)[::-1], run["daily_1"].rainfall_amount.values[0], rtol=1e-6
         )
+    for node in ("fused_rain_hourly", "fused_rain_daily", "rain_product_files"):
+        mat = run["first"].asset_materializations_for_node(node)[0]
+        assert mat.metadata["quality_flag"].value == "ok", node
     leftovers = [p for p in (run["root"] / "products").rglob(".*.tmp")]
     assert leftovers == []
 
@@ -171,6 +178,8 @@ def test_verification_fused_beats_each_source(run):
     assert "bootstrap interval" in mat.metadata["table"].value
     checks = run["first"].get_asset_check_evaluations()
     assert [c.check_name for c in checks] == ["fused_product_skill"] and checks[0].passed
+    assert record["quality_flag"] == "ok" and record["fallback_models"] == []
+    assert mat.metadata["cold_start"].value is False
 
 
 def test_rematerializing_gives_identical_data_variables(run):
@@ -194,5 +203,10 @@ def test_skill_check_fails_below_thresholds(run, synthetic_day):
     record = run["first"].output_for_node("product_verification")
     failing = {**record, "failures": ["RMSE vs truth (mm) 9.000 > 1.0"]}
     result = products.fused_product_skill(failing)
-    assert not result.passed
+    assert not result.passed and result.severity == AssetCheckSeverity.ERROR  # trained models
     assert products.fused_product_skill(record).passed
+    # the same failure on a cold start (fallback models) warns: no trained model yet
+    cold = {**failing, "quality_flag": "cold_start", "fallback_models": ["mlp1", "mlp2", "mlp3"]}
+    result = products.fused_product_skill(cold)
+    assert not result.passed and result.severity == AssetCheckSeverity.WARN
+    assert "no trained model yet: fallback models mlp1, mlp2, mlp3" in result.description

@@ -30,9 +30,12 @@ def storage(tmp_path, monkeypatch):
         "2009-05-21": {"fused": _v(3.0), "gr": _v(5.0), "sr": _v(20.0), "sat": _v(7.0)},
     }
     margin = {"difference_mm": -1.5, "low_mm": -2.25, "high_mm": 0.4, "confidence": 0.95, "n": 49}
+    # The first day is a cold start (every model a fallback); the second predates the flag.
+    quality = {"quality_flag": "cold_start", "fallback_models": ["mlp1", "mlp2", "mlp3"]}
     for day, summary in records.items():
         scores = {"gr": {"fused_minus_source_gauges": margin}} if day == "2009-05-21" else {}
-        atomic_write({"day": day, "summary": summary, "scores": scores, "failures": []}, base / day)
+        record = {"day": day, "summary": summary, "scores": scores, "failures": []}
+        atomic_write({**record, **quality} if day == "2009-05-20" else record, base / day)
     return records
 
 
@@ -43,8 +46,10 @@ def test_verify_prints_table_and_exact_json(storage, capsys):
     result = json.loads(out[-1])
     assert list(result) == ["2009-05-20", "2009-05-21"]
     for entry in result.values():
-        assert list(entry) == ["fused", "gr", "sr", "sat"]
+        assert list(entry) == ["fused", "gr", "sr", "sat", "cold_start"]
         assert list(entry["fused"]) == V_KEYS
+    assert result["2009-05-20"]["cold_start"] is True
+    assert result["2009-05-21"]["cold_start"] is False
     assert result["2009-05-20"]["sr"] is None
     assert result["2009-05-21"]["sr"]["rmse_truth"] == 20.0
     table = "\n".join(out[:-1])
@@ -54,6 +59,10 @@ def test_verify_prints_table_and_exact_json(storage, capsys):
     margin = [line for line in out if "fused minus ground radar MLP-1" in line]
     assert len(margin) == 1  # only the day whose record holds the interval
     assert "49 withheld gauges: -1.500 mm, 95 % bootstrap interval [-2.250, +0.400]" in margin[0]
+    # The cold-start day's block ends with the mark; the other day has none.
+    marks = [i for i, line in enumerate(out) if "cold start" in line]
+    assert [out[i].strip() for i in marks] == ["(cold start: fallback models mlp1, mlp2, mlp3)"]
+    assert out[marks[0] - 1].startswith("2009-05-20  satellite MLP-3") and out[marks[0] + 1] == ""
 
 
 def test_verify_reports_missing_days(storage, capsys):
@@ -84,3 +93,14 @@ def test_json_line_drops_missing_truth_and_table_marks_best():
     }
     table = format_score_table(summaries)
     assert table.count("(absent this day)") == 3
+
+
+def test_table_and_json_mark_a_cold_start_only_where_told():
+    summaries = {"2009-05-20": {"fused": _v(1.0), "gr": None, "sr": None, "sat": None}}
+    fallbacks = {"2009-05-20": ["mlp1", "mlp3"]}
+    table = format_score_table(summaries, None, fallbacks).splitlines()
+    assert table[6] == " " * 12 + "(cold start: fallback models mlp1, mlp3)"
+    assert "cold start" not in format_score_table(summaries)
+    assert json.loads(json_line(summaries, fallbacks))["2009-05-20"]["cold_start"] is True
+    assert json.loads(json_line(summaries, {"2009-05-20": []}))["2009-05-20"]["cold_start"] is False
+    assert "cold_start" not in json.loads(json_line(summaries))["2009-05-20"]

@@ -6,6 +6,10 @@
 2. materialize the reference assets and the daily job for every simulated day, in order (each
    day's models train on the days before it);
 3. print the calibration and verification score tables and where the products and plots are.
+
+The runs print one line per step as it ends (``[demo] 2009-05-20  <step>  ok  72.1 s``); the
+full Dagster event log goes to a file under ``$DAGSTER_HOME/logs`` whose path the demo prints at
+the start and at the end.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import time
 
 from orchestration.commands.common import (
     DEFAULT_DEMO_DAYS,
+    QuietRuns,
     day_range,
     ensure_dagster_home,
     materialize_days,
@@ -65,7 +70,7 @@ def simulate_archive(root: str, start: dt.date, n_days: int, fresh: bool) -> int
         _say(f"simulating {n_days} day(s) from {start} into {root}")
         workers = str(min(n_days, os.cpu_count() or 1))
         args = ["--start", start.isoformat(), "--days", str(n_days), "--out", root]
-        code = simulate([*args, "--workers", workers])
+        code = simulate([*args, "--workers", workers, "--summary"])
         if code:
             return code
     if fresh or not os.path.exists(_manifest(root, next_day.isoformat())):
@@ -84,7 +89,8 @@ def print_scores(dates: list[str], config) -> None:
     print("\n== Daily fused product verification (rainfuse verify) ==", flush=True)
     records, missing = verify.load_records(dates)
     summaries = {day: verify.summary_of(record) for day, record in records.items()}
-    print(verify.format_score_table(summaries, verify.fused_minus_sources(records)))
+    differences = verify.fused_minus_sources(records)
+    print(verify.format_score_table(summaries, differences, verify.cold_starts(records)))
     if missing:
         print(f"no verification stored for: {', '.join(missing)}")
     from fusion_ops.products.writers import product_relative_paths
@@ -104,6 +110,8 @@ def run_demo(days: int | None = None, fresh: bool = False) -> int:
     n_days = days or DEFAULT_DEMO_DAYS
     start = config.partitions.start_date
     dates = day_range(start, start + dt.timedelta(days=n_days - 1))
+    runs = QuietRuns("demo")
+    _say(f"Dagster event log (every event of the runs): {runs.events_path}")
 
     code = simulate_archive(archive_root(), start, n_days, fresh)
     if code:
@@ -115,12 +123,13 @@ def run_demo(days: int | None = None, fresh: bool = False) -> int:
     from orchestration.definitions import defs
 
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
-    reference = defs.resolve_job_def("reference_job").execute_in_process(
-        instance=DagsterInstance.get(), raise_on_error=False
-    )
-    ok = reference.success and materialize_days(dates, "daily_job")
+    with runs:
+        reference = defs.resolve_job_def("reference_job")
+        ok = runs.run(reference, label="reference", instance=DagsterInstance.get())
+        ok = ok and materialize_days(dates, "daily_job", runs=runs)
     print_scores(dates, config)
     print(f"\nDagster instance: {os.environ['DAGSTER_HOME']} (browse the runs with `make ui`)")
+    print(f"Dagster event log: {runs.events_path}")
     print(f"asset storage: {config.storage.url}")
     print(
         f"demo finished in {(time.monotonic() - started) / 60:.1f} min: {'ok' if ok else 'FAILED'}"

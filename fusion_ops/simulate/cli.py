@@ -4,9 +4,10 @@ Usage::
 
     rainfuse simulate --start 2009-05-20 --days 2 --out ./data/sim [--seed 0]
         [--radar-cadence-min 5] [--abi-cadence-min 60] [--gate-spacing-m 500]
-        [--platform TRMM|GPM] [--no-imagery]
+        [--platform TRMM|GPM] [--no-imagery] [--workers N] [--quiet | --summary]
 
-Progress goes to stderr; the last line on stdout is a JSON summary (files per kind per day).
+Progress goes to stderr (``--summary``: only one line per day, at the end; ``--quiet``: none);
+the last line on stdout is a JSON summary (files per kind per day).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from fusion_ops.simulate.archive import (
     stderr_progress,
 )
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "day_summary_line", "main"]
 
 
 def _day(text: str) -> date:
@@ -61,8 +62,22 @@ def build_parser(prog: str = "rainfuse simulate") -> argparse.ArgumentParser:
     )
     p.add_argument("--no-imagery", action="store_true", help="skip the daily imagery scenes")
     p.add_argument("--workers", type=int, default=1, help="processes simulating days in parallel")
-    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    quiet = p.add_mutually_exclusive_group()
+    quiet.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    quiet.add_argument(
+        "--summary",
+        action="store_true",
+        help="no progress while simulating, then one line per day on stderr (files and seconds)",
+    )
     return p
+
+
+def day_summary_line(manifest: dict) -> str:
+    """One line for a simulated day: files written per kind and the seconds it took."""
+    counts = manifest.get("counts", {})
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()) if kind != "manifest")
+    seconds = manifest.get("timings", {}).get("total_s", 0.0)
+    return f"{manifest['day']}: {sum(counts.values())} files in {seconds:.0f} s ({kinds})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,12 +98,16 @@ def main(argv: list[str] | None = None) -> int:
         write_imagery=not args.no_imagery,
     )
     try:
+        quiet = args.quiet or args.summary
         manifests = simulate(
-            cfg, progress=None if args.quiet else stderr_progress, workers=max(1, args.workers)
+            cfg, progress=None if quiet else stderr_progress, workers=max(1, args.workers)
         )
     except SimulationError as err:
         print(f"rainfuse simulate: {err}", file=sys.stderr)
         return 2
+    if args.summary:
+        for manifest in manifests:
+            stderr_progress(day_summary_line(manifest))
     summary = {m["day"]: m["counts"] for m in manifests}
     print(json.dumps({"out": args.out, "days": summary}))
     return 0

@@ -74,3 +74,30 @@ def test_a_missing_file_and_a_changed_table_fail(tmp_path, compare_runs, capsys)
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["only_before"] == ["storage/gauges/record.json"]
     assert summary["tables_identical"] is False and summary["table_lines"] == 2
+
+
+def test_coordinate_rounding_and_run_folders_are_listed_apart(tmp_path, compare_runs, capsys):
+    """Coordinates moved by rounding, and file names inside each run's own folder, are not
+    differences of the data; a data variable that moves is one."""
+
+    def run(name: str, lat0: float, value: float) -> Path:
+        root = tmp_path / name / "data"
+        (root / "storage" / "grid").mkdir(parents=True)
+        lat = lat0 + np.arange(3) * 0.1
+        ds = xr.Dataset({"rain": (("lat",), np.array([1.0, value, 3.0]))}, coords={"lat": lat})
+        ds.to_netcdf(root / "storage" / "grid" / "day.nc")
+        table = pd.DataFrame({"url": [f"{root}/archive/a.bz2"], "lat": [lat0]})
+        table.to_parquet(root / "storage" / "grid" / "inventory.parquet")
+        return root
+
+    a, b = run("a", 27.0, 2.0), run("b", 27.0 + 1e-14, 2.0)
+    assert compare_runs.main([str(a), str(b)]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert sorted(summary["coords_only"]) == [
+        "storage/grid/day.nc",
+        "storage/grid/inventory.parquet",
+    ]
+    c = run("c", 27.0, 2.5)
+    assert compare_runs.main([str(a), str(c)]) == 1
+    out = capsys.readouterr().out
+    assert "variable rain differs (max abs difference 0.5)" in out

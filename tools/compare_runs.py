@@ -5,15 +5,17 @@ Usage::
     python tools/compare_runs.py BEFORE_DIR AFTER_DIR [--log-before F --log-after F]
 
 Each directory is a run's data folder (``data/`` of a ``make demo``): the IO manager's asset
-values under ``storage/`` and the products under ``products/`` are compared by content:
+values under ``storage/`` and the products under ``products/`` are compared by content. File
+names recorded inside values that point into a run's own folder read ``<run>`` (the two runs sit
+in different folders); op outputs stored under a Dagster run id are paired by content.
 
-* NetCDF (``.nc``): every data variable and coordinate, values and dtype, bit for bit (NaN equals
-  NaN); attributes are compared too and listed apart (``ATTRIBUTES`` lines, ``attrs_only``),
-  since they describe the values (and a few record the run) rather than being them;
-* Parquet: the frames, exactly (:func:`pandas.testing.assert_frame_equal`, ``check_exact``);
+* NetCDF (``.nc``): every data variable, values and dtype, bit for bit (NaN equals NaN). A float
+  coordinate that moved (by rounding) is listed apart with its largest move (``COORDINATES``
+  lines), and so are changed attributes (``ATTRIBUTES`` lines): they describe the values;
+* Parquet: every column exactly; float ``lat``/``lon`` columns that moved are listed apart;
 * JSON: the documents, leaf by leaf; keys that time the run (``*_s``, ``*seconds*``, ``*time*``,
-  ``*utc*``) are listed apart as run records, not as differences of the science;
-* ``.bin`` model files (safetensors inside): the tensors, exactly, and the metadata;
+  ``*utc*``) are run records, not differences;
+* ``.bin`` model files (safetensors inside): the tensors exactly, and the metadata leaf by leaf;
 * GeoTIFF: the raster bands and the georeferencing (rasterio);
 * PNG: the decoded pixels.
 
@@ -21,8 +23,9 @@ With the two demo logs, the score tables the demo printed are compared line by l
 lines that time the run.
 
 The last line is one JSON object: ``{"files": n, "identical": n, "differ": [...],
-"only_before": [...], "only_after": [...], "attrs_only": [...], "run_records": n,
-"tables_identical": bool}``. The exit status is 0 when nothing but run records differ.
+"only_before": [...], "only_after": [...], "coords_only": [...], "attrs_only": [...],
+"run_records": n, "tables_identical": bool, "table_lines": n}``. The exit status is 0 when the
+data and the tables are equal.
 """
 
 from __future__ import annotations
@@ -45,6 +48,18 @@ RUN_RECORD_LINE = re.compile(
     r"(finished in|took \d|\d+(\.\d+)? ?s\b.*elapsed|^\[demo\]|^\[simulate)"
 )
 SECTIONS = ("storage", "products")
+#: A Dagster run id: op outputs (not assets) are stored under ``<run id>/<step>/``.
+RUN_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+#: The two runs' folders: paths inside them (file names recorded in values) read ``<run>``.
+_ROOTS: list[str] = []
+
+
+def _norm(value: Any) -> Any:
+    """``value`` with either run's folder written ``<run>`` (strings only)."""
+    if isinstance(value, str):
+        for root in _ROOTS:
+            value = value.replace(root, "<run>")
+    return value
 
 
 def _files(root: Path) -> dict[str, Path]:
@@ -66,10 +81,21 @@ def _arrays_equal(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.array_equal(a, b))
 
 
+def _same_value(x: Any, y: Any) -> bool:
+    if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+        return bool(np.array_equal(np.asarray(x), np.asarray(y)))
+    return bool(x == y)
+
+
+def _same_attrs(a: dict, b: dict) -> bool:
+    return set(a) == set(b) and all(_same_value(a[k], b[k]) for k in a)
+
+
 def _compare_netcdf(a: Path, b: Path) -> tuple[list[str], list[str]]:
+    """Data variables must be identical; coordinate and attribute changes are listed apart."""
     import xarray as xr
 
-    problems, attrs = [], []
+    problems, notes = [], []
     with xr.open_dataset(a, decode_times=False) as da, xr.open_dataset(b, decode_times=False) as db:
         for name in sorted(set(da.variables) | set(db.variables)):
             if name not in da.variables or name not in db.variables:
@@ -77,23 +103,57 @@ def _compare_netcdf(a: Path, b: Path) -> tuple[list[str], list[str]]:
                 continue
             va, vb = da[name], db[name]
             if va.dims != vb.dims or not _arrays_equal(va.values, vb.values):
-                problems.append(f"variable {name} differs")
-            if va.attrs != vb.attrs:
-                attrs.append(f"attributes of {name}")
+                if name in da.coords and va.shape == vb.shape and va.dtype.kind == "f":
+                    moved = float(np.nanmax(np.abs(va.values - vb.values)))
+                    notes.append(f"coordinate {name} moved by at most {moved:.1e}")
+                else:
+                    problems.append(
+                        f"variable {name} differs{_max_difference(va.values, vb.values)}"
+                    )
+            if not _same_attrs(va.attrs, vb.attrs):
+                notes.append(f"attributes of {name}")
         for key in sorted(set(da.attrs) | set(db.attrs)):
-            if da.attrs.get(key) != db.attrs.get(key):
-                attrs.append(f"global attr {key}")
-    return problems, attrs
+            if not _same_value(_norm(da.attrs.get(key)), _norm(db.attrs.get(key))):
+                notes.append(f"global attr {key}")
+    return problems, notes
 
 
-def _compare_parquet(a: Path, b: Path) -> list[str]:
+def _max_difference(x: np.ndarray, y: np.ndarray) -> str:
+    if x.shape == y.shape and x.dtype.kind in "fiu" and y.dtype.kind in "fiu":
+        diff = np.abs(x.astype(np.float64) - y.astype(np.float64))
+        if np.isfinite(diff).any():
+            return f" (max abs difference {float(np.nanmax(diff)):.3g})"
+    return ""
+
+
+def _compare_parquet(a: Path, b: Path) -> tuple[list[str], list[str]]:
+    """Every column, exactly (text with the run folders normalised); float coordinate columns
+    (``lat``, ``lon``) that moved by rounding only are listed apart."""
     import pandas as pd
 
-    try:
-        pd.testing.assert_frame_equal(pd.read_parquet(a), pd.read_parquet(b), check_exact=True)
-    except AssertionError as error:
-        return [str(error).splitlines()[0]]
-    return []
+    fa, fb = pd.read_parquet(a), pd.read_parquet(b)
+    if list(fa.columns) != list(fb.columns) or len(fa) != len(fb):
+        return [
+            f"columns or rows differ: {list(fa.columns)} x {len(fa)} vs {list(fb.columns)} x {len(fb)}"
+        ], []
+    problems, notes = [], []
+    for column in fa.columns:
+        x, y = fa[column].to_numpy(), fb[column].to_numpy()
+        if x.dtype.kind == "O" or y.dtype.kind == "O":
+            x = np.array([_norm(v) for v in x], dtype=object)
+            y = np.array([_norm(v) for v in y], dtype=object)
+            same = bool(pd.Series(x).equals(pd.Series(y)))
+        else:
+            same = _arrays_equal(x, y)
+        if same:
+            continue
+        if column in ("lat", "lon") and x.dtype.kind == "f" and y.dtype.kind == "f":
+            notes.append(
+                f"coordinate column {column} moved by at most {float(np.nanmax(np.abs(x - y))):.1e}"
+            )
+        else:
+            problems.append(f"column {column} differs{_max_difference(x, y)}")
+    return problems, notes
 
 
 def _leaves(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
@@ -114,8 +174,12 @@ def _same_leaf(x: Any, y: Any) -> bool:
 
 
 def _compare_json(a: Path, b: Path) -> tuple[list[str], list[str]]:
-    la = dict(_leaves(json.loads(a.read_text())))
-    lb = dict(_leaves(json.loads(b.read_text())))
+    return _compare_documents(json.loads(a.read_text()), json.loads(b.read_text()))
+
+
+def _compare_documents(da: Any, db: Any) -> tuple[list[str], list[str]]:
+    la = {k: _norm(v) for k, v in _leaves(da)}
+    lb = {k: _norm(v) for k, v in _leaves(db)}
     problems, records = [], []
     for key in sorted(set(la) | set(lb)):
         if key in la and key in lb and _same_leaf(la[key], lb[key]):
@@ -133,9 +197,20 @@ def _compare_safetensors(a: Path, b: Path) -> list[str]:
     problems += [
         f"tensor {k}" for k in sorted(set(ta) & set(tb)) if not _arrays_equal(ta[k], tb[k])
     ]
-    if _safetensors_metadata(a) != _safetensors_metadata(b):
-        problems.append("model metadata")
+    meta_a, meta_b = _safetensors_metadata(a), _safetensors_metadata(b)
+    different, _records = _compare_documents(
+        {k: _maybe_json(v) for k, v in meta_a.items()},
+        {k: _maybe_json(v) for k, v in meta_b.items()},
+    )
+    problems += [f"model metadata {key}" for key in different]
     return problems
+
+
+def _maybe_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def _safetensors_metadata(path: Path) -> dict[str, str]:
@@ -168,7 +243,7 @@ def compare_file(a: Path, b: Path) -> tuple[list[str], list[str]]:
     if suffix == ".nc":
         return _compare_netcdf(a, b)
     if suffix == ".parquet":
-        return _compare_parquet(a, b), []
+        return _compare_parquet(a, b)
     if suffix == ".json":
         return _compare_json(a, b)
     if suffix == ".bin":
@@ -193,6 +268,27 @@ def table_lines(log: Path, root: Path | None = None) -> list[str]:
     return lines
 
 
+def _pair_run_outputs(before: dict[str, Path], after: dict[str, Path]) -> dict[str, str]:
+    """Op outputs stored under a run id: each before file paired with an after file of the same
+    step whose content compares equal (run ids differ between runs)."""
+
+    def step(rel: str) -> str | None:
+        parts = rel.split("/")
+        return (
+            "/".join(parts[:1] + parts[2:]) if len(parts) > 2 and RUN_ID.match(parts[1]) else None
+        )
+
+    pairs: dict[str, str] = {}
+    free = {rel for rel in after if step(rel)}
+    for rel in sorted(r for r in before if step(r)):
+        for candidate in sorted(c for c in free if step(c) == step(rel)):
+            if not compare_file(before[rel], after[candidate])[0]:
+                pairs[rel] = candidate
+                free.discard(candidate)
+                break
+    return pairs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("before", type=Path)
@@ -200,28 +296,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-before", type=Path)
     parser.add_argument("--log-after", type=Path)
     args = parser.parse_args(argv)
+    _ROOTS[:] = [str(args.before.parent.resolve()), str(args.after.parent.resolve())]
     before, after = _files(args.before), _files(args.after)
+    pairs = {rel: rel for rel in set(before) & set(after)}
+    pairs.update(_pair_run_outputs(before, after))
     summary: dict[str, Any] = {
-        "files": len(set(before) | set(after)),
+        "files": len(set(before) | set(after)) - len(pairs) + len(set(before) & set(after)),
         "identical": 0,
         "differ": [],
-        "only_before": sorted(set(before) - set(after)),
-        "only_after": sorted(set(after) - set(before)),
+        "only_before": sorted(set(before) - set(pairs)),
+        "only_after": sorted(set(after) - set(pairs.values())),
         "attrs_only": [],
+        "coords_only": [],
         "run_records": 0,
     }
-    for rel in sorted(set(before) & set(after)):
-        problems, records = compare_file(before[rel], after[rel])
+    for rel in sorted(pairs):
+        problems, records = compare_file(before[rel], after[pairs[rel]])
         if problems:
             summary["differ"].append(rel)
             print(f"DIFFERS {rel}: {'; '.join(problems)}")
-        else:
-            summary["identical"] += 1
-            attributes = [r for r in records if r.startswith(("global attr", "attributes"))]
-            summary["run_records"] += len(records) - len(attributes)
-            if attributes:
-                summary["attrs_only"].append(rel)
-                print(f"ATTRIBUTES {rel}: {'; '.join(attributes)}")
+            continue
+        summary["identical"] += 1
+        coords = [r for r in records if r.startswith(("coordinate", "coordinate column"))]
+        attributes = [r for r in records if r.startswith(("global attr", "attributes"))]
+        summary["run_records"] += len(records) - len(attributes) - len(coords)
+        if coords:
+            summary["coords_only"].append(rel)
+            print(f"COORDINATES {rel}: {'; '.join(coords)}")
+        if attributes:
+            summary["attrs_only"].append(rel)
+            print(f"ATTRIBUTES {rel}: {'; '.join(attributes)}")
     for rel in summary["only_before"]:
         print(f"ONLY BEFORE {rel}")
     for rel in summary["only_after"]:
@@ -235,9 +339,10 @@ def main(argv: list[str] | None = None) -> int:
             if x != y:
                 print(f"TABLE LINE DIFFERS:\n  before: {x}\n  after:  {y}")
     print(
-        f"{summary['identical']} of {summary['files']} files identical in content; "
-        f"{len(summary['differ'])} differ; {len(summary['only_before'])} only before, "
-        f"{len(summary['only_after'])} only after"
+        f"{summary['identical']} of {summary['files']} files equal in their data "
+        f"({len(summary['coords_only'])} with coordinates moved by rounding, "
+        f"{len(summary['attrs_only'])} with attributes changed); {len(summary['differ'])} differ; "
+        f"{len(summary['only_before'])} only before, {len(summary['only_after'])} only after"
     )
     print(json.dumps(summary))
     ok = not (summary["differ"] or summary["only_before"] or summary["only_after"])

@@ -655,3 +655,12 @@ def say(message: str) -> None:
     """Progress on stderr (stdout's last line is the JSON summary)."""
     stamp = dt.datetime.now(dt.UTC).strftime("%H:%M:%S")
     print(f"[bench {stamp}] {message}", file=sys.stderr, flush=True)
+
+
+def emit_result(result: dict[str, Any], path: str | None) -> int:
+    """Print a benchmark's result as its one JSON line (and write it to ``path``); exit status 0."""
+    text = json.dumps(result, default=str)
+    if path:
+        Path(path).write_text(text)
+    print(text, flush=True)
+    return 0

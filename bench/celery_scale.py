@@ -26,11 +26,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench._report import graceful_sigterm, not_measured, say
+from bench._report import emit_result, graceful_sigterm, not_measured, say
 from bench.radar_day import (
     DEFAULT_CADENCE_MIN,
     DEFAULT_DAY,
     QUICK_CADENCE_MIN,
+    add_day_arguments,
     ensure_archive,
     write_bench_config,
 )
@@ -381,14 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.celery_scale", description=__doc__.split("\n")[0]
     )
-    parser.add_argument(
-        "--quick", action="store_true", help=f"radar every {QUICK_CADENCE_MIN:g} min"
-    )
-    parser.add_argument(
-        "--archive", help="simulated archive folder (default: cached under data/bench)"
-    )
-    parser.add_argument("--day", type=dt.date.fromisoformat, default=DEFAULT_DAY)
-    parser.add_argument("--cadence-min", type=float, default=None)
+    add_day_arguments(parser)
     parser.add_argument("--timeout-s", type=float, default=DEFAULT_RUN_TIMEOUT_S)
     parser.add_argument("--result", help="also write the JSON result to this file")
     # a stand-in code location for checking the machinery (must define `defs`)
@@ -407,11 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         module=args.code_module,
         keep=args.keep,
     )
-    text = json.dumps(result, default=str)
-    if args.result:
-        Path(args.result).write_text(text)
-    print(text, flush=True)
-    return 0
+    return emit_result(result, args.result)
 
 
 if __name__ == "__main__":

@@ -29,16 +29,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from bench._report import graceful_sigterm, machine_description, not_measured, say
+from bench._report import emit_result, graceful_sigterm, machine_description, not_measured, say
 
 CPU_TILE = 512
 CUDA_TILE = 2048
@@ -362,11 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     result["measured_utc"] = started.replace(microsecond=0).isoformat()
     result["section_wall_s"] = round(time.perf_counter() - t0, 1)
     result["command"] = " ".join(["python -m bench.models", *(argv or sys.argv[1:])])
-    text = json.dumps(result, default=str)
-    if args.result:
-        Path(args.result).write_text(text)
-    print(text, flush=True)
-    return 0
+    return emit_result(result, args.result)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench._report import graceful_sigterm, not_measured, project_radar_year_h, say
+from bench._report import emit_result, graceful_sigterm, not_measured, project_radar_year_h, say
 from orchestration.runtime.config import PROJECT_ROOT
 
 DEFAULT_DAY = dt.date(2009, 5, 20)
@@ -587,10 +587,8 @@ def run_library(
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.radar_day", description=__doc__.split("\n")[0]
-    )
+def add_day_arguments(parser: argparse.ArgumentParser) -> None:
+    """The simulated day a radar-day benchmark runs on: --quick, --archive, --day, --cadence-min."""
     parser.add_argument(
         "--quick", action="store_true", help=f"radar every {QUICK_CADENCE_MIN:g} min"
     )
@@ -599,6 +597,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--day", type=dt.date.fromisoformat, default=DEFAULT_DAY)
     parser.add_argument("--cadence-min", type=float, default=None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.radar_day", description=__doc__.split("\n")[0]
+    )
+    add_day_arguments(parser)
     parser.add_argument("--fresh", action="store_true", help="re-simulate even when cached")
     parser.add_argument("--keep", action="store_true", help="keep the storage/products folder")
     parser.add_argument("--result", help="also write the JSON result to this file")
@@ -630,11 +635,7 @@ def main(argv: list[str] | None = None) -> int:
             keep=args.keep,
             library=not args.no_library,
         )
-    text = json.dumps(result, default=str)
-    if args.result:
-        Path(args.result).write_text(text)
-    print(text, flush=True)
-    return 0
+    return emit_result(result, args.result)
 
 
 if __name__ == "__main__":

@@ -246,11 +246,15 @@ def derive_kdp(
     if keep.any():
         dr_km = float(np.median(np.diff(sweep.range_m))) / 1000.0 if sweep.range_m.size > 1 else 1.0
         winlen = max(3, int(round(window_km / dr_km)) | 1)  # odd number of gates
-        unfolded = _unfolded_phidp(phi, keep, sweep.range_m)
+        # only the rays with kept gates, out to the farthest kept gate: KDP is NaN elsewhere
+        rows = np.flatnonzero(keep.any(axis=1))
+        last = int(np.flatnonzero(keep.any(axis=0))[-1]) + 1
+        sub_keep = keep[rows, :last]
+        unfolded = _unfolded_phidp(phi[rows, :last], sub_keep, sweep.range_m[:last])
         min_count = int(np.ceil(KDP_MIN_VALID_FRACTION * winlen))
         derived = 0.5 * windowed_slope(unfolded, winlen, min_count) / dr_km
         lo, hi = KDP_BOUNDS_DEG_KM
         with np.errstate(invalid="ignore"):
-            derived[~keep | (derived < lo) | (derived > hi)] = np.nan
-        kdp = derived.astype(np.float32)
+            derived[~sub_keep | (derived < lo) | (derived > hi)] = np.nan
+        kdp[rows, :last] = derived
     sweep.fields["specific_differential_phase"] = kdp

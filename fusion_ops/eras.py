@@ -100,13 +100,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
-import re
 from collections.abc import Iterable
 
-Capability = str  # "single" | "dual" | "unknown"
+from fusion_ops.readers.nexrad_sites import is_icao, known_icaos
 
-_ICAO = re.compile(r"^[A-Z][A-Z0-9]{3}$")
+Capability = str  # "single" | "dual" | "unknown"
 
 
 class UnknownSiteError(ValueError):
@@ -220,25 +218,15 @@ DUAL_POL_UPGRADES: dict[str, DualPolUpgrade] = {
 }
 
 
-@functools.lru_cache(maxsize=1)
-def _nexrad_sites() -> frozenset[str]:
-    """The WSR-88D ICAOs of Py-ART's NEXRAD site table (the table the readers place radars by)."""
-    from pyart.io.nexrad_common import NEXRAD_LOCATIONS
-
-    return frozenset(str(k).upper() for k in NEXRAD_LOCATIONS)
-
-
 def check_site(site: str, known_sites: Iterable[str] | None = None) -> str:
     """``site`` upper-cased, or :class:`UnknownSiteError` if it is not a WSR-88D.
 
     ``known_sites`` replaces Py-ART's NEXRAD site table (tests, or a caller with its own list).
     """
     icao = str(site).strip().upper()
-    if not _ICAO.match(icao):
+    if not is_icao(icao):
         raise UnknownSiteError(f"not a radar site id: {site!r} (four characters, e.g. KMLB)")
-    table = (
-        frozenset(s.upper() for s in known_sites) if known_sites is not None else _nexrad_sites()
-    )
+    table = frozenset(s.upper() for s in known_sites) if known_sites is not None else known_icaos()
     if icao not in table:
         raise UnknownSiteError(f"{icao} is not a WSR-88D of the NEXRAD site table")
     return icao

@@ -316,9 +316,7 @@ def ingest_radar_day(
     inventory["time"] = pd.to_datetime(inventory["time"], utc=True).dt.as_unit("ns")
     ok = inventory[inventory["status"] == "ok"]
     prof = _with_ns_times(
-        pd.concat(profiles, ignore_index=True)
-        if profiles
-        else pd.DataFrame(columns=list(PROFILE_COLUMNS))
+        pd.concat(profiles, ignore_index=True) if profiles else empty_profiles_frame()
     )
     gridded = _day_grid(store, ok, heights, grid.lat, grid.lon, site_meta)
     return RadarDay(
@@ -440,9 +438,7 @@ def concat_radar_days(
     inventory["time"] = pd.to_datetime(inventory["time"], utc=True).dt.as_unit("ns")
     frames = [p.profiles for p in parts if len(p.profiles)]
     profiles = _with_ns_times(
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame(columns=list(PROFILE_COLUMNS))
+        pd.concat(frames, ignore_index=True) if frames else empty_profiles_frame()
     )
     ok = inventory[inventory["status"] == "ok"]
     if len(ok) != store.n_volumes:

@@ -11,6 +11,7 @@ reader raises rather than placing the radar at 0 N 0 E.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 
 _ICAO = re.compile(r"^[A-Z][A-Z0-9]{3}$")
@@ -46,6 +47,14 @@ def icao_from_name(url: str) -> str | None:
     """The ICAO that starts an archive file name (``KMLB20090520_000127_V03.gz``), or None."""
     m = _ICAO_IN_NAME.match(str(url).rstrip("/").rsplit("/", 1)[-1])
     return m["icao"] if m else None
+
+
+@functools.lru_cache(maxsize=1)
+def known_icaos() -> frozenset[str]:
+    """Every site id of Py-ART's NEXRAD site table, upper case."""
+    from pyart.io.nexrad_common import NEXRAD_LOCATIONS
+
+    return frozenset(str(k).upper() for k in NEXRAD_LOCATIONS)
 
 
 def table_location(icao: str) -> tuple[float, float, float] | None:

@@ -88,13 +88,15 @@ def _open_h5(url: str, reader: str, storage_options: dict | None) -> h5py.File |
     opts = fs_options(url, storage_options)
     try:
         with fsspec.open(str(url), "rb", **opts) as fh:
-            data = fh.read()
+            # the signature first: an HDF4 granule is left for the TRMM reader to fetch
+            head = fh.read(16)
+            if file_format(head, url, reader) == "hdf4":
+                return None
+            data = head + fh.read()
     except FileNotFoundError as exc:
         raise UnreadableFileError(url, "file not found", reader) from exc
     except OSError as exc:
         raise UnreadableFileError(url, describe_exception(exc), reader) from exc
-    if file_format(data[:16], url, reader) == "hdf4":
-        return None
     try:
         return h5py.File(io.BytesIO(data), "r")
     except OSError as exc:

@@ -11,7 +11,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 from upath import UPath
 
-from fusion_ops.atomic import atomic_fs_path
+from fusion_ops.atomic import atomic_fs_path, write_bytes_atomic
 from fusion_ops.grid import ProductGrid
 from orchestration.runtime.config import RainfuseConfig, SourceConfig, resolve_env
 
@@ -91,8 +91,8 @@ class ProductStoreResource(ArchiveResource):
 
     def write_bytes(self, relative: str, data: bytes) -> str:
         """Write ``data`` atomically and return the final URL."""
-        with self.atomic_local_file(relative) as local_path, open(local_path, "wb") as handle:
-            handle.write(data)
+        fs, _ = self.filesystem()
+        write_bytes_atomic(data, self.full_path(relative), fs)
         return self.url_of(relative)
 
     @contextlib.contextmanager

@@ -183,7 +183,7 @@ def run_day(
     import resource
 
     from fusion_ops.grid import ProductGrid
-    from fusion_ops.radar.profiles import ingest_radar_day
+    from fusion_ops.radar.profiles import ingest_radar_day, usable_volumes
     from fusion_ops.readers.ground_radar import list_volumes
 
     la0, la1, lo0, lo1, d = domain
@@ -193,7 +193,7 @@ def run_day(
     t0 = time.perf_counter()
     rday = ingest_radar_day(urls, grid, gauges)
     elapsed = time.perf_counter() - t0
-    n = int((rday.inventory["status"] == "ok").sum())
+    n = len(usable_volumes(rday.inventory))
     return {
         "day_volumes": n,
         "day_quarantined": len(rday.quarantine),

@@ -326,7 +326,7 @@ def _library_targets(archive: Path, day: dt.date) -> tuple[Any, Any]:
 def _ingest_chunk(job: tuple[list[str], str, str]) -> dict[str, Any]:
     """``ingest_radar_day`` (the ground_radar asset's function) over some volumes, summarised."""
     urls, archive, day_text = job
-    from fusion_ops.radar.profiles import ingest_radar_day
+    from fusion_ops.radar.profiles import ingest_radar_day, usable_volumes
 
     grid, gauges = _library_targets(Path(archive), dt.date.fromisoformat(day_text))
     t0 = time.perf_counter()
@@ -335,7 +335,7 @@ def _ingest_chunk(job: tuple[list[str], str, str]) -> dict[str, Any]:
     seconds = time.perf_counter() - t0
     summary = {
         "seconds": seconds,
-        "n_ok": int((rday.inventory["status"] == "ok").sum()),
+        "n_ok": len(usable_volumes(rday.inventory)),
         "profiles": len(rday.profiles),
         "grid_bytes": int(rday.grid.nbytes),
         "quarantined": [str(q) for q in rday.quarantine][:5],

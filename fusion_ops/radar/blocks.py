@@ -23,7 +23,12 @@ from upath import UPath
 
 from fusion_ops.grid import GaugePoints, ProductGrid
 from fusion_ops.radar.packing import FILL_CODE, max_over_volumes
-from fusion_ops.radar.profiles import RadarDay, concat_radar_days, ingest_radar_day
+from fusion_ops.radar.profiles import (
+    RadarDay,
+    concat_radar_days,
+    ingest_radar_day,
+    usable_volumes,
+)
 from fusion_ops.readers.errors import QuarantineRecord
 from fusion_ops.readers.ground_radar import list_volumes
 
@@ -70,7 +75,9 @@ def day_volume_urls(
     Parameters
     ----------
     archive_url : str
-        Root of the ground-radar archive (``YYYY/MM/DD/SITE/`` layout).
+        Root of the ground-radar archive: ``YYYY/MM/DD/SITE/`` files, or real-time chunks
+        ``SITE/VOLUME_NUMBER/`` (one URL per chunk volume), told by the listing
+        (:func:`~fusion_ops.readers.ground_radar.list_volumes`).
     day : date
         UTC day.
     sites : iterable of str
@@ -107,11 +114,16 @@ def block_urls(urls: Sequence[str], index: int, n_blocks: int) -> list[str]:
 
 @dataclasses.dataclass
 class IngestedBlock:
-    """What :func:`ingest_block` stored, and how many of its volumes were read."""
+    """What :func:`ingest_block` stored, and how many of its volumes were read.
+
+    ``n_ok`` counts the volumes in the products: whole ones and ``n_partial`` real-time volumes
+    read from their complete sweeps (inventory status ``ok`` or ``partial``).
+    """
 
     record: dict
     n_volumes: int
     n_ok: int
+    n_partial: int = 0
 
 
 def ingest_block(
@@ -176,8 +188,9 @@ def ingest_block(
         "files": files,
         "quarantine": [dataclasses.asdict(q) for q in rday.quarantine],
     }
-    n_ok = int((rday.inventory["status"] == "ok").sum())
-    return IngestedBlock(record, len(mine), n_ok)
+    n_ok = int(usable_volumes(rday.inventory).sum())
+    n_partial = int((rday.inventory["status"] == "partial").sum())
+    return IngestedBlock(record, len(mine), n_ok, n_partial)
 
 
 def load_block(record: dict, store: BlockStore) -> RadarDay:
@@ -254,7 +267,10 @@ def remove_block_folder(folder: UPath) -> None:
 
 
 def inventory_quarantine(inventory: pd.DataFrame) -> list[QuarantineRecord]:
-    """Quarantine records of the volumes of an inventory whose status is not ``ok``.
+    """Quarantine records of the volumes of an inventory that were not read.
+
+    A ``partial`` volume (a real-time volume cut short) was read, from its complete sweeps: it
+    is in the day's products, not in quarantine; its status and reason stay in the inventory.
 
     Parameters
     ----------
@@ -265,7 +281,7 @@ def inventory_quarantine(inventory: pd.DataFrame) -> list[QuarantineRecord]:
     -------
     list of QuarantineRecord
     """
-    bad = inventory[inventory["status"] != "ok"]
+    bad = inventory[~usable_volumes(inventory)]
     return [
         QuarantineRecord(file=str(url), reason=str(reason), reader="ground_radar")
         for url, reason in zip(bad["url"], bad["reason"], strict=True)
@@ -274,7 +290,11 @@ def inventory_quarantine(inventory: pd.DataFrame) -> list[QuarantineRecord]:
 
 @dataclasses.dataclass
 class RadarDaySummary:
-    """Figures of an ingested day of ground-radar volumes."""
+    """Figures of an ingested day of ground-radar volumes.
+
+    ``n_volumes_ok`` counts the volumes in the products (status ``ok`` or ``partial``), of which
+    ``n_volumes_partial`` are real-time volumes read from their complete sweeps.
+    """
 
     n_volumes_ok: int
     sites: list[str]
@@ -284,6 +304,7 @@ class RadarDaySummary:
     #: ``(lat, lon)`` day's maximum at the lowest level (dBZ); NaN where none.
     lowest_level_max_dbz: np.ndarray
     lowest_level_coverage: float
+    n_volumes_partial: int = 0
 
 
 def summarize_radar_day(rday: RadarDay, grid: ProductGrid) -> RadarDaySummary:
@@ -302,7 +323,7 @@ def summarize_radar_day(rday: RadarDay, grid: ProductGrid) -> RadarDaySummary:
         ``max_reflectivity_dbz`` NaN without a volume read.
     """
     inventory, prof, gridded = rday.inventory, rday.profiles, rday.grid
-    ok = inventory[inventory["status"] == "ok"]
+    ok = inventory[usable_volumes(inventory)]
     n_ok = len(ok)
     shape = (1, grid.lat.size, grid.lon.size)
     low = (
@@ -319,4 +340,5 @@ def summarize_radar_day(rday: RadarDay, grid: ProductGrid) -> RadarDaySummary:
         gauges_seen=int(prof["station_id"].nunique()) if len(prof) else 0,
         lowest_level_max_dbz=low_dbz,
         lowest_level_coverage=float(np.isfinite(low_dbz).mean()),
+        n_volumes_partial=int((ok["status"] == "partial").sum()),
     )

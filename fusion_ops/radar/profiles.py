@@ -20,7 +20,7 @@ from fusion_ops.grid import CartesianGrid, GaugePoints, ProductGrid
 from fusion_ops.radar.gridding import PROFILE_COLUMNS, gauge_profiles, grid_volume
 from fusion_ops.radar.qc import RadarQCConfig, derive_kdp, quality_control
 from fusion_ops.readers.errors import QuarantineRecord, UnreadableFileError, describe_exception
-from fusion_ops.readers.ground_radar import DEFAULT_FIELDS, read_volume
+from fusion_ops.readers.ground_radar import DEFAULT_FIELDS, read_volume_with_status
 
 PROFILE_FIELDS: tuple[str, ...] = (
     "reflectivity",
@@ -41,6 +41,9 @@ class VolumeProducts:
     qc: dict[str, int]
     max_reflectivity_dbz: float
     capability: str = ""  # "single" | "dual" polarisation (RadarVolume.capability)
+    #: "ok" (whole volume) or "partial" (a real-time volume cut short, its complete sweeps only)
+    status: str = "ok"
+    reason: str = ""  # what a partial volume lacks
 
 
 def max_needed_range_m(
@@ -109,15 +112,17 @@ def ingest_volume(
     qc_config: RadarQCConfig | None = None,
     storage_options: dict | None = None,
 ) -> VolumeProducts:
-    """Read + QC + profiles + gridding of one volume file.
+    """Read + QC + profiles + gridding of one volume (a file or a real-time chunk volume).
 
     ``site_lat_lon`` (known from the site table) lets the reader drop gates beyond the farthest
-    target before converting them; without it the whole range is decoded.
+    target before converting them; without it the whole range is decoded.  A real-time volume
+    cut short gives products of its complete sweeps, with ``status == "partial"`` and the reason.
     """
     max_range = None
     if site_lat_lon is not None:
         max_range = max_needed_range_m(site_lat_lon[0], site_lat_lon[1], grid, gauges) or None
-    volume = read_volume(url, DEFAULT_FIELDS, max_range, storage_options)
+    read = read_volume_with_status(url, DEFAULT_FIELDS, max_range, storage_options)
+    volume = read.volume
     if site_lat_lon is None:
         # The first volume of a site is read whole (its position was unknown); cutting it to the
         # same range as the later ones keeps every volume's products (e.g. the inventory's
@@ -125,7 +130,8 @@ def ingest_volume(
         needed = max_needed_range_m(volume.latitude_deg, volume.longitude_deg, grid, gauges)
         if needed:
             volume = truncate_range(volume, needed)
-    return process_volume(volume, grid, gauges, qc_config)
+    products = process_volume(volume, grid, gauges, qc_config)
+    return dataclasses.replace(products, status=read.status, reason=read.reason)
 
 
 def truncate_range(volume: RadarVolume, max_range_m: float) -> RadarVolume:
@@ -179,6 +185,7 @@ __all__ = [
     "VolumeProducts",
     "empty_profiles_frame",
     "INVENTORY_COLUMNS",
+    "USABLE_STATUSES",
     "RadarDay",
     "concat_radar_days",
     "ingest_radar_day",
@@ -187,6 +194,7 @@ __all__ = [
     "max_needed_range_m",
     "process_volume",
     "truncate_range",
+    "usable_volumes",
 ]
 
 
@@ -194,13 +202,34 @@ INVENTORY_COLUMNS: tuple[str, ...] = (
     "url",
     "site_id",
     "time",
-    "status",
-    "reason",
+    "status",  # "ok" | "partial" | "quarantined" (USABLE_STATUSES went into the products)
+    "reason",  # why a volume is partial or quarantined; "" for an ok one
     "max_reflectivity_dbz",
     "valid_gates_before_qc",
     "valid_gates_after_qc",
     "capability",  # "single" | "dual" polarisation; "" for a quarantined volume
 )
+
+#: Inventory statuses of the volumes whose products are in the day (profiles, one grid volume
+#: each): whole volumes ("ok") and real-time volumes cut short, read from their complete sweeps
+#: ("partial").  A "quarantined" volume gave nothing.
+USABLE_STATUSES: tuple[str, ...] = ("ok", "partial")
+
+
+def usable_volumes(inventory: pd.DataFrame) -> pd.Series:
+    """Which inventory rows are volumes in the day's products (status in :data:`USABLE_STATUSES`).
+
+    Parameters
+    ----------
+    inventory : DataFrame
+        With a ``status`` column (:data:`INVENTORY_COLUMNS`).
+
+    Returns
+    -------
+    Series of bool
+        Aligned with ``inventory``; the day's grid holds one volume per True row, in order.
+    """
+    return inventory["status"].isin(USABLE_STATUSES)
 
 
 @dataclasses.dataclass
@@ -246,10 +275,16 @@ def ingest_radar_day(
     file is removed when the last array reading it is garbage-collected (or at
     :meth:`RadarDay.close`).  Without it the codes are NumPy arrays in memory.  The values, and
     the file ``to_netcdf`` writes, are the same either way.
+
+    ``urls`` are files or real-time chunk volumes, as
+    :func:`~fusion_ops.readers.ground_radar.list_volumes` lists them.  The inventory has one row
+    per URL: status ``"ok"``, ``"partial"`` (a real-time volume cut short, in the products from
+    its complete sweeps; ``reason`` says what it lacks) or ``"quarantined"`` (unreadable, not in
+    the products; also in ``quarantine``).
     """
     from fusion_ops.radar.packing import FILL_CODE, PACKING, pack
     from fusion_ops.radar.spill import VolumeCodeStore
-    from fusion_ops.readers.ground_radar import volume_time_from_name
+    from fusion_ops.readers.ground_radar import volume_site_from_name, volume_time_from_name
 
     heights = tuple(float(h) for h in grid.heights_m)
     ny, nx = grid.lat.size, grid.lon.size
@@ -266,7 +301,8 @@ def ingest_radar_day(
     site_meta: dict[str, object] = {}  # first site's location, as the per-volume products carry
     n_ok = 0
     for url in urls:
-        site = str(url).rsplit("/", 1)[-1][:4]
+        # a real-time volume URL ends in its start time, not in the site: read the key form
+        site = volume_site_from_name(url) or str(url).rsplit("/", 1)[-1][:4]
         before = len(quarantine)
         prods = list(
             ingest_volumes(
@@ -302,8 +338,8 @@ def ingest_radar_day(
                 "url": url,
                 "site_id": p.site_id,
                 "time": p.time.tz_localize("UTC") if p.time.tzinfo is None else p.time,
-                "status": "ok",
-                "reason": "",
+                "status": p.status,
+                "reason": p.reason,
                 "max_reflectivity_dbz": p.max_reflectivity_dbz,
                 "valid_gates_before_qc": p.qc["valid_before"],
                 "valid_gates_after_qc": p.qc["valid_after"],
@@ -314,7 +350,7 @@ def ingest_radar_day(
         del p, prods, ds
     inventory = pd.DataFrame(rows, columns=list(INVENTORY_COLUMNS))
     inventory["time"] = pd.to_datetime(inventory["time"], utc=True).dt.as_unit("ns")
-    ok = inventory[inventory["status"] == "ok"]
+    ok = inventory[usable_volumes(inventory)]
     prof = _with_ns_times(
         pd.concat(profiles, ignore_index=True) if profiles else empty_profiles_frame()
     )
@@ -339,7 +375,11 @@ def _day_grid(
     lon: object,
     site_meta: dict,
 ) -> xr.Dataset:
-    """The day's packed grid profiles from a filled code store (one volume per ``ok`` row)."""
+    """The day's packed grid profiles from a filled code store (one volume per ``ok`` row).
+
+    ``ok`` holds the inventory rows of the volumes in the store (:func:`usable_volumes`: whole and
+    partial ones), in the store's order.
+    """
     from fusion_ops.radar.packing import cf_code_attrs
     from fusion_ops.radar.spill import VOLUME_BLOCK, spatial_chunks
 
@@ -440,10 +480,10 @@ def concat_radar_days(
     profiles = _with_ns_times(
         pd.concat(frames, ignore_index=True) if frames else empty_profiles_frame()
     )
-    ok = inventory[inventory["status"] == "ok"]
+    ok = inventory[usable_volumes(inventory)]
     if len(ok) != store.n_volumes:
         raise ValueError(
-            f"concat_radar_days: {len(ok)} volumes ok in the inventories but {store.n_volumes} "
+            f"concat_radar_days: {len(ok)} volumes read in the inventories but {store.n_volumes} "
             "in the grids"
         )
     gridded = _day_grid(store, ok, first["height"].values, first["lat"], first["lon"], site_meta)

@@ -8,6 +8,13 @@ does not (e.g. files without a ``Conventions`` attribute).  Every reader returns
 
 Archive layout (NEXRAD on ``s3://unidata-nexrad-level2`` and the embedded default archive under a
 ``nexrad/`` prefix): ``{root}/YYYY/MM/DD/SITE/SITEYYYYMMDD_HHMMSS_V06``.  The root is an argument.
+A root in the real-time chunk layout (``s3://unidata-nexrad-level2-chunks``:
+``{root}/SITE/VOLUME_NUMBER/YYYYMMDD-HHMMSS-NNN-S|I|E``) goes through the same two calls:
+:func:`list_volumes` lists one URL per volume, ``{root}/SITE/VOLUME_NUMBER/YYYYMMDD-HHMMSS`` (the
+prefix its chunks share), and :func:`read_volume` / :func:`read_volume_with_status` assemble the
+chunks behind such a URL (:mod:`fusion_ops.readers.level2_chunks`).  Which layout a root holds is
+told by its listing, and which kind of volume a URL names by its key form, never by a file name
+written into the code.
 
 Every archive variant goes through the same path.  Whole-file compression is recognised by the
 first bytes (never by the name) and unwrapped first: gzip (``1f 8b``, the archive's ``.gz`` keys
@@ -65,6 +72,37 @@ _VOLUME_NAME = re.compile(
 )
 
 
+#: A real-time volume as :func:`list_volumes` names it: ``.../SITE/VOLUME_NUMBER/YYYYMMDD-HHMMSS``,
+#: the prefix shared by the volume's chunk keys (``...-NNN-S|I|E``); no object has this key.
+_CHUNK_VOLUME_KEY = re.compile(
+    r"(?:^|/)(?P<site>[A-Z0-9]{4})/(?P<number>\d+)/(?P<date>\d{8})-(?P<time>\d{6})$"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ChunkVolumeKey:
+    """What the URL of a real-time volume says: site, volume number, start time and folder."""
+
+    site: str
+    volume_number: int
+    start: pd.Timestamp
+    folder: str  # URL of ``{root}/SITE/VOLUME_NUMBER``
+
+
+def chunk_volume_key(url: str) -> ChunkVolumeKey | None:
+    """The parts of a real-time volume URL (``.../SITE/NUMBER/YYYYMMDD-HHMMSS``), else None."""
+    url = str(url).rstrip("/")
+    m = _CHUNK_VOLUME_KEY.search(url)
+    if not m:
+        return None
+    return ChunkVolumeKey(
+        site=m["site"],
+        volume_number=int(m["number"]),
+        start=pd.Timestamp(f"{m['date']}T{m['time']}", tz="UTC"),
+        folder=url.rsplit("/", 1)[0],
+    )
+
+
 def _fs_and_path(url: str, storage_options: dict | None) -> tuple[fsspec.AbstractFileSystem, str]:
     opts = fs_options(url, storage_options)
     fs, path = fsspec.core.url_to_fs(str(url), **opts)
@@ -84,11 +122,17 @@ def list_volumes(
 ) -> list[str]:
     """URLs of a site's volumes for one UTC day, sorted by time.
 
+    The root's layout is told by what it lists: the archive's ``YYYY/MM/DD/SITE/`` folder of the
+    day, else the real-time chunk folders ``SITE/VOLUME_NUMBER/``.  A chunk volume is listed as
+    ``{root}/SITE/VOLUME_NUMBER/YYYYMMDD-HHMMSS`` (every volume that starts on the day, complete
+    or not, with its start chunk or not: :func:`read_volume_with_status` says which).  A root
+    holds one layout; where a day had keys in both, the archive's whole files are taken.
+
     Parameters
     ----------
     root_url : str
-        Archive root, local folder or ``s3://bucket[/prefix]`` (e.g. ``s3://unidata-nexrad-level2``
-        or ``<archive>/nexrad``).
+        Archive root, local folder or ``s3://bucket[/prefix]`` (e.g. ``s3://unidata-nexrad-level2``,
+        ``s3://unidata-nexrad-level2-chunks`` or ``<archive>/nexrad``).
     day : date or ``YYYY-MM-DD``
     site : str
         Four-letter site id (``KLBB``).
@@ -98,10 +142,26 @@ def list_volumes(
     Returns
     -------
     list of str
-        Empty when the day or site folder does not exist (a missing source is not an error).
+        Empty when neither the day's folder nor the site's chunk folders exist (a missing source
+        is not an error).  Keys that are no volume (``_MDM`` model data, other days or sites)
+        are skipped.
     """
     day = pd.Timestamp(day).date()
     fs, root = _fs_and_path(root_url, storage_options)
+    urls = _list_archive_day(fs, root, day, site)
+    if urls:
+        return urls
+    # the chunk module builds on this one (it reads assembled bytes with read_volume_bytes):
+    # imported where it is used, so that neither module imports the other at import time
+    from fusion_ops.readers.level2_chunks import list_chunk_volumes
+
+    return [v.url for v in list_chunk_volumes(root_url, day, site, storage_options)]
+
+
+def _list_archive_day(
+    fs: fsspec.AbstractFileSystem, root: str, day: dt.date, site: str
+) -> list[str]:
+    """The volume keys of ``{root}/YYYY/MM/DD/SITE``, by time; empty without that folder."""
     folder = f"{root.rstrip('/')}/{day:%Y/%m/%d}/{site}"
     try:
         names = fs.ls(folder, detail=False)
@@ -116,12 +176,27 @@ def list_volumes(
     return sorted(out, key=lambda u: (volume_time_from_name(u), u.rsplit("/", 1)[-1]))
 
 
+def is_chunk_volume_url(url: str) -> bool:
+    """Whether ``url`` names a real-time volume by its chunks' prefix (see :func:`list_volumes`)."""
+    return chunk_volume_key(url) is not None
+
+
 def volume_time_from_name(url: str) -> pd.Timestamp | None:
-    """Scan start time encoded in a Level II key, or None."""
+    """Scan start time encoded in a Level II key or a real-time volume URL, or None."""
     m = _VOLUME_NAME.match(str(url).rstrip("/").rsplit("/", 1)[-1])
-    if not m:
-        return None
-    return pd.Timestamp(f"{m['date']}T{m['time']}", tz="UTC")
+    if m:
+        return pd.Timestamp(f"{m['date']}T{m['time']}", tz="UTC")
+    key = chunk_volume_key(url)
+    return key.start if key else None
+
+
+def volume_site_from_name(url: str) -> str | None:
+    """Site id encoded in a Level II key or a real-time volume URL, or None."""
+    m = _VOLUME_NAME.match(str(url).rstrip("/").rsplit("/", 1)[-1])
+    if m:
+        return m["site"]
+    key = chunk_volume_key(url)
+    return key.site if key else None
 
 
 def _read_bytes(url: str, storage_options: dict | None, reader: str) -> bytes:
@@ -193,6 +268,47 @@ def _sniff(data: bytes) -> str:
     return "unknown"
 
 
+@dataclasses.dataclass(frozen=True)
+class VolumeRead:
+    """A volume as read, and whether it is whole.
+
+    ``status`` is ``"ok"`` (a whole file, or a real-time volume with all its chunks) or
+    ``"partial"`` (a real-time volume cut short: its complete sweeps only); ``reason`` says what
+    was missing (empty when whole).
+    """
+
+    volume: RadarVolume
+    status: str = "ok"
+    reason: str = ""
+
+
+def read_volume_with_status(
+    url: str,
+    fields: Sequence[str] = DEFAULT_FIELDS,
+    max_range_m: float | None = None,
+    storage_options: dict | None = None,
+) -> VolumeRead:
+    """Read one volume that :func:`list_volumes` listed, saying whether it is partial.
+
+    A file is read by :func:`read_volume_bytes`; a real-time volume URL
+    (``.../SITE/VOLUME_NUMBER/YYYYMMDD-HHMMSS``) is assembled from the chunks listed under it now
+    (:func:`~fusion_ops.readers.level2_chunks.read_chunk_volume_url`).
+
+    Raises
+    ------
+    UnreadableFileError
+        Empty, truncated, corrupt or unknown-format file; a real-time volume without its start
+        chunk or without one complete sweep.
+    """
+    if is_chunk_volume_url(url):
+        from fusion_ops.readers.level2_chunks import read_chunk_volume_url  # see list_volumes
+
+        read = read_chunk_volume_url(url, fields, max_range_m, storage_options)
+        return VolumeRead(read.volume, read.status, read.reason)
+    data = _read_bytes(url, storage_options, "ground_radar")
+    return VolumeRead(read_volume_bytes(data, url, fields, max_range_m))
+
+
 def read_volume(
     url: str,
     fields: Sequence[str] = DEFAULT_FIELDS,
@@ -204,7 +320,9 @@ def read_volume(
     Parameters
     ----------
     url : str
-        Local path or fsspec URL.
+        Local path or fsspec URL; or a real-time volume URL from :func:`list_volumes`, assembled
+        from its chunks (a partial one gives its complete sweeps; :func:`read_volume_with_status`
+        says so).
     fields : sequence of str
         Moments to decode (Py-ART names); missing ones are simply absent.
     max_range_m : float, optional
@@ -215,9 +333,7 @@ def read_volume(
     UnreadableFileError
         Empty, truncated, corrupt or unknown-format file.
     """
-    return read_volume_bytes(
-        _read_bytes(url, storage_options, "ground_radar"), url, fields, max_range_m
-    )
+    return read_volume_with_status(url, fields, max_range_m, storage_options).volume
 
 
 def read_volume_bytes(
@@ -232,8 +348,9 @@ def read_volume_bytes(
 
     Used for volumes assembled from real-time chunks (:mod:`fusion_ops.readers.level2_chunks`).
     ``drop_incomplete_sweeps`` is for a Level II volume known to be cut short (a real-time volume
-    without its end chunk): its complete sweeps are kept and a sweep with fewer than 90 % of its
-    rays is dropped, where a whole file would raise "truncated".
+    without its end chunk): it is read up to the last radial that ends an elevation, so its
+    complete sweeps are kept and the elevation in progress is dropped, where a whole file would
+    raise "truncated".
     """
     data = unwrap(data, url)
     kind = _sniff(data)
@@ -251,13 +368,33 @@ def read_volume_bytes(
     )
 
 
+#: Radial status (message 31, RDA/RPG ICD 2620002) of the last radial of an elevation: "end of
+#: elevation" and "end of volume scan".
+_END_OF_ELEVATION = (2, 4)
+
+
 def _read_level2_complete_sweeps(
     url: str, fields: Sequence[str], max_range_m: float | None, data: bytes
 ) -> RadarVolume:
-    """A message-31 volume cut short: its complete sweeps (>= 90 % of their rays) only."""
-    from fusion_ops.readers.level2 import Level2FormatError, decode_level2
+    """A message-31 volume cut short: its complete sweeps only.
+
+    The messages are cut after the last radial that ends an elevation (radial status), so the
+    elevation in progress when the volume was cut is not decoded.  Its rays cannot be told by
+    their number: a part of a turn is binned as a whole turn at a coarser azimuth spacing
+    (120 rays of a 0.5-deg sweep as a 3-deg sweep), which the 90 %-of-rays check then accepts.
+    """
+    from fusion_ops.readers.level2 import Level2FormatError, decode_level2, decompress_records
 
     reader = "nexrad_level2"
+    try:
+        messages = decompress_records(data)
+    except Level2FormatError as exc:
+        raise UnreadableFileError(url, str(exc), reader) from exc
+    end = _end_of_last_elevation(messages)
+    if end is None:
+        raise UnreadableFileError(url, "no complete sweep: no radial ends an elevation", reader)
+    # header + decompressed messages: an uncompressed Archive II volume, not decompressed again
+    data = data[:24] + messages[:end]
     try:
         vol, counts = decode_level2(data, fields, max_range_m, source=str(url))
     except Level2FormatError as exc:
@@ -268,6 +405,32 @@ def _read_level2_complete_sweeps(
     vol = dataclasses.replace(vol, sweeps=[s for s, _ in kept])
     _validate_sweeps(url, vol, reader, [n for _, n in kept])
     return _placed(vol, url, data, reader)
+
+
+def _end_of_last_elevation(messages: bytes) -> int | None:
+    """Byte offset just after the last message-31 radial that ends an elevation, or None.
+
+    ``messages`` are the decompressed Level II messages: a message 31 spans its own size, every
+    other message a fixed 2432-byte slot (as :func:`~fusion_ops.readers.level2.decode_level2`
+    walks them).
+    """
+    from fusion_ops.readers.level2 import _CTM, _FIXED_MSG_BYTES, _MSG31_HDR, _MSG_HDR
+
+    end = None
+    pos, n = 0, len(messages)
+    while pos + _CTM + _MSG_HDR.size <= n:
+        size_hw, _, mtype, *_ = _MSG_HDR.unpack_from(messages, pos + _CTM)
+        if mtype != 31:
+            pos += _FIXED_MSG_BYTES
+            continue
+        head = pos + _CTM + _MSG_HDR.size
+        if size_hw == 0 or head + _MSG31_HDR.size > n:
+            break  # a corrupt or cut header: what follows cannot be walked
+        step = _CTM + 2 * size_hw
+        if _MSG31_HDR.unpack_from(messages, head)[9] in _END_OF_ELEVATION and pos + step <= n:
+            end = pos + step
+        pos += step
+    return end
 
 
 def _validate_sweeps(url: str, vol: RadarVolume, reader: str, ray_counts: list[int]) -> None:

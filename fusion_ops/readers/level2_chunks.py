@@ -14,9 +14,15 @@ byte (tests check it on the real KLBB volume cut into chunks), and it is read by
 (``BZh`` without the length) gets its length prepended.
 
 A volume whose ``E`` chunk is not (yet) there or with a gap in the chunk numbers is read as far
-as it goes: the chunks from ``S`` up to the first gap, its complete sweeps only; the result says
-so (:attr:`ChunkVolumeRead.partial`, ``status == "partial"``, ``missing_chunks``).  A volume
-without its ``S`` chunk cannot be read: :class:`UnreadableFileError` naming its chunk keys.
+as it goes: the chunks from ``S`` up to the first gap, its complete sweeps only (up to the last
+radial that ends an elevation); the result says so (:attr:`ChunkVolumeRead.partial`,
+``status == "partial"``, ``missing_chunks``).  A volume without its ``S`` chunk cannot be read:
+:class:`UnreadableFileError` naming its chunk keys.
+
+The daily ground-radar ingest reaches this module through
+:func:`~fusion_ops.readers.ground_radar.list_volumes` (a chunk root lists one URL per volume,
+:attr:`ChunkVolume.url`) and :func:`~fusion_ops.readers.ground_radar.read_volume_with_status`
+(which hands such a URL to :func:`read_chunk_volume_url`).
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from fusion_ops.readers.ground_radar import (
     DEFAULT_FIELDS,
     _fs_and_path,
     _protocol_prefix,
+    chunk_volume_key,
     read_volume_bytes,
 )
 
@@ -155,28 +162,100 @@ def list_chunk_volumes(
         keys = fs.find(base)  # one recursive listing (paged on S3), not one per volume folder
     except (FileNotFoundError, OSError):
         return []
-    prefix = _protocol_prefix(fs)
-    groups: dict[tuple[int, str], dict[int, Chunk]] = {}
+    return _group_chunks(keys, _protocol_prefix(fs), site, f"{day:%Y%m%d}")
+
+
+def _group_chunks(
+    keys: Sequence[str], prefix: str, site: str, date: str, start: str | None = None
+) -> list[ChunkVolume]:
+    """The chunk keys ``.../SITE/NUMBER/YYYYMMDD-HHMMSS-NNN-T`` of one day grouped into volumes.
+
+    ``prefix`` is the protocol put before each listed key; ``start`` (``HHMMSS``) keeps one start
+    time only.  Other keys are skipped; a chunk number listed twice keeps its first key.
+    """
+    groups: dict[tuple[str, int, str], dict[int, Chunk]] = {}
     for key in keys:
         parts = key.rstrip("/").rsplit("/", 3)
         if len(parts) < 3 or parts[-3] != site or not parts[-2].isdigit():
             continue
         m = _CHUNK_NAME.match(parts[-1])
-        if not m or m["date"] != f"{day:%Y%m%d}":
+        if not m or m["date"] != date or (start is not None and m["time"] != start):
             continue
-        group = groups.setdefault((int(parts[-2]), f"{m['date']}T{m['time']}"), {})
+        folder = key.rstrip("/").rsplit("/", 1)[0]
+        group = groups.setdefault((folder, int(parts[-2]), f"{m['date']}T{m['time']}"), {})
         group.setdefault(int(m["number"]), Chunk(prefix + key, int(m["number"]), m["kind"]))
     volumes = [
         ChunkVolume(
             site=site,
             volume_number=number,
-            start=pd.Timestamp(start, tz="UTC"),
-            folder=f"{prefix}{base}/{number}",
+            start=pd.Timestamp(when, tz="UTC"),
+            folder=prefix + folder,
             chunks=tuple(chunks[n] for n in sorted(chunks)),
         )
-        for (number, start), chunks in groups.items()
+        for (folder, number, when), chunks in groups.items()
     ]
     return sorted(volumes, key=lambda v: (v.start, v.volume_number))
+
+
+def chunk_volume_at(url: str, storage_options: dict | None = None) -> ChunkVolume:
+    """The volume that a real-time volume URL names, with the chunks listed under it now.
+
+    Parameters
+    ----------
+    url : str
+        ``{root}/SITE/VOLUME_NUMBER/YYYYMMDD-HHMMSS`` (:attr:`ChunkVolume.url`, as
+        :func:`~fusion_ops.readers.ground_radar.list_volumes` lists it).
+    storage_options : dict, optional
+        fsspec options (``anon`` defaults to True for s3).
+
+    Returns
+    -------
+    ChunkVolume
+        Its ``url`` is ``url``.
+
+    Raises
+    ------
+    UnreadableFileError
+        ``url`` is not of that form, or no chunk of the volume is listed.
+    """
+    key = chunk_volume_key(url)
+    if key is None:
+        raise UnreadableFileError(
+            url, "not a real-time volume URL (.../SITE/VOLUME_NUMBER/YYYYMMDD-HHMMSS)", READER
+        )
+    fs, folder = _fs_and_path(key.folder, storage_options)
+    try:
+        # listed afresh (not from a cache of the day's listing): a real-time volume grows
+        keys = fs.ls(folder, detail=False, refresh=True)
+    except FileNotFoundError:
+        keys = []
+    except OSError as exc:
+        raise UnreadableFileError(url, describe_exception(exc), READER) from exc
+    found = _group_chunks(
+        keys, _protocol_prefix(fs), key.site, f"{key.start:%Y%m%d}", f"{key.start:%H%M%S}"
+    )
+    if not found:
+        raise UnreadableFileError(url, "no chunk of the volume is listed", READER)
+    # the folder as the URL spells it, so that the volume keeps the name it was listed under
+    return dataclasses.replace(found[0], folder=key.folder)
+
+
+def read_chunk_volume_url(
+    url: str,
+    fields: Sequence[str] = DEFAULT_FIELDS,
+    max_range_m: float | None = None,
+    storage_options: dict | None = None,
+) -> ChunkVolumeRead:
+    """List, assemble and read the real-time volume a URL names (:func:`chunk_volume_at`).
+
+    Raises
+    ------
+    UnreadableFileError
+        No chunk listed, no start chunk, or nothing decodable (e.g. not one complete sweep yet).
+    """
+    return read_chunk_volume(
+        chunk_volume_at(url, storage_options), fields, max_range_m, storage_options
+    )
 
 
 def _as_record(data: bytes) -> bytes:

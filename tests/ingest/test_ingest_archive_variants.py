@@ -1,7 +1,10 @@
 """Every NEXRAD Level II archive variant through the one ground-radar path (issue #18, item 1).
 
 Whole-file gzip / Unix compress (.Z) / bzip2 told by content, message-1 (pre-2008) volumes placed
-from the NEXRAD site table, single- vs dual-pol capability, archive key names, and ``s3://``.
+from the NEXRAD site table, single- vs dual-pol capability, archive key names, and ``s3://``: a
+message-1 ``.bz2`` and a ``.gz`` key (beside an ``_MDM`` key, skipped) listed, read and ingested
+through the daily path from the S3 test server (the real-time chunks from ``s3://`` are in
+``test_ingest_level2_chunks.py``).
 Real files: Py-ART's message-1 sample (KLOT 2003-01-01 00:09:21, its original archive name) and
 the KLBB message-31 volume of ``../shared/data``.
 """
@@ -9,6 +12,7 @@ the KLBB message-31 volume of ``../shared/data``.
 from __future__ import annotations
 
 import bz2
+import datetime as dt
 import gzip
 import warnings
 
@@ -17,6 +21,7 @@ import pandas as pd
 import pytest
 
 from fusion_ops.grid import GaugePoints, ProductGrid
+from fusion_ops.radar.blocks import day_volume_urls
 from fusion_ops.radar.profiles import INVENTORY_COLUMNS, ingest_radar_day
 from fusion_ops.readers.errors import UnreadableFileError
 from fusion_ops.readers.ground_radar import list_volumes, read_volume, volume_time_from_name
@@ -280,12 +285,63 @@ def test_gz_volume_listed_and_read_from_s3(s3_bucket, klbb, klbb_bytes):
     day = f"{bucket}/level2/2016/06/01/KLBB"
     fs.pipe_file(f"{day}/KLBB20160601_150025_V06.gz", gzip.compress(klbb_bytes))
     fs.pipe_file(f"{day}/KLBB20160601_150025_V06_MDM", b"model data messages")
+    fs.pipe_file(f"{bucket}/level2/2016/06/02/KLBB/KLBB20160602_000000_V06.gz", b"next day")
+    assert sorted(k.rsplit("/", 1)[-1] for k in fs.ls(day)) == [
+        "KLBB20160601_150025_V06.gz",
+        "KLBB20160601_150025_V06_MDM",  # in the listing, and skipped
+    ]
     urls = list_volumes(f"s3://{bucket}/level2", "2016-06-01", "KLBB", opts)
     assert urls == [f"s3://{day}/KLBB20160601_150025_V06.gz"]
     vol = read_volume(urls[0], storage_options=opts)
     assert vol.site_id == "KLBB" and vol.capability == "dual"
     assert vol.latitude_deg == pytest.approx(KLBB_LAT, abs=1e-3)
+    assert vol.longitude_deg == pytest.approx(KLBB_LON, abs=1e-3)
+    assert len(vol.sweeps) == 11 and vol.max_reflectivity_dbz() == pytest.approx(71.5)
     np.testing.assert_array_equal(_reflectivity(vol), _reflectivity(klbb))
+    # and through the daily path
+    assert day_volume_urls(f"s3://{bucket}/level2", dt.date(2016, 6, 1), ["KLBB"], opts) == urls
+    grid = ProductGrid.from_centres(33.4, 33.9, -102.1, -101.5, 0.1, (1000.0,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        inv = ingest_radar_day(urls, grid, None, storage_options=opts).inventory
+    assert list(inv["status"]) == ["ok"] and list(inv["capability"]) == ["dual"]
+    assert list(inv["site_id"]) == ["KLBB"] and inv["max_reflectivity_dbz"].iloc[0] == 58.0
+    assert inv["time"].iloc[0] == pd.Timestamp("2016-06-01T15:00:25Z")
+
+
+@pytest.mark.integration
+def test_message1_volume_listed_and_ingested_from_s3(s3_bucket, msg1_bytes):
+    import s3fs
+    from pyart.io.nexrad_common import get_nexrad_location
+
+    bucket, opts = s3_bucket
+    fs = s3fs.S3FileSystem(**opts)
+    day = f"{bucket}/level2/2003/01/01/KLOT"
+    fs.pipe_file(f"{day}/KLOT20030101_000921.bz2", msg1_bytes)  # its original archive name
+    fs.pipe_file(f"{day}/KLOT20030101_000921_MDM", b"model data messages")
+    fs.pipe_file(f"{day}/KLOT20030101_000921.bz2.md5", b"checksum")
+    urls = day_volume_urls(f"s3://{bucket}/level2", dt.date(2003, 1, 1), ["KLOT", "KMLB"], opts)
+    assert urls == [f"s3://{day}/KLOT20030101_000921.bz2"]
+    vol = read_volume(urls[0], storage_options=opts)
+    lat, lon, _ = get_nexrad_location("KLOT")
+    assert vol.site_id == "KLOT" and (vol.latitude_deg, vol.longitude_deg) == (lat, lon)
+    assert vol.latitude_deg == pytest.approx(KLOT_LAT)
+    assert vol.longitude_deg == pytest.approx(KLOT_LON)
+    assert len(vol.sweeps) == 7 and vol.capability == "single"
+    assert vol.max_reflectivity_dbz() == pytest.approx(57.5)
+    grid = ProductGrid.from_centres(41.2, 42.0, -88.5, -87.7, 0.1, (1000.0, 2000.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rday = ingest_radar_day(urls, grid, GaugePoints(("g1",), (41.7,), (-88.0,)), None, opts)
+    inv = rday.inventory
+    assert list(inv["status"]) == ["ok"] and list(inv["site_id"]) == ["KLOT"]
+    assert list(inv["capability"]) == ["single"] and rday.quarantine == []
+    # gates beyond the grid's farthest corner (~62 km) are cut: not the whole volume's 57.5 dBZ
+    assert inv["max_reflectivity_dbz"].iloc[0] == 47.0
+    assert inv["time"].iloc[0] == pd.Timestamp("2003-01-01T00:09:21Z")
+    assert rday.grid.attrs["site_latitude_deg"] == pytest.approx(KLOT_LAT)
+    assert rday.grid.attrs["site_longitude_deg"] == pytest.approx(KLOT_LON)
+    assert set(rday.profiles["site_id"]) == {"KLOT"} and len(rday.profiles) == 16
 
 
 # --- the day's inventory -------------------------------------------------------------------------

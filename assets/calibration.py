@@ -51,6 +51,7 @@ from orchestration.runtime.io_managers import stored_path_of
 from orchestration.runtime.metadata import png_markdown, summary_metadata
 from orchestration.runtime.partitions import daily_partitions
 from orchestration.runtime.resources import ComputeResource, DomainResource
+from orchestration.runtime.sources import partition_sources, planned
 from orchestration.runtime.tags import GPU_OP_TAGS, GPU_POOL, critical_path_op_tags
 
 GROUP = "calibration"
@@ -73,6 +74,8 @@ ABI_FEATURES = "satellite_features"
 LOOKBACK_DAYS = int(os.environ.get("RAINFUSE_CALIBRATION_LOOKBACK_DAYS", "45"))
 
 TARGETS = fitting.TARGETS  # re-exported: the training benchmark names it here
+#: The source each network calibrates, as the era plan names it (``partition_sources``).
+MODEL_SOURCES = {"mlp2": "spaceborne", "mlp3": "satellite"}
 
 
 class CalibrationConfig(Config):
@@ -179,10 +182,14 @@ def _model_asset(name: str, description: str) -> AssetsDefinition:
             config.settings(),
             compute.torch_device(),
         )
-        if fit.fallback:
+        source = MODEL_SOURCES.get(name)
+        available, why = planned(partition_sources(day), source) if source else (True, "")
+        if fit.fallback and available:
             context.log.warning(
                 f"{name} for {day}: {fit.reason}; using the fallback {fit.fallback}"
             )
+        elif fit.fallback:
+            context.log.info(f"{name} for {day}: no {source} planned ({why}): {fit.fallback}")
         context.add_output_metadata(summary_metadata(fit.summary))
         return fit.data
 
@@ -354,6 +361,14 @@ def calibration_evaluation(
         {"mlp1": mlp1_model, "mlp2": mlp2_model, "mlp3": mlp3_model},
         compute.torch_device(),
     )
+    plan = partition_sources(context.partition_key)
+    # what the era table planned: a network without its source that day is not a failed check
+    ev.record["not_planned"] = {
+        name: why
+        for name, source in MODEL_SOURCES.items()
+        for available, why in [planned(plan, source)]
+        if not available
+    }
     meta: dict[str, Any] = {
         "table": MetadataValue.md(E.score_markdown(ev.record)),
         **summary_metadata(E.rmse_summary(ev.record)),
@@ -369,6 +384,12 @@ def calibration_evaluation(
 def _check(record: dict, model: str, baselines: list[str], need_corr: bool) -> AssetCheckResult:
     """The library's decision as a check result: an undecided check (a fallback in use: no trained
     model yet; too few pairs) warns, a failed one errs."""
+    if reason := (record.get("not_planned") or {}).get(model):
+        return AssetCheckResult(
+            passed=True,
+            description=f"not planned: {reason}",
+            metadata={"not_planned": MetadataValue.text(reason)},
+        )
     outcome = E.check_against_baselines(record, model, baselines, need_corr)
     meta = summary_metadata({**outcome.rmse, "cold_start": outcome.cold_start})
     if outcome.reason is not None:

@@ -17,6 +17,7 @@ from fusion_ops.imagery.train import TrainConfig
 from orchestration.runtime.metadata import floats, png_markdown
 from orchestration.runtime.partitions import daily_partitions
 from orchestration.runtime.resources import ComputeResource
+from orchestration.runtime.sources import partition_sources, planned
 from orchestration.runtime.tags import GPU_OP_TAGS, GPU_POOL
 
 GROUP = "imagery"
@@ -163,8 +164,15 @@ def abi_sharpened(context: AssetExecutionContext, satellite_native_scene: xr.Dat
     from fusion_ops.imagery.abi import sharpen_native_scene
 
     if "C02" not in satellite_native_scene:
-        context.log.warning("no ABI scene with C02 for this day: empty product")
-        context.add_output_metadata({"bands": MetadataValue.int(0)})
+        available, reason = planned(partition_sources(context.partition_key), "satellite")
+        if available:
+            context.log.warning("no ABI scene with C02 for this day: empty product")
+        else:
+            context.log.info(f"no ABI planned for this day ({reason}): empty product")
+        meta = {"bands": MetadataValue.int(0)}
+        if not available:
+            meta["not_planned"] = MetadataValue.text(reason)
+        context.add_output_metadata(meta)
         return xr.Dataset()
     out, metrics = sharpen_native_scene(satellite_native_scene)
     first = next(iter(out.data_vars), None)

@@ -42,6 +42,7 @@ from fusion_ops.gauges.qc import hourly_accumulations
 from fusion_ops.grid import DEFAULT_HEIGHTS_M
 from fusion_ops.radar import blocks as radar_blocks
 from fusion_ops.radar.gridding import cache_stats
+from fusion_ops.radar.profiles import usable_volumes
 from fusion_ops.readers import satellite, spaceborne
 from fusion_ops.readers.errors import QuarantineRecord, quarantine_markdown
 from orchestration.runtime.config import resolve_env
@@ -53,6 +54,7 @@ from orchestration.runtime.resources import (
     DomainResource,
     SatelliteArchiveResource,
 )
+from orchestration.runtime.sources import satellite_plan
 from orchestration.runtime.tags import critical_path_op_tags
 
 GROUP = "ingest"
@@ -84,17 +86,28 @@ def _quarantined(quarantine: list[QuarantineRecord]) -> MetadataValue:
 
 
 def _check_results(
-    asset_name: str, quarantine: list[QuarantineRecord], n_items: int, what: str
+    asset_name: str,
+    quarantine: list[QuarantineRecord],
+    n_items: int,
+    what: str,
+    not_planned: str = "",
 ) -> list[AssetCheckResult]:
-    """The ``quarantine`` and ``has_data`` results (WARN) of an asset's day."""
+    """The ``quarantine`` and ``has_data`` results (WARN) of an asset's day.
+
+    ``not_planned``: why the era table plans no data of this source that day (then an empty day
+    is what is expected: ``has_data`` passes and says why).
+    """
     found = {"quarantined_files": len(quarantine), "files": _quarantined(quarantine)}
+    has_data: dict = {what: n_items}
+    if not_planned:
+        has_data["not_planned"] = MetadataValue.text(not_planned)
     return [
         AssetCheckResult(
             check_name=name, asset_key=asset_name, passed=passed, severity=WARN, metadata=meta
         )
         for name, passed, meta in (
             ("quarantine", not quarantine, found),
-            ("has_data", n_items > 0, {what: n_items}),
+            ("has_data", n_items > 0 or bool(not_planned), has_data),
         )
     ]
 
@@ -188,7 +201,8 @@ def _ingest_block_step(
     block = radar_blocks.ingest_block(urls, index, n_blocks, grid, stations, radius_m, store, opts)
     context.log.info(
         f"{day} block {index + 1}/{n_blocks}: {block.n_ok} of {block.n_volumes} volumes "
-        f"ingested ({len(urls)} in the day), {len(block.record['quarantine'])} quarantined"
+        f"ingested ({block.n_partial} partial; {len(urls)} in the day), "
+        f"{len(block.record['quarantine'])} quarantined"
     )
     return block.record
 
@@ -225,6 +239,7 @@ def join_ground_radar_blocks(context: OpExecutionContext, blocks: list[dict]) ->
     preview = previews.max_reflectivity_png(summary.lowest_level_max_dbz, grid, joined.stations)
     volumes = {
         "volumes": summary.n_volumes_ok,
+        "partial_volumes": summary.n_volumes_partial,
         "quarantined": _quarantined(rday.quarantine),
         "sites": summary.sites,
         "max_reflectivity_dbz": summary.max_reflectivity_dbz,
@@ -309,8 +324,8 @@ def ground_radar_quarantine(ground_radar_volumes: pd.DataFrame) -> AssetCheckRes
     description="the day has data of this source",
 )
 def ground_radar_has_data(ground_radar_volumes: pd.DataFrame) -> AssetCheckResult:
-    n_ok = int((ground_radar_volumes["status"] == "ok").sum())
-    return _check_results("ground_radar_volumes", [], n_ok, "volumes")[1]
+    n_usable = len(usable_volumes(ground_radar_volumes))  # complete and partial volumes
+    return _check_results("ground_radar_volumes", [], n_usable, "volumes")[1]
 
 
 # --------------------------------------------------------------------------- spaceborne
@@ -348,8 +363,19 @@ class SatelliteConfig(Config):
     )
 
 
-def _abi_files(archive: SatelliteArchiveResource, day: dt.date, product: str) -> list[str]:
-    return satellite.abi_day_files(archive.url, day, product, archive.platform, _opts(archive))
+def _abi_files(
+    archive: SatelliteArchiveResource, day: dt.date, product: str
+) -> tuple[list[str], str]:
+    """The day's ABI files of the planned platform, and why none are planned (else ``""``)."""
+    plan = satellite_plan(archive.platform, day)
+    if not plan["available"]:
+        return [], plan["reason"]
+    files = satellite.abi_day_files(archive.url, day, product, plan["platform"], _opts(archive))
+    return files, ""
+
+
+def _plan_metadata(not_planned: str) -> dict:
+    return {"not_planned": MetadataValue.text(not_planned)} if not_planned else {}
 
 
 @asset(
@@ -370,7 +396,9 @@ def satellite_features(
     domain: DomainResource,
 ) -> Iterator:
     day = dt.date.fromisoformat(context.partition_key)
-    files = _abi_files(satellite_archive, day, config.product)
+    files, not_planned = _abi_files(satellite_archive, day, config.product)
+    if not_planned:
+        context.log.info(f"satellite_features {day}: no ABI planned ({not_planned})")
     grid = satellite.feature_grid(domain.grid(), config.feature_spacing_deg)
     opts = _opts(satellite_archive)
     feats, quarantine = satellite.hourly_features(files, grid, storage_options=opts)
@@ -378,8 +406,10 @@ def satellite_features(
     metadata = {"files": len(files), **figures, "quarantined": _quarantined(quarantine)}
     if (coverage := satellite.c13_coverage(feats)) is not None:
         metadata["c13_coverage"] = coverage
-    yield Output(feats, metadata=metadata)
-    yield from _check_results("satellite_features", quarantine, figures["hours"], "hours")
+    yield Output(feats, metadata={**metadata, **_plan_metadata(not_planned)})
+    yield from _check_results(
+        "satellite_features", quarantine, figures["hours"], "hours", not_planned
+    )
 
 
 class NativeSceneConfig(Config):
@@ -403,9 +433,12 @@ def satellite_native_scene(
     satellite_archive: SatelliteArchiveResource,
 ) -> Iterator:
     day = dt.date.fromisoformat(context.partition_key)
-    files = _abi_files(satellite_archive, day, config.product)
+    files, not_planned = _abi_files(satellite_archive, day, config.product)
     opts = _opts(satellite_archive)
     ds, quarantine = satellite.native_scene_near(files, day, config.hour_utc, opts)
     figures = satellite.scene_figures(ds)
-    yield Output(ds, metadata={**figures, "quarantined": _quarantined(quarantine)})
-    yield from _check_results("satellite_native_scene", quarantine, figures["bands"], "bands")
+    metadata = {**figures, "quarantined": _quarantined(quarantine), **_plan_metadata(not_planned)}
+    yield Output(ds, metadata=metadata)
+    yield from _check_results(
+        "satellite_native_scene", quarantine, figures["bands"], "bands", not_planned
+    )

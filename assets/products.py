@@ -46,6 +46,7 @@ from orchestration.runtime.config import resolve_env
 from orchestration.runtime.metadata import png_markdown, summary_metadata
 from orchestration.runtime.partitions import daily_partitions
 from orchestration.runtime.resources import ArchiveResource, DomainResource, ProductStoreResource
+from orchestration.runtime.sources import partition_sources
 from orchestration.runtime.tags import critical_path_op_tags
 
 GROUP = "products"
@@ -166,6 +167,7 @@ def fused_rain_hourly(
             domain.model_dump(mode="json"),
         ),
         labels=SOURCE_KEYS,
+        source_plan=partition_sources(day),
     )
     for name, reason in product.fused.excluded.items():
         context.log.warning(f"{name} left out of the merge on {day}: {reason}")

@@ -104,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--days", type=int, default=None, help="number of simulated days")
     demo.add_argument("--fresh", action="store_true", help="re-simulate even if the archive exists")
+    demo.add_argument(
+        "--scenario",
+        choices=["modern", "trmm"],
+        default="modern",
+        help="modern: 2021, dual-pol, GPM, ABI (default); trmm: 2009, single-pol, TRMM, no ABI",
+    )
     for name, (_, text) in DELEGATED.items():
         sub.add_parser(name, help=text, add_help=False)
     bench = sub.add_parser(
@@ -141,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from orchestration.demo import run_demo
 
-            return run_demo(days=args.days, fresh=args.fresh)
+            return run_demo(days=args.days, fresh=args.fresh, scenario=args.scenario)
         if args.command == "materialize":
             return _cmd_materialize(args)
         if args.command == "config":

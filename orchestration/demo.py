@@ -1,6 +1,14 @@
 """``make demo``: the whole pipeline on the embedded synthetic observing system.
 
-1. simulate the default scenario into the archive folders of the configuration (skipped when the
+Two scenarios, each a configuration file (:data:`SCENARIOS`) whose simulated instruments follow
+the era table (:mod:`fusion_ops.eras`) on its dates:
+
+* ``modern`` (the default, ``rainfuse.yaml``): KMLB from 2021-05-20, dual-pol Level II V06,
+  GPM V07, GOES-16 ABI;
+* ``trmm`` (``scenarios/trmm.yaml``): KMLB from 2009-05-20, single-pol Level II in ``.gz`` keys,
+  TRMM PR V7 HDF4, no ABI; its Dagster instance is ``data/trmm/dagster_home``.
+
+1. simulate the scenario into the archive folders of the configuration (skipped when the
    days are already there, unless ``--fresh``), plus the gauges of the following day: a gauge's
    report for the last hour of a day is dated 00:00 of the next day, as in ISD;
 2. materialize the reference assets and the daily job for every simulated day, in order (each
@@ -18,6 +26,7 @@ import datetime as dt
 import os
 import sys
 import time
+from pathlib import Path
 
 from orchestration.commands.common import (
     DEFAULT_DEMO_DAYS,
@@ -26,7 +35,7 @@ from orchestration.commands.common import (
     ensure_dagster_home,
     materialize_days,
 )
-from orchestration.runtime.config import load_config
+from orchestration.runtime.config import PROJECT_ROOT, load_config
 
 #: One OpenMP/BLAS thread (torch's intra-op pool among them) unless the caller set otherwise:
 #: the demo materializes one step at a time, and torch's default of one thread per core makes
@@ -101,8 +110,36 @@ def print_scores(dates: list[str], config) -> None:
             print(f"{config.product_store.url}/{path}")
 
 
-def run_demo(days: int | None = None, fresh: bool = False) -> int:
+#: Scenario name -> (configuration file, Dagster home when ``$DAGSTER_HOME`` is not set).
+SCENARIOS: dict[str, tuple[Path, Path | None]] = {
+    "modern": (PROJECT_ROOT / "rainfuse.yaml", None),
+    "trmm": (
+        PROJECT_ROOT / "scenarios" / "trmm.yaml",
+        PROJECT_ROOT / "data" / "trmm" / "dagster_home",
+    ),
+}
+DEFAULT_SCENARIO = "modern"
+
+
+def select_scenario(name: str) -> Path:
+    """Point the configuration (and, for a non-default scenario, the Dagster home) at ``name``.
+
+    Must run before the code location is imported: its partitions come from the configuration.
+    An explicit ``RAINFUSE_CONFIG`` wins for the default scenario (an operator's own file).
+    """
+    if name not in SCENARIOS:
+        raise SystemExit(f"demo: unknown scenario {name!r}; one of {', '.join(SCENARIOS)}")
+    config_file, home = SCENARIOS[name]
+    if name != DEFAULT_SCENARIO or not os.environ.get("RAINFUSE_CONFIG"):
+        os.environ["RAINFUSE_CONFIG"] = str(config_file)
+    if home is not None and not os.environ.get("DAGSTER_HOME"):
+        os.environ["DAGSTER_HOME"] = str(home)
+    return Path(os.environ["RAINFUSE_CONFIG"])
+
+
+def run_demo(days: int | None = None, fresh: bool = False, scenario: str = DEFAULT_SCENARIO) -> int:
     started = time.monotonic()
+    config_file = select_scenario(scenario)
     for name, value in DEMO_THREAD_ENV.items():
         os.environ.setdefault(name, value)
     ensure_dagster_home()
@@ -111,6 +148,7 @@ def run_demo(days: int | None = None, fresh: bool = False) -> int:
     start = config.partitions.start_date
     dates = day_range(start, start + dt.timedelta(days=n_days - 1))
     runs = QuietRuns("demo")
+    _say(f"scenario {scenario}: {config_file}, {n_days} day(s) from {start}")
     _say(f"Dagster event log (every event of the runs): {runs.events_path}")
 
     code = simulate_archive(archive_root(), start, n_days, fresh)

@@ -13,6 +13,10 @@ os.environ.setdefault("PYART_QUIET", "1")
 warnings.filterwarnings("ignore", message=".*deprecat.*", module="pyart.*")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Before any test module imports the code location (its partitions come from the configuration).
+os.environ.setdefault(
+    "RAINFUSE_CONFIG", str(Path(__file__).resolve().parent / "rainfuse-test.yaml")
+)
 SHARED_DATA = Path(os.environ.get("RAINFUSE_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 

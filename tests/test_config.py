@@ -17,8 +17,9 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_defaults_are_the_embedded_scenario(tmp_path, monkeypatch):
     monkeypatch.delenv("RAINFUSE_CONFIG", raising=False)
     config = parse_config({}, tmp_path)
-    assert config.partitions.start_date == dt.date(2009, 5, 20)
+    assert config.partitions.start_date == dt.date(2021, 5, 20)
     assert config.compute.device == "auto"
+    assert config.sources.satellite.platform == "auto"
     # 300 km x 300 km around KMLB (28.113 N, -80.654 E)
     assert config.domain.lat_min_deg < 28.113 < config.domain.lat_max_deg
     assert config.domain.lon_min_deg < -80.654 < config.domain.lon_max_deg
@@ -144,3 +145,16 @@ def test_ground_radar_blocks_default_and_bounds(tmp_path):
     for bad in (0, 33, "two"):
         with pytest.raises(ConfigError, match=r"compute\.ground_radar_blocks"):
             load_config(write(tmp_path, f"compute:\n  ground_radar_blocks: {bad}\n"))
+
+
+def test_both_embedded_scenarios_load(monkeypatch):
+    from orchestration.runtime.config import PROJECT_ROOT
+
+    modern = load_config(PROJECT_ROOT / "rainfuse.yaml")
+    trmm = load_config(PROJECT_ROOT / "scenarios" / "trmm.yaml")
+    assert modern.partitions.start_date == dt.date(2021, 5, 20)
+    assert trmm.partitions.start_date == dt.date(2009, 5, 20)
+    # the TRMM era's data sit beside the default's, never in the same folders
+    assert trmm.sources.ground_radar.url == str(PROJECT_ROOT / "data/trmm/archive/nexrad")
+    assert modern.storage.url != trmm.storage.url
+    assert modern.sources.satellite.platform == trmm.sources.satellite.platform == "auto"

@@ -53,9 +53,18 @@ MLP2_PRIOR = "column:precip_rate_near_surface_mm_h"
 MLP3_PRIOR = "tb:bt_c14"
 
 
-def mlp1_spec(hidden: tuple[int, ...] = (64, 64), prior: str = MLP1_PRIOR) -> ModelSpec:
-    names = level_names("dbz") + level_names("zdr") + level_names("kdp")
-    fills = [NO_ECHO_DBZ] * len(PROFILE_HEIGHTS_M) + [0.0] * (2 * len(PROFILE_HEIGHTS_M))
+#: The polarimetric feature prefixes of MLP-1 (absent on a single-pol radar).
+POLARIMETRIC_PREFIXES = ("zdr", "kdp")
+
+
+def mlp1_spec(
+    hidden: tuple[int, ...] = (64, 64), prior: str = MLP1_PRIOR, polarimetric: bool = True
+) -> ModelSpec:
+    """MLP-1's features; ``polarimetric=False``: reflectivity only (a single-pol radar's model)."""
+    prefixes = ("dbz", *POLARIMETRIC_PREFIXES) if polarimetric else ("dbz",)
+    names = [n for prefix in prefixes for n in level_names(prefix)]
+    fills = [NO_ECHO_DBZ] * len(PROFILE_HEIGHTS_M)
+    fills += [0.0] * (len(names) - len(fills))
     names += ["range_km", "beam_height_km"]
     fills += [MAX_GR_RANGE_KM, 3.0]
     return ModelSpec("mlp1", tuple(names), tuple(fills), hidden, prior)
@@ -103,6 +112,18 @@ def mlp3_spec(
     return ModelSpec(
         "mlp3", tuple(names), tuple(ABI_FEATURE_FILLS[n] for n in names), hidden, prior
     )
+
+
+def has_polarimetric_data(table) -> bool:
+    """Whether any MLP-1 sample row carries a finite ZDR or KDP (the radar was dual-pol)."""
+    cols = [c for c in table.columns if c.split("_h")[0] in POLARIMETRIC_PREFIXES]
+    return bool(cols) and bool(np.isfinite(table[cols].to_numpy(dtype=np.float64)).any())
+
+
+def mlp1_capability(features: tuple[str, ...] | list[str]) -> str:
+    """``"dual-pol"`` when a model's features include ZDR/KDP, else ``"single-pol"``."""
+    polarimetric = any(f.split("_h")[0] in POLARIMETRIC_PREFIXES for f in features)
+    return "dual-pol" if polarimetric else "single-pol"
 
 
 def matrix(table, spec: ModelSpec) -> np.ndarray:

@@ -83,14 +83,19 @@ class FitOutcome:
     summary: dict[str, Any]
 
 
-def model_spec(name: str, hidden: Sequence[int], columns: Sequence[str]) -> ModelSpec:
+def model_spec(
+    name: str, hidden: Sequence[int], columns: Sequence[str], polarimetric: bool = True
+) -> ModelSpec:
     """The feature spec of network ``name`` (``mlp1``, ``mlp2``, ``mlp3``).
 
     ``columns`` are the sample columns: MLP-3 uses the ABI features present among them.
+    ``polarimetric=False`` gives MLP-1 the reflectivity features only (single-pol training days:
+    ZDR/KDP inputs that are always "unknown" would be dead weights, and a dual-pol model fed zeros
+    for them on a single-pol day would extrapolate).
     """
     widths = tuple(hidden)
     if name == "mlp1":
-        return F.mlp1_spec(widths)
+        return F.mlp1_spec(widths, polarimetric=polarimetric)
     if name == "mlp2":
         return F.mlp2_spec(widths)
     return F.mlp3_spec(list(columns), widths)
@@ -143,7 +148,8 @@ def fit_or_fallback(
     try:
         if train.empty:
             raise TooFewSamplesError(f"{name}: no samples in the window {window[0]}..{window[-1]}")
-        spec = model_spec(name, settings.hidden, list(train.columns))
+        polarimetric = name != "mlp1" or F.has_polarimetric_data(train)
+        spec = model_spec(name, settings.hidden, list(train.columns), polarimetric)
         x = F.matrix(train, spec)
         groups, y = training_targets(name, train)
         t0 = time.perf_counter()
@@ -162,6 +168,8 @@ def fit_or_fallback(
             device=str(device),
             features=list(spec.features),
         )
+        if name == "mlp1":
+            summary["capability"] = F.mlp1_capability(spec.features)
         return FitOutcome(data, loaded["version"], None, "", summary)
     except TooFewSamplesError as err:
         fallback = FALLBACKS[name]
@@ -185,12 +193,19 @@ def model_attrs(name: str, meta: Mapping[str, Any]) -> dict[str, str]:
     Returns
     -------
     dict
-        ``model``, ``model_version``, ``model_fallback`` (empty when trained) and
-        ``model_versions`` (JSON ``{name: version}``), all strings (NetCDF attributes).
+        ``model``, ``model_version``, ``model_fallback`` (empty when trained),
+        ``model_versions`` (JSON ``{name: version}``) and ``model_capability`` (MLP-1:
+        ``dual-pol`` or ``single-pol`` by its input features, ``single-pol`` for the Z-R fallback;
+        empty for the other networks), all strings (NetCDF attributes).
     """
+    capability = ""
+    if name == "mlp1":
+        spec = meta.get("spec")
+        capability = F.mlp1_capability(spec.features) if spec is not None else "single-pol"
     return {
         "model": name,
         "model_version": str(meta["version"]),
         "model_fallback": str(meta["fallback"] or ""),
         "model_versions": json.dumps({name: str(meta["version"])}),
+        "model_capability": capability,
     }

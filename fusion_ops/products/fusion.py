@@ -6,6 +6,7 @@ configuration as :class:`FusionSettings`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,10 +24,14 @@ from fusion_ops.products.inputs import SourceErrors, source_errors
 from fusion_ops.products.merge import range_from_site_km
 from fusion_ops.products.pipeline import FusedDay, ScreeningConfig, fuse_day
 from fusion_ops.products.provenance import (
+    MODEL_CAPABILITY_ATTR,
+    SOURCES_ATTR,
     chain_fallbacks,
     chain_model_versions,
     fusion_provenance,
+    model_capabilities,
     product_quality,
+    sources_record,
 )
 from fusion_ops.products.writers import hourly_product_dataset
 
@@ -180,6 +185,7 @@ def fuse_hourly_product(
     input_files: Sequence[str],
     config_hash: str,
     labels: Mapping[str, str] = SOURCE_LABELS,
+    source_plan: Mapping[str, Any] | None = None,
 ) -> HourlyProduct:
     """Merge, gauge-adjust and package one UTC day as the hourly product.
 
@@ -197,6 +203,9 @@ def fuse_hourly_product(
     input_files : where each upstream value was read from (recorded in the product).
     config_hash : configuration hash recorded in the product.
     labels : ``gr``/``sr``/``sat`` -> the name an input error gives the source.
+    source_plan : the era table's plan of the day (:func:`fusion_ops.eras.sources_available`);
+        the product records it with what was used (``rainfuse_sources``) and the calibration
+        models' input capability (``rainfuse_model_capability``).
 
     Raises
     ------
@@ -212,6 +221,9 @@ def fuse_hourly_product(
     versions = chain_model_versions(evaluation, *sources)
     fallbacks = chain_fallbacks(evaluation, *sources)
     withheld_ids = withheld_station_ids(gauges, fused)
+    present = [name for name in SOURCES if cubes[name] is not None]
+    n_gauges = int(gauges["daily_mm"].notna().sum()) if "daily_mm" in gauges else len(gauges)
+    sources_used = sources_record(source_plan, present, fused.excluded, n_gauges)
     provenance = fusion_provenance(
         fused,
         errors,
@@ -222,10 +234,11 @@ def fuse_hourly_product(
         withheld_ids,
         s.sr_footprint_radius_km,
         fallbacks,
+        sources_used,
+        model_capabilities(*sources),
     )
     hourly = (fused.hourly_mm_h, fused.hourly_std_mm_h, fused.hourly_flag)
     dataset = hourly_product_dataset(day, lat_deg, lon_deg, *hourly, provenance)
-    present = [name for name in SOURCES if cubes[name] is not None]
     return HourlyProduct(dataset, fused, errors, gauges, withheld_ids, versions, present, fallbacks)
 
 
@@ -253,6 +266,8 @@ def hourly_product_summary(product: HourlyProduct) -> dict[str, Any]:
         "error_model_origin": product.errors.origin,
         "weights_from": fused.error_origin,
         "model_versions": product.model_versions,
+        "sources": json.loads(product.dataset.attrs.get(SOURCES_ATTR, "{}")),
+        "model_capability": json.loads(product.dataset.attrs.get(MODEL_CAPABILITY_ATTR, "{}")),
     }
 
 

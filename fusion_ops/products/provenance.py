@@ -135,6 +135,78 @@ def product_quality(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
+#: The era plan's name of each merged source (:func:`fusion_ops.eras.sources_available`).
+PLAN_NAMES = {"gr": "ground_radar", "sr": "spaceborne", "sat": "satellite"}
+SOURCES_ATTR = "rainfuse_sources"
+MODEL_CAPABILITY_ATTR = "rainfuse_model_capability"
+
+
+def sources_record(
+    plan: Mapping[str, Any] | None,
+    present: Sequence[str],
+    excluded: Mapping[str, str],
+    n_gauges: int,
+) -> dict[str, dict[str, Any]]:
+    """Which sources a product had: planned by the era table, present, merged.
+
+    Parameters
+    ----------
+    plan : :func:`fusion_ops.eras.sources_available` of the day (``None``: not known).
+    present : merged-source names (``gr``, ``sr``, ``sat``) with an estimate that day.
+    excluded : source name -> why the merge left it out (screening).
+    n_gauges : gauges with a complete day (the adjustment's and verification's).
+
+    Returns
+    -------
+    dict
+        ``{"gauges": {...}, "ground_radar": {...}, "spaceborne": {...}, "satellite": {...}}``,
+        each with ``planned`` (bool or None), ``used`` (bool) and ``reason`` (why not used);
+        the ground radar adds ``capability`` per site and the spaceborne ``radars``.
+    """
+    out: dict[str, dict[str, Any]] = {
+        "gauges": {"planned": True, "used": n_gauges > 0, "reason": "" if n_gauges else "none"}
+    }
+    for name, plan_name in PLAN_NAMES.items():
+        entry = (plan or {}).get(plan_name)
+        if plan_name == "ground_radar" and entry is not None:
+            planned: bool | None = any(e.get("available") for e in entry.values())
+            plan_reason = "; ".join(
+                f"{site}: {e['reason']}" for site, e in entry.items() if not e.get("available")
+            )
+        elif entry is not None:
+            planned, plan_reason = bool(entry.get("available")), str(entry.get("reason", ""))
+        else:
+            planned, plan_reason = None, ""
+        used = name in present and name not in excluded
+        if used:
+            reason = ""
+        elif planned is False:
+            reason = f"not in the era: {plan_reason}"
+        elif name in excluded:
+            reason = f"screened out: {excluded[name]}"
+        else:
+            reason = "no data that day"
+        record: dict[str, Any] = {"planned": planned, "used": used, "reason": reason}
+        if plan_name == "ground_radar" and entry is not None:
+            record["capability"] = {site: e.get("capability", "") for site, e in entry.items()}
+        if plan_name == "spaceborne" and entry is not None:
+            record["radars"] = list(entry.get("radars", []))
+        if plan_name == "satellite" and entry is not None and entry.get("platform"):
+            record["platform"] = entry["platform"]
+        out[plan_name] = record
+    return out
+
+
+def model_capabilities(*datasets: Any) -> dict[str, str]:
+    """Model name -> input capability (``model_capability`` attribute, e.g. MLP-1 single-pol)."""
+    out: dict[str, str] = {}
+    for obj in datasets:
+        attrs = getattr(obj, "attrs", None) or {}
+        if attrs.get("model") and attrs.get("model_capability"):
+            out[str(attrs["model"])] = str(attrs["model_capability"])
+    return dict(sorted(out.items()))
+
+
 def fusion_provenance(
     fused: FusedDay,
     errors: SourceErrors,
@@ -145,6 +217,8 @@ def fusion_provenance(
     withheld_ids: Sequence[str],
     sr_footprint_radius_km: float,
     fallbacks: Mapping[str, str] | None = None,
+    sources: Mapping[str, Any] | None = None,
+    capabilities: Mapping[str, str] | None = None,
 ) -> Provenance:
     """The provenance of one fused day.
 
@@ -160,6 +234,10 @@ def fusion_provenance(
     sr_footprint_radius_km : the radius (km) the SR swath was gridded with (for the verification).
     fallbacks : :func:`chain_fallbacks` of the day; given, the quality attributes
         (:func:`quality_attrs`) are added; ``None``: not recorded.
+    sources : :func:`sources_record` of the day (``rainfuse_sources``, JSON); ``None``: not
+        recorded.
+    capabilities : :func:`model_capabilities` (``rainfuse_model_capability``, JSON); ``None``:
+        not recorded.
 
     Returns
     -------
@@ -193,5 +271,11 @@ def fusion_provenance(
             "rainfuse_error_model": json.dumps(error_model),
             SR_FOOTPRINT_RADIUS_ATTR: json.dumps(float(sr_footprint_radius_km)),
             **(quality_attrs(fallbacks) if fallbacks is not None else {}),
+            **({SOURCES_ATTR: json.dumps(sources, sort_keys=True)} if sources is not None else {}),
+            **(
+                {MODEL_CAPABILITY_ATTR: json.dumps(dict(capabilities), sort_keys=True)}
+                if capabilities is not None
+                else {}
+            ),
         },
     )

@@ -81,7 +81,9 @@ class GroundRadarSourceConfig(SourceConfig):
 
 
 class SatelliteSourceConfig(SourceConfig):
-    platform: Literal["G16", "G17", "G18", "G19"] = "G16"
+    #: ``auto``: the GOES-East platform of each day from the era table (G16, then G19 from
+    #: 2025-04-07; none before 2017-02-28); a platform name reads that platform only.
+    platform: Literal["auto", "G16", "G17", "G18", "G19"] = "auto"
 
 
 class SourcesConfig(_Strict):
@@ -94,7 +96,7 @@ class SourcesConfig(_Strict):
 
 
 class PartitionsConfig(_Strict):
-    start_date: dt.date = dt.date(2009, 5, 20)
+    start_date: dt.date = dt.date(2021, 5, 20)
 
 
 class ComputeConfig(_Strict):

@@ -83,7 +83,9 @@ class RadarArchiveResource(ArchiveResource):
 class SatelliteArchiveResource(ArchiveResource):
     """A GOES ABI L1b archive (``ABI-L1b-RadM/YYYY/DDD/HH/...`` key layout)."""
 
-    platform: str = Field("G16", description="G16, G17, G18 or G19")
+    platform: str = Field(
+        "auto", description="G16, G17, G18, G19 or auto (the day's GOES-East platform)"
+    )
 
 
 class ProductStoreResource(ArchiveResource):

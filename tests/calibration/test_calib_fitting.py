@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from conftest import make_mlp2_samples, make_mlp3_samples
 
+from fusion_ops.calibration import features as F
 from fusion_ops.calibration import fitting
 from fusion_ops.calibration.versioning import load_model_or_fallback
 
@@ -93,10 +94,50 @@ def test_model_attrs_tie_outputs_to_their_model():
         "model_version": "abc123",
         "model_fallback": "",
         "model_versions": json.dumps({"mlp2": "abc123"}),
+        "model_capability": "",
     }
     assert fitting.model_attrs("mlp3", {"version": "fb-1", "fallback": "tb_curve"})[
         "model_fallback"
     ] == ("tb_curve")
+    # the Z-R fallback reads reflectivity only
+    fb = fitting.model_attrs("mlp1", {"version": "fb-2", "fallback": "zr_250_1.2"})
+    assert fb["model_capability"] == "single-pol"
+
+
+def _mlp1_window(polarimetric: bool, n_groups: int = 80) -> pd.DataFrame:
+    """MLP-1 samples: one volume row per gauge hour, rain from reflectivity (Marshall-Palmer)."""
+    rng = np.random.default_rng(3)
+    dbz = rng.uniform(10, 50, n_groups)
+    rows = {name: dbz + rng.normal(0, 1, n_groups) for name in F.level_names("dbz")}
+    for name in F.level_names("zdr") + F.level_names("kdp"):
+        rows[name] = rng.uniform(0, 2, n_groups) if polarimetric else np.full(n_groups, np.nan)
+    rows.update(
+        range_km=rng.uniform(10, 150, n_groups),
+        beam_height_km=rng.uniform(0.2, 2.5, n_groups),
+        gauge_rate_mm_h=(10 ** (dbz / 10) / 200) ** (1 / 1.6),
+        group=[f"g{k}" for k in range(n_groups)],
+        heldout=np.zeros(n_groups, bool),
+        day="2009-05-19",
+    )
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(
+    ("polarimetric", "capability"), [(True, "dual-pol"), (False, "single-pol")]
+)
+def test_mlp1_trained_on_single_pol_days_reads_reflectivity_only(polarimetric, capability):
+    window = _mlp1_window(polarimetric)
+    settings = fitting.FitSettings(
+        epochs=3, members=1, min_groups=10, hidden=(4,), dry_fraction=1.0
+    )
+    fit = fitting.fit_or_fallback("mlp1", window, ["2009-05-19"], "2009-05-20", settings)
+    assert fit.fallback is None and fit.summary["capability"] == capability
+    features = fit.summary["features"]
+    assert any(f.startswith("zdr_") for f in features) is polarimetric
+    assert any(f.startswith("kdp_") for f in features) is polarimetric
+    assert sum(f.startswith("dbz_") for f in features) == len(F.PROFILE_HEIGHTS_M)
+    _, meta = load_model_or_fallback(fit.data)
+    assert fitting.model_attrs("mlp1", meta)["model_capability"] == capability
 
 
 @pytest.mark.parametrize("name", ["mlp1", "mlp2", "mlp3"])

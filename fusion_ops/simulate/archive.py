@@ -1,14 +1,25 @@
 """Write one or more simulated days as archives under one root URL (local folder or s3://).
 
-Key layout under the root (each observer in its real format):
+Each day holds the instruments that existed on that date, in that date's archive formats, as
+the era table :mod:`fusion_ops.eras` tells (:func:`era_plan`).  Key layout under the root:
 
 * ``gauges/isd-history.csv`` and ``gauges/YYYY/<USAF><WBAN>.csv`` (ISD global-hourly, AA1)
-* ``nexrad/YYYY/MM/DD/KMLB/KMLBYYYYMMDD_HHMMSS_V06`` (Level II, message 31)
-* ``spaceborne/YYYY/MM/DD/2A.TRMM.PR.V9-...V07A.HDF5`` (or ``2A.GPM.Ku...``)
-* ``goes/ABI-L1b-RadM/YYYY/DDD/HH/OR_ABI-L1b-RadM1-M6Cnn_G16_s..._e..._c....nc``
+* ``nexrad/YYYY/MM/DD/KMLB/<key>``: Level II of the site's polarization that day
+  (:func:`fusion_ops.eras.radar_capability`; "unknown" is simulated single-pol) in the day's
+  archive form (:func:`fusion_ops.eras.level2_format`): message 31 from 2008-03-11 (message 1
+  before, and during the 2008 rollout), ``_V03`` single-pol or ``_V06`` dual-pol, the whole file
+  gzip-compressed with the records inside uncompressed and the key ending ``.gz`` before
+  2016-06-01, bzip2 LDM records and no suffix from then on: ``KMLB20050520_000000.gz``,
+  ``KMLB20090520_000000_V03.gz``, ``KMLB20130520_000000_V06.gz``, ``KMLB20210520_000000_V06``
+* ``spaceborne/YYYY/MM/DD/``: GPM 2A V07 HDF5 (``2A.GPM.Ku.V9-...V07A.HDF5``) from 2014-03-08,
+  TRMM PR V7 HDF4 before (``2A25.YYYYMMDD.OOOOO.7.HDF`` and its ``2A23....``), none before
+  1997-12-01
+* ``goes/ABI-L1b-RadM/YYYY/DDD/HH/OR_ABI-L1b-RadM1-M6Cnn_G16_s..._e..._c....nc`` with the
+  GOES-East platform of the day (G16, G19 from 2025-04-07), none before 2017-02-28
 * ``truth/YYYY/MM/DD/truth_rain_YYYYMMDD.nc`` and ``truth/YYYY/MM/DD/gauges_truth_YYYYMMDD.csv``
   (for scoring only)
-* ``manifest/YYYY/MM/DD/manifest.json`` (what was written, with sizes and summaries)
+* ``manifest/YYYY/MM/DD/manifest.json`` (what was written, with sizes and summaries; ``era``:
+  the era decisions of the day, ``absent``: each source not written and why)
 """
 
 from __future__ import annotations
@@ -25,10 +36,17 @@ import fsspec
 import numpy as np
 import xarray as xr
 
+from fusion_ops import eras
 from fusion_ops.atomic import write_bytes_atomic
 from fusion_ops.simulate.domain import Domain, Grid
 from fusion_ops.simulate.formats.abi_l1b import abi_filename, write_abi_l1b
-from fusion_ops.simulate.formats.nexrad_level2 import encode_level2, level2_filename
+from fusion_ops.simulate.formats.nexrad_level2 import (
+    RadarVolume,
+    encode_level2,
+    encode_level2_message1,
+    gzip_file,
+    level2_filename,
+)
 from fusion_ops.simulate.gauges import (
     isd_history_csv,
     make_stations,
@@ -37,10 +55,23 @@ from fusion_ops.simulate.gauges import (
 )
 from fusion_ops.simulate.geostationary import DEFAULT_ABI_BANDS, GeoImager
 from fusion_ops.simulate.ground_radar import RadarObserver, ScanStrategy
-from fusion_ops.simulate.spaceborne import SpaceborneConfig, find_overpasses, write_gpm_2a
+from fusion_ops.simulate.spaceborne import (
+    SpaceborneConfig,
+    find_overpasses,
+    write_gpm_2a,
+    write_trmm_v7,
+)
 from fusion_ops.simulate.truth import TruthConfig, TruthModel
 
-__all__ = ["SimulationConfig", "SimulationError", "simulate", "simulate_day", "stderr_progress"]
+__all__ = [
+    "EraPlan",
+    "SimulationConfig",
+    "SimulationError",
+    "era_plan",
+    "simulate",
+    "simulate_day",
+    "stderr_progress",
+]
 
 
 class SimulationError(RuntimeError):
@@ -56,8 +87,14 @@ class SimulationConfig:
     out_url : root URL (local path or ``s3://bucket/prefix``).
     start : first UTC day; days : number of days.
     radar_cadence_min, abi_cadence_min : volume and image cadence.
-    gate_spacing_m, super_res_lowest : radar range/azimuth sampling (coarser = faster).
-    platform : spaceborne radar, ``TRMM`` (35 deg) or ``GPM`` (65 deg).
+    gate_spacing_m, super_res_lowest : radar range/azimuth sampling (coarser = faster; no
+        super resolution in message-1 volumes, before 2008).
+    platform : spaceborne radar, ``TRMM`` (35 deg, V7 HDF4) or ``GPM`` (65 deg, V07 HDF5);
+        None (default): the era table's, GPM when the GPM DPR has data that day, else TRMM
+        when the TRMM PR has, else none.  A platform named here is written on any day.
+    satellite_platform : GOES-R platform of the ABI files (``G16`` ... ``G19``); None (default):
+        the GOES-East platform of the day from the era table, none before 2017-02-28.  A
+        platform named here is written on any day.
     abi_bands : ABI bands written.
     truth_step_min : step of the surface-rain integration for the truth product (gauges always
         integrate 1-min rain).
@@ -73,7 +110,8 @@ class SimulationConfig:
     abi_cadence_min: float = 60.0
     gate_spacing_m: float = 500.0
     super_res_lowest: bool = False
-    platform: str = "TRMM"
+    platform: str | None = None
+    satellite_platform: str | None = None
     abi_bands: tuple[int, ...] = DEFAULT_ABI_BANDS
     truth_step_min: float = 1.0
     domain: Domain = field(default_factory=Domain)
@@ -83,6 +121,145 @@ class SimulationConfig:
 
 
 Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class EraPlan:
+    """What the simulator writes on a day, from the era table (:mod:`fusion_ops.eras`).
+
+    ``radar_capability`` is the era table's answer (``single``, ``dual`` or ``unknown``) and
+    ``dual_pol`` what is simulated (only ``dual`` is dual-pol: an undocumented upgrade is not
+    assumed).  ``level2_message_type`` 1 or 31; ``level2_records`` ``"uncompressed"`` inside a
+    whole-file gzip or ``"bzip2"`` LDM records; ``level2_key_suffix`` ``".gz"`` or ``""``;
+    ``level2_version`` the key's tag (``V03``, ``V06``, ``""`` for message 1).  ``spaceborne``
+    ``TRMM``, ``GPM`` or ``""``; ``satellite_platform`` ``G16`` ... or ``""``.  ``absent``: source
+    -> why nothing is written for it that day.
+    """
+
+    day: date
+    radar_capability: str
+    dual_pol: bool
+    level2_message_type: int
+    level2_records: str
+    level2_key_suffix: str
+    level2_version: str
+    spaceborne: str
+    spaceborne_from: str
+    satellite_platform: str
+    satellite_from: str
+    absent: dict[str, str]
+    notes: tuple[str, ...] = ()
+
+    def manifest(self) -> dict:
+        """The era decisions as plain values for the manifest."""
+        return {
+            "radar_capability": self.radar_capability,
+            "radar_polarization": "dual" if self.dual_pol else "single",
+            "level2_message_type": self.level2_message_type,
+            "level2_records": self.level2_records,
+            "level2_key_suffix": self.level2_key_suffix,
+            "level2_version": self.level2_version,
+            "spaceborne": self.spaceborne,
+            "spaceborne_from": self.spaceborne_from,
+            "satellite_platform": self.satellite_platform,
+            "satellite_from": self.satellite_from,
+            "notes": list(self.notes),
+        }
+
+
+def era_plan(cfg: SimulationConfig, day: date) -> EraPlan:
+    """The era decisions of a simulated day (see :class:`EraPlan` and the module docstring).
+
+    Raises
+    ------
+    SimulationError
+        A day before 1991 (no WSR-88D Level II) while the ground radar is simulated, or a
+        configured platform that is not one (``TRMM``/``GPM``, ``G16`` ... ``G19``).
+    """
+    if cfg.platform is not None and cfg.platform.upper() not in ("TRMM", "GPM"):
+        raise SimulationError(f"platform {cfg.platform!r}: TRMM or GPM (None: the era table's)")
+    if cfg.satellite_platform is not None and (
+        cfg.satellite_platform.upper() not in eras.PLATFORM_SECTOR
+    ):
+        raise SimulationError(
+            f"satellite_platform {cfg.satellite_platform!r}: one of "
+            f"{', '.join(sorted(eras.PLATFORM_SECTOR))} (None: the era table's)"
+        )
+    notes: list[str] = []
+    absent: dict[str, str] = {}
+    site = cfg.domain.site
+    try:
+        capability = eras.radar_capability(site, day)
+    except eras.UnknownSiteError:
+        # a site of the simulator's own: the network-wide dates of the upgrade apply
+        try:
+            capability = eras.radar_capability(site, day, known_sites=[site])
+        except eras.UnknownSiteError:
+            capability = "unknown"
+        notes.append(f"{site} is not in the NEXRAD site table: network-wide dual-pol dates")
+    fmt = eras.level2_format(day)
+    if fmt is None:
+        reason = f"no WSR-88D Level II before {eras.LEVEL2_FIRST.isoformat()}"
+        if "nexrad" in cfg.observers:
+            raise SimulationError(f"{day}: {reason}")
+        message, records, suffix, version = 0, "", "", ""
+    else:
+        # message 31 only where every site sends it; the 2008 rollout is simulated as message 1
+        message = 31 if fmt.message_type == 31 else 1
+        # on 2016-06-01 both forms are in the archive: the plain form (bzip2 records) is written
+        gzip_only = fmt.compression == "gzip"
+        records = "uncompressed" if gzip_only else "bzip2"
+        suffix = ".gz" if gzip_only else ""
+        version = "" if message == 1 else ("V06" if capability == "dual" else "V03")
+        if fmt.compression is None:
+            notes.append(f"{day}: the archive holds .gz and plain keys; the plain form is written")
+        if message == 1 and fmt.message_type is None:
+            notes.append(f"{day}: Build 10 rollout (message 1 or 31 by site); message 1 written")
+
+    if cfg.platform is not None:
+        spaceborne, spaceborne_from = cfg.platform.upper(), "config"
+    else:
+        radars = eras.spaceborne_radars(day)
+        spaceborne_from = "era table"
+        if "GPM-DPR" in radars:
+            spaceborne = "GPM"
+        elif "TRMM-PR" in radars:
+            spaceborne = "TRMM"
+        else:
+            spaceborne = ""
+            absent["spaceborne"] = eras.sources_available(day)["spaceborne"]["reason"]
+
+    if cfg.satellite_platform is not None:
+        satellite, satellite_from = cfg.satellite_platform.upper(), "config"
+    else:
+        serving = eras.abi_platforms(day, "east")
+        satellite, satellite_from = (serving[0] if serving else ""), "era table"
+        if not serving:
+            absent["goes"] = f"no GOES-R ABI before {eras.ABI_FIRST.isoformat()}"
+    return EraPlan(
+        day=day,
+        radar_capability=capability,
+        dual_pol=capability == "dual",
+        level2_message_type=message,
+        level2_records=records,
+        level2_key_suffix=suffix,
+        level2_version=version,
+        spaceborne=spaceborne,
+        spaceborne_from=spaceborne_from,
+        satellite_platform=satellite,
+        satellite_from=satellite_from,
+        absent=absent,
+        notes=tuple(notes),
+    )
+
+
+def _level2_file(vol: RadarVolume, plan: EraPlan) -> bytes:
+    """A volume in the day's archive form: message 1 or 31, whole-file gzip or bzip2 records."""
+    if plan.level2_message_type == 1:
+        data = encode_level2_message1(vol, records=plan.level2_records)
+    else:
+        data = encode_level2(vol, threads=2, records=plan.level2_records)
+    return gzip_file(data) if plan.level2_key_suffix == ".gz" else data
 
 
 def stderr_progress(msg: str) -> None:
@@ -197,8 +374,18 @@ def simulate_day(
     truth: TruthModel | None = None,
     progress: Progress | None = stderr_progress,
 ) -> dict:
-    """Simulate and write one UTC day; returns the manifest (also written as JSON)."""
+    """Simulate and write one UTC day; returns the manifest (also written as JSON).
+
+    The instruments and formats are those of the day (:func:`era_plan`): the manifest's ``era``
+    records the decisions and ``absent`` each requested source not written, with the reason.
+
+    Raises
+    ------
+    SimulationError
+        A key cannot be written, or the ground radar is asked for before 1991.
+    """
     say = progress or (lambda _m: None)
+    plan = era_plan(cfg, day)
     truth = truth or TruthModel(TruthConfig(seed=cfg.seed, domain=cfg.domain))
     w = _Writer(cfg.out_url, cfg.storage_options)
     t_start = time.perf_counter()
@@ -245,15 +432,18 @@ def simulate_day(
     if "nexrad" in on:
         t0 = time.perf_counter()
         strategy = ScanStrategy(
-            gate_spacing_m=cfg.gate_spacing_m, super_res_lowest=cfg.super_res_lowest
+            gate_spacing_m=cfg.gate_spacing_m,
+            # message 1 has 1-degree radials only: super resolution came with Build 10
+            super_res_lowest=cfg.super_res_lowest and plan.level2_message_type == 31,
+            dual_pol=plan.dual_pol,
         )
         radar = RadarObserver(truth, strategy, seed=cfg.seed)
         cadence_s = cfg.radar_cadence_min * 60.0
         times = radar.scan_times(day0, cfg.radar_cadence_min)
         for n, t in enumerate(times):
             vol = radar.volume(t, duration_s=min(cadence_s - 10.0, 290.0))
-            data = encode_level2(vol, threads=2)
-            name = level2_filename(cfg.domain.site, t)
+            data = _level2_file(vol, plan)
+            name = level2_filename(cfg.domain.site, t, plan.level2_version, plan.level2_key_suffix)
             w.put(
                 f"nexrad/{ymd}/{cfg.domain.site}/{name}", data, "nexrad_level2", time=t.isoformat()
             )
@@ -262,23 +452,44 @@ def simulate_day(
         timings["radar_s"] = time.perf_counter() - t0
 
     # Spaceborne radar --------------------------------------------------------------------
-    if "spaceborne" in on:
+    if "spaceborne" in on and plan.spaceborne:
         t0 = time.perf_counter()
-        sb_cfg = SpaceborneConfig(platform=cfg.platform)
+        sb_cfg = SpaceborneConfig(platform=plan.spaceborne)
         for ov in find_overpasses(truth, day, sb_cfg, cfg.seed, first_day=cfg.start):
-            buf = io.BytesIO()
-            summary = write_gpm_2a(buf, truth, ov, sb_cfg, cfg.seed)
-            w.put(f"spaceborne/{ymd}/{summary['name']}", buf.getvalue(), "spaceborne_2a", **summary)
+            if plan.spaceborne == "TRMM":
+                files, summary = write_trmm_v7(truth, ov, sb_cfg, cfg.seed)
+                w.put(
+                    f"spaceborne/{ymd}/{summary['name']}",
+                    files[summary["name"]],
+                    "spaceborne_2a",
+                    **summary,
+                )
+                w.put(
+                    f"spaceborne/{ymd}/{summary['companion']}",
+                    files[summary["companion"]],
+                    "spaceborne_2a23",
+                    granule=summary["name"],
+                )
+            else:
+                buf = io.BytesIO()
+                summary = write_gpm_2a(buf, truth, ov, sb_cfg, cfg.seed)
+                key = f"spaceborne/{ymd}/{summary['name']}"
+                w.put(key, buf.getvalue(), "spaceborne_2a", **summary)
             say(
                 f"{day} spaceborne {summary['name']} ({summary['rain_footprints']} rain footprints)"
             )
         timings["spaceborne_s"] = time.perf_counter() - t0
+    elif "spaceborne" in on:
+        say(f"{day} spaceborne: none ({plan.absent['spaceborne']})")
 
     # Geostationary -----------------------------------------------------------------------
-    if "goes" in on:
+    if "goes" in on and plan.satellite_platform:
         t0 = time.perf_counter()
         imager = GeoImager(
-            truth, bands=cfg.abi_bands, width_km=max(cfg.domain.width_km, cfg.domain.height_km)
+            truth,
+            bands=cfg.abi_bands,
+            width_km=max(cfg.domain.width_km, cfg.domain.height_km),
+            platform=plan.satellite_platform,
         )
         n_img = int(round(24 * 60 / cfg.abi_cadence_min))
         for k in range(n_img):
@@ -295,6 +506,8 @@ def simulate_day(
                 w.put(key, buf.getvalue(), "abi_l1b", band=band, time=start.isoformat())
         say(f"{day} geostationary: {n_img} scenes x {len(cfg.abi_bands)} bands")
         timings["geostationary_s"] = time.perf_counter() - t0
+    elif "goes" in on:
+        say(f"{day} geostationary: none ({plan.absent['goes']})")
 
     # Imagery scenes ------------------------------------------------------------------------
     t0 = time.perf_counter()
@@ -321,13 +534,15 @@ def simulate_day(
         "seed": cfg.seed,
         "root": cfg.out_url,
         "config": {
-            k: (v if isinstance(v, int | float | str | bool) else str(v))
+            k: (v if isinstance(v, int | float | str | bool | None) else str(v))
             for k, v in asdict(cfg).items()
             if k not in ("storage_options",)
         },
         "regime": {
             k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(reg).items()
         },
+        "era": plan.manifest(),
+        "absent": {k: v for k, v in plan.absent.items() if k in on},
         "timings": {k: round(v, 2) for k, v in timings.items()},
         "counts": _count(w.written),
         "files": list(w.written),
@@ -341,6 +556,7 @@ def _merge_manifest(manifest: dict, extra: dict, cfg: SimulationConfig) -> None:
     """Fold a partial run's manifest (same day) into ``manifest`` and store the result."""
     manifest["files"] = [*manifest["files"], *extra["files"]]
     manifest["counts"] = _count(manifest["files"])
+    manifest["absent"] = {**manifest.get("absent", {}), **extra.get("absent", {})}
     for key, value in extra["timings"].items():
         manifest["timings"][key] = round(manifest["timings"].get(key, 0.0) + value, 2)
     manifest["config"]["observers"] = str(cfg.observers)

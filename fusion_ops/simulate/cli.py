@@ -4,7 +4,13 @@ Usage::
 
     rainfuse simulate --start 2009-05-20 --days 2 --out ./data/sim [--seed 0]
         [--radar-cadence-min 5] [--abi-cadence-min 60] [--gate-spacing-m 500]
-        [--platform TRMM|GPM] [--no-imagery] [--workers N] [--quiet | --summary]
+        [--platform TRMM|GPM] [--satellite-platform G16|G17|G18|G19] [--no-imagery]
+        [--workers N] [--quiet | --summary]
+
+Each day holds the instruments of its date in that date's archive formats (the era table of
+``fusion_ops.eras``: single- or dual-pol Level II, message 1 before 2008, ``.gz`` keys before
+mid-2016, TRMM PR V7 HDF4 before the GPM era, no ABI before 2017-02-28); ``--platform`` and
+``--satellite-platform`` force a spaceborne radar or GOES-R platform on every day.
 
 Progress goes to stderr (``--summary``: only one line per day, at the end; ``--quiet``: none);
 the last line on stdout is a JSON summary (files per kind per day).
@@ -58,7 +64,16 @@ def build_parser(prog: str = "rainfuse simulate") -> argparse.ArgumentParser:
     )
     p.add_argument("--gate-spacing-m", type=_positive, default=500.0, help="radar gate spacing (m)")
     p.add_argument(
-        "--platform", choices=["TRMM", "GPM"], default="TRMM", help="spaceborne radar orbit"
+        "--platform",
+        choices=["TRMM", "GPM"],
+        default=None,
+        help="spaceborne radar on every day (default: the era table's, none before 1997-12)",
+    )
+    p.add_argument(
+        "--satellite-platform",
+        choices=["G16", "G17", "G18", "G19"],
+        default=None,
+        help="GOES-R platform of the ABI files on every day (default: the era table's GOES-East)",
     )
     p.add_argument("--no-imagery", action="store_true", help="skip the daily imagery scenes")
     p.add_argument("--workers", type=int, default=1, help="processes simulating days in parallel")
@@ -95,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         abi_cadence_min=args.abi_cadence_min,
         gate_spacing_m=args.gate_spacing_m,
         platform=args.platform,
+        satellite_platform=args.satellite_platform,
         write_imagery=not args.no_imagery,
     )
     try:

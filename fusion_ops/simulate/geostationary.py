@@ -22,6 +22,7 @@ from functools import cached_property
 
 import numpy as np
 
+from fusion_ops.eras import PLATFORM_SECTOR
 from fusion_ops.simulate.formats.abi_l1b import AbiGrid, abi_lat_lon, abi_sector_grid
 from fusion_ops.simulate.truth import ColumnState, TruthModel
 
@@ -90,7 +91,8 @@ class GeoImager:
     truth : the synthetic atmosphere.
     bands : ABI bands to simulate (default C01-C03, C05, C07-C16).
     width_km : sector size at nadir scale (the domain size by default).
-    platform : ``G16`` (GOES-East, sub-satellite longitude -75.2).
+    platform : ``G16`` or ``G19`` (GOES-East, sub-satellite longitude -75.2), ``G17`` or ``G18``
+        (GOES-West, -137.2); :func:`fusion_ops.eras.abi_platforms` tells which served a day.
     """
 
     truth: TruthModel
@@ -102,7 +104,7 @@ class GeoImager:
 
     @cached_property
     def satellite_lon_deg(self) -> float:
-        return -75.2 if self.platform == "G16" else -137.2
+        return -75.2 if PLATFORM_SECTOR.get(self.platform, "east") == "east" else -137.2
 
     def grid(self, band: int) -> tuple[AbiGrid, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Sector grid of a band, its lat/lon and the truth-grid cell of every pixel (cached)."""

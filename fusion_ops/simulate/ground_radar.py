@@ -5,7 +5,9 @@ Each gate samples the 3-D truth along the beam: heights from the 4/3 effective-e
 geometry the gridding of real volumes uses), the beam's vertical extent by Gaussian-weighted
 sub-beams (beam broadening), receiver noise growing with range, a speckle of measurement error,
 static ground clutter near the radar, partial beam blockage in one sector and the polarimetric moments
-(ZDR, PHIDP as twice the range-integrated KDP plus a system phase, RHOHV). Radial velocity comes
+(ZDR, PHIDP as twice the range-integrated KDP plus a system phase, RHOHV) of a dual-pol radar
+(:attr:`ScanStrategy.dual_pol`; a single-pol WSR-88D, before its 2011-2013 upgrade, records
+reflectivity, velocity and spectrum width only). Radial velocity comes
 from a sheared steering wind. The result is a :class:`~fusion_ops.simulate.formats.nexrad_level2.RadarVolume`
 that the Level II encoder writes.
 """
@@ -22,7 +24,13 @@ from fusion_ops.radar.geometry import gate_geometry
 from fusion_ops.simulate.formats.nexrad_level2 import RadarVolume, Sweep
 from fusion_ops.simulate.truth import ColumnState, TruthModel, column_profile
 
-__all__ = ["RadarObserver", "ScanStrategy", "VCP21_ELEVATIONS_DEG", "gate_geometry"]
+__all__ = [
+    "SINGLE_POL_MOMENTS",
+    "VCP21_ELEVATIONS_DEG",
+    "RadarObserver",
+    "ScanStrategy",
+    "gate_geometry",
+]
 
 #: Elevation angles of VCP 21 (9 elevations), used once per volume (no split cuts).
 VCP21_ELEVATIONS_DEG = (0.5, 1.45, 2.4, 3.35, 4.3, 6.0, 9.9, 14.6, 19.5)
@@ -43,6 +51,8 @@ class ScanStrategy:
         archive truncates high elevations the same way, which saves time).
     beamwidth_deg : half-power beam width (the WSR-88D has 0.95 deg).
     n_subbeams : vertical samples across +-1 beam width for beam broadening.
+    dual_pol : True records ZDR, PHI and RHO as well (dual polarization); False only REF, VEL
+        and SW, as every WSR-88D before the dual-pol upgrade (see :mod:`fusion_ops.eras`).
     """
 
     vcp: int = 21
@@ -57,6 +67,11 @@ class ScanStrategy:
     n_subbeams: int = 5
     nyquist_velocity_ms: float = 26.0
     unambiguous_range_m: float = 466_000.0
+    dual_pol: bool = True
+
+
+#: The moments of a single-polarization WSR-88D.
+SINGLE_POL_MOMENTS = ("REF", "VEL", "SW")
 
 
 @dataclass
@@ -269,14 +284,14 @@ class RadarObserver:
             out[rows, cols_] = a[detected]
             return out
 
-        return {
-            "REF": scatter(dbz),
-            "VEL": scatter(vr),
-            "SW": scatter(sw),
-            "ZDR": scatter(np.clip(zdr, -7.9, 7.9)),
-            "PHI": scatter(phidp),
-            "RHO": scatter(rho),
-        }
+        fields = {"REF": scatter(dbz), "VEL": scatter(vr), "SW": scatter(sw)}
+        if self.strategy.dual_pol:
+            fields.update(
+                ZDR=scatter(np.clip(zdr, -7.9, 7.9)), PHI=scatter(phidp), RHO=scatter(rho)
+            )
+        # A single-pol volume draws the same random numbers: its REF, VEL and SW are exactly
+        # those of the dual-pol volume of the same seed and time.
+        return fields
 
     def scan_times(self, day_start: datetime, cadence_min: float) -> list[datetime]:
         """Volume start times of one UTC day at a fixed cadence."""

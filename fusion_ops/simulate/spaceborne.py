@@ -1,4 +1,7 @@
-"""Spaceborne precipitation radar observer (TRMM PR / GPM Ku-like), written as GPM 2A V07 HDF5.
+"""Spaceborne precipitation radar observer (TRMM PR / GPM Ku-like).
+
+Written as the archive of the platform holds it: GPM 2A V07 HDF5 (:func:`write_gpm_2a`) for
+GPM, TRMM PR V7 2A25 + 2A23 HDF4 granules (:func:`write_trmm_v7`) for TRMM.
 
 Orbit: circular, spherical earth, J2 nodal precession. Two scenarios: ``"orbit"`` places the first
 overpass over the domain on the first simulated day at a seeded time and later ones follow from
@@ -24,7 +27,13 @@ from datetime import UTC, date, datetime, timedelta
 import h5py
 import numpy as np
 
-from fusion_ops.simulate.truth import ColumnState, TruthModel, column_profile
+from fusion_ops.simulate.formats import trmm_hdf4
+from fusion_ops.simulate.truth import (
+    MELTING_LAYER_DEPTH_M,
+    ColumnState,
+    TruthModel,
+    column_profile,
+)
 
 __all__ = [
     "Overpass",
@@ -32,7 +41,9 @@ __all__ = [
     "find_overpasses",
     "observe_overpass",
     "rainiest_point",
+    "trmm_v7_arrays",
     "write_gpm_2a",
+    "write_trmm_v7",
 ]
 
 EARTH_RADIUS_KM = 6371.0
@@ -227,7 +238,9 @@ def find_overpasses(
     zen = np.rad2deg(np.arcsin(ratio * np.sin(np.deg2rad(np.abs(alpha)))))
     ground = EARTH_RADIUS_KM * np.deg2rad(zen - np.abs(alpha)) * np.sign(alpha)
     for g in groups:
-        t = np.arange(coarse[g[0]] - 5, coarse[g[-1]] + 5, cfg.scan_period_s)
+        # scans of this UTC day only: a pass crossing midnight is the next day's from 00 UTC on
+        t0, t1 = max(coarse[g[0]] - 5, day0), min(coarse[g[-1]] + 5, day0 + 86400.0)
+        t = np.arange(t0, t1, cfg.scan_period_s)
         slat, slon = orbit.subpoint(t)
         nlat, nlon = orbit.subpoint(t + 1.0)
         head = _bearing(slat, slon, nlat, nlon)
@@ -481,9 +494,7 @@ def write_gpm_2a(
     Returns a small summary (scans, rain footprints, max near-surface rain, max true PIA).
     """
     cfg = cfg or SpaceborneConfig()
-    prof = observe_overpass(truth, ov, cfg, seed)
-    rng = np.random.default_rng([seed, int(ov.times[0]), 9])
-    slv = _standard_product(prof, cfg, rng)
+    prof, slv = _observe_and_retrieve(truth, ov, cfg, seed)
     ns = int(slv.pop("_ns"))
     times = [datetime.fromtimestamp(float(t), UTC) for t in ov.times]
     start, end = times[0], times[-1]
@@ -556,6 +567,121 @@ def write_gpm_2a(
         "max_precip_rate_near_surface_mm_h": float(rns.max()),
         "max_true_pia_db": float(prof.pia_db.max()),
     }
+
+
+def _observe_and_retrieve(
+    truth: TruthModel, ov: Overpass, cfg: SpaceborneConfig, seed: int
+) -> tuple[_Profiles, dict[str, np.ndarray]]:
+    """The measured profiles of a pass and its standard product (same for every file format)."""
+    prof = observe_overpass(truth, ov, cfg, seed)
+    rng = np.random.default_rng([seed, int(ov.times[0]), 9])
+    return prof, _standard_product(prof, cfg, rng)
+
+
+#: The 125 m bin of the GPM-layout profile at the centre of each of the 80 TRMM V7 250 m bins:
+#: both grids end at the ellipsoid bin (176th and 80th), and 250 m is two 125 m bins.
+_TRMM_FROM_GPM_BIN = (
+    N_BIN - 1 - 2 * (trmm_hdf4.TRMM_V7_NBIN - 1 - np.arange(trmm_hdf4.TRMM_V7_NBIN))
+)
+#: 2A23 ``status`` written: a bright band detected (a "good" code, below 50), rain without a
+#: bright band, no rain.
+_STATUS_BB, _STATUS_RAIN, _STATUS_NO_RAIN = 10, 110, 168
+
+
+def trmm_v7_arrays(
+    slv: dict[str, np.ndarray], seed: int, t0: float
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The 2A25 and 2A23 arrays of a pass from the standard product the GPM writer writes.
+
+    ``seed`` and ``t0`` (the pass's first scan, POSIX s) seed the bright-band width noise.
+
+    ``correctZFactor`` is ``SLV/zFactorFinal`` on 80 bins of 250 m: both layouts share the
+    ellipsoid bin and 250 m is twice 125 m, so every other 125 m bin is a 250 m bin centre and
+    the resampling takes it (no echo where the product has none).  Surface rain is the
+    near-surface rate (the product extends the lowest clutter-free value to the surface).  The
+    2A23 rain type comes from ``CSF/typePrecip`` (convective 200, stratiform with a bright band
+    100, without 130, no rain -88), the bright-band height from ``CSF/heightBB`` and its width
+    from the truth's melting layer (500 m) with a little noise.
+    """
+    zf = slv["SLV/zFactorFinal"][:, :, _TRMM_FROM_GPM_BIN].astype(np.float64)
+    z = np.where(zf > F_FILL + 1, zf, np.nan)
+    rns = slv["SLV/precipRateNearSurface"].astype(np.float32)
+    rain = np.asarray(slv["PRE/flagPrecip"]) > 0
+    typ = np.asarray(slv["CSF/typePrecip"])
+    bb = rain & (np.asarray(slv["CSF/flagBB"]) == 1)
+    rain_type = np.full(typ.shape, -88, np.int16)
+    rain_type[rain & (typ // 10_000_000 == 2)] = 200
+    rain_type[rain & (typ // 10_000_000 == 1)] = 130
+    rain_type[bb & (typ // 10_000_000 == 1)] = 100
+    rng = np.random.default_rng([seed, int(t0), 23])
+    width = MELTING_LAYER_DEPTH_M + rng.normal(0.0, 60.0, typ.shape)
+    hbb = np.asarray(slv["CSF/heightBB"], np.float64)
+    no_bb = np.where(rain, trmm_hdf4.NO_BRIGHT_BAND, trmm_hdf4.NO_RAIN_CODE)
+    status = np.where(bb, _STATUS_BB, np.where(rain, _STATUS_RAIN, _STATUS_NO_RAIN))
+    a25 = {
+        "z_dbz": z,
+        "near_surface_rain_mm_h": rns,
+        "surface_rain_mm_h": rns,
+        "freezing_height_m": np.asarray(slv["VER/heightZeroDeg"], np.float32),
+    }
+    a23 = {
+        "rain_type": rain_type,
+        "rain_flag": np.where(rain, 20, 0).astype(np.int16),
+        "bright_band_height_m": np.where(bb, np.rint(hbb), no_bb).astype(np.int16),
+        "bright_band_width_m": np.where(bb, np.rint(width), no_bb).astype(np.int16),
+        "status": status.astype(np.uint8),
+    }
+    return a25, a23
+
+
+def write_trmm_v7(
+    truth: TruthModel, ov: Overpass, cfg: SpaceborneConfig | None = None, seed: int = 0
+) -> tuple[dict[str, bytes], dict]:
+    """Simulate a pass and write it as a TRMM PR V7 2A25 and its 2A23 (HDF4).
+
+    Same footprints, scan times and product as :func:`write_gpm_2a` (see
+    :func:`trmm_v7_arrays` for the V7 layout).  pyhdf writes only to local files: each granule
+    is written in a temporary folder and returned as bytes.
+
+    Returns
+    -------
+    files : dict
+        File name (``2A25.YYYYMMDD.OOOOO.7.HDF``, then the 2A23) -> bytes.
+    summary : dict
+        As :func:`write_gpm_2a` gives, ``name`` being the 2A25 and ``companion`` the 2A23.
+    """
+    cfg = cfg or SpaceborneConfig()
+    prof, slv = _observe_and_retrieve(truth, ov, cfg, seed)
+    times = [datetime.fromtimestamp(float(t), UTC) for t in ov.times]
+    a25, a23 = trmm_v7_arrays(slv, seed, float(ov.times[0]))
+    swath = {
+        "latitude": ov.latitude_deg.astype(np.float32),
+        "longitude": ov.longitude_deg.astype(np.float32),
+        "times": times,
+        "granule": ov.orbit_number,
+    }
+    zenith = np.broadcast_to(ov.zenith_deg.astype(np.float32), ov.latitude_deg.shape)
+    name25 = trmm_hdf4.trmm_v7_filename("2A25", times[0], ov.orbit_number)
+    name23 = trmm_hdf4.trmm_v7_filename("2A23", times[0], ov.orbit_number)
+    files = {
+        name25: trmm_hdf4.hdf4_bytes(
+            lambda path: trmm_hdf4.write_2a25(path, **swath, **a25, local_zenith_deg=zenith),
+            name25,
+        ),
+        name23: trmm_hdf4.hdf4_bytes(
+            lambda path: trmm_hdf4.write_2a23(path, **swath, **a23), name23
+        ),
+    }
+    rns = a25["near_surface_rain_mm_h"]
+    summary = {
+        "name": name25,
+        "companion": name23,
+        "n_scans": int(ov.times.size),
+        "rain_footprints": int((rns > 0).sum()),
+        "max_precip_rate_near_surface_mm_h": float(rns.max()),
+        "max_true_pia_db": float(prof.pia_db.max()),
+    }
+    return files, summary
 
 
 def overpass_time(ov: Overpass) -> datetime:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pyhdf.SD import SD, SDC
 
 from fusion_ops.calibration import srgr
 from fusion_ops.datamodel import RadarVolume, Sweep
@@ -19,6 +18,7 @@ from fusion_ops.readers.spaceborne import (
     sniff_format,
 )
 from fusion_ops.readers.spaceborne_trmm import NOTE_NO_2A23, read_2a_trmm_v7
+from fusion_ops.simulate.formats import trmm_hdf4
 
 NSCAN, NRAY, NBIN = 4, 49, 80
 T0 = dt.datetime(2010, 2, 6, 11, 14, 25, 500_000)
@@ -29,37 +29,8 @@ STRAT = (2, 10)  # the stratiform footprint with a bright band
 BB_M = 4500
 
 
-def _header(algorithm: str, granule: int) -> str:
-    return (
-        f"AlgorithmID={algorithm};\nFileName={algorithm}.20100206.{granule}.7.HDF;\n"
-        "StartGranuleDateTime=2010-02-06T11:14:25.000Z;\n"
-        f"GranuleNumber={granule};\nProductVersion=7;\n"
-    )
-
-
-def _put(sd: SD, name: str, values: np.ndarray, kind: int, **attrs) -> None:
-    ds = sd.create(name, kind, values.shape)
-    ds[:] = values
-    for key, value in attrs.items():
-        setattr(ds, key, value)
-    ds.endaccess()
-
-
-def _scan_parts(sd: SD, nscan: int) -> None:
-    times = [T0 + dt.timedelta(seconds=0.6 * i) for i in range(nscan)]
-    parts = {
-        "Year": [t.year for t in times],
-        "Month": [t.month for t in times],
-        "DayOfMonth": [t.day for t in times],
-        "Hour": [t.hour for t in times],
-        "Minute": [t.minute for t in times],
-        "Second": [t.second for t in times],
-        "MilliSecond": [t.microsecond // 1000 for t in times],
-    }
-    for name, values in parts.items():
-        _put(sd, name, np.array(values, np.int16), SDC.INT16)
-    sec = [t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6 for t in times]
-    _put(sd, "scanTime_sec", np.array(sec, np.float64), SDC.FLOAT64)
+def _times(nscan: int) -> list[dt.datetime]:
+    return [(T0 + dt.timedelta(seconds=0.6 * i)).replace(tzinfo=dt.UTC) for i in range(nscan)]
 
 
 def _latlon(nscan: int) -> tuple[np.ndarray, np.ndarray]:
@@ -70,34 +41,34 @@ def _latlon(nscan: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def write_2a25(path, z_dbz: np.ndarray | None = None, granule: int = GRANULE) -> None:
-    """A small V7 2A25: ``correctZFactor`` int16 x100, -8888 no echo, -9999 missing."""
-    sd = SD(str(path), SDC.WRITE | SDC.CREATE)
-    sd.FileHeader = _header("2A25", granule)
+    """A small V7 2A25: one 40 dBZ column, a missing ray without position, else no echo."""
     nscan = NSCAN if z_dbz is None else z_dbz.shape[0]
+    missing = None
     if z_dbz is None:
-        z = np.full((nscan, NRAY, NBIN), -8888, np.int16)
-        z[RAIN[0], RAIN[1], COLUMN] = 4000
-        z[0, 0, :] = -9999
-    else:
-        z = np.where(np.isfinite(z_dbz), np.round(z_dbz * 100), -8888).astype(np.int16)
-    _put(sd, "correctZFactor", z, SDC.INT16, scale_factor=100.0, units="dBZ")
+        z_dbz = np.full((nscan, NRAY, NBIN), np.nan)
+        z_dbz[RAIN[0], RAIN[1], COLUMN] = 40.0
+        missing = np.zeros(z_dbz.shape, bool)
+        missing[0, 0, :] = True
     lat, lon = _latlon(nscan)
     lat[0, 0] = lon[0, 0] = -9999.9
-    _put(sd, "Latitude", lat, SDC.FLOAT32)
-    _put(sd, "Longitude", lon, SDC.FLOAT32)
-    _scan_parts(sd, nscan)
     rain = np.zeros((nscan, NRAY), np.float32)
     rain[RAIN] = 12.5
-    _put(sd, "nearSurfRain", rain, SDC.FLOAT32)
     zen = np.broadcast_to(np.abs(-17.04 + 0.71 * np.arange(NRAY)), (nscan, NRAY))
-    _put(sd, "scLocalZenith", zen.astype(np.float32), SDC.FLOAT32)
-    sd.end()
+    trmm_hdf4.write_2a25(
+        path,
+        z_dbz=z_dbz,
+        latitude=lat,
+        longitude=lon,
+        times=_times(nscan),
+        near_surface_rain_mm_h=rain,
+        granule=granule,
+        local_zenith_deg=zen,
+        missing=missing,
+    )
 
 
 def write_2a23(path, nscan: int = NSCAN, granule: int = GRANULE, everywhere=False) -> None:
     """The companion 2A23: rain type, rain flag, bright band (-1111 none, -8888 no rain)."""
-    sd = SD(str(path), SDC.WRITE | SDC.CREATE)
-    sd.FileHeader = _header("2A23", granule)
     shape = (nscan, NRAY)
     rain_type = np.full(shape, -88, np.int16)
     hbb = np.full(shape, -8888, np.int16)
@@ -109,17 +80,19 @@ def write_2a23(path, nscan: int = NSCAN, granule: int = GRANULE, everywhere=Fals
     rain_type[RAIN], hbb[RAIN], width[RAIN] = 210, -1111, -1111
     rain_type[STRAT], hbb[STRAT], width[STRAT], status[STRAT] = 130, BB_M, 500, 10
     rain_type[3, 3] = -99
-    flag = np.where(rain_type > 0, 20, 0).astype(np.int16)
-    _put(sd, "rainType", rain_type, SDC.INT16)
-    _put(sd, "rainFlag", flag, SDC.INT16)
-    _put(sd, "HBB", hbb, SDC.INT16)
-    _put(sd, "BBwidth", width, SDC.INT16)
-    _put(sd, "status", status, SDC.UINT8)
     lat, lon = _latlon(nscan)
-    _put(sd, "Latitude", lat, SDC.FLOAT32)
-    _put(sd, "Longitude", lon, SDC.FLOAT32)
-    _scan_parts(sd, nscan)
-    sd.end()
+    trmm_hdf4.write_2a23(
+        path,
+        rain_type=rain_type,
+        rain_flag=np.where(rain_type > 0, 20, 0).astype(np.int16),
+        bright_band_height_m=hbb,
+        bright_band_width_m=width,
+        status=status,
+        latitude=lat,
+        longitude=lon,
+        times=_times(nscan),
+        granule=granule,
+    )
 
 
 @pytest.fixture()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import gzip
 import io
 import os
 import struct
@@ -21,7 +22,10 @@ from fusion_ops.simulate.formats.nexrad_level2 import (  # noqa: E402
     Level2EncodeError,
     RadarVolume,
     Sweep,
+    archive_version,
     encode_level2,
+    encode_level2_message1,
+    gzip_file,
     level2_filename,
 )
 
@@ -232,6 +236,8 @@ def test_vcp_table_matches_real_vcp21(shared_data):
 
 def test_filename_and_errors():
     assert level2_filename("kmlb", START) == "KMLB20090520_235950_V06"
+    assert level2_filename("KMLB", START, "V03", ".gz") == "KMLB20090520_235950_V03.gz"
+    assert level2_filename("KMLB", START, "", ".gz") == "KMLB20090520_235950.gz"
     vol = _synthetic_volume()
     vol.sweeps[0].fields["XYZ"] = vol.sweeps[0].fields["REF"]
     with pytest.raises(Level2EncodeError, match="unknown moment 'XYZ'"):
@@ -244,6 +250,163 @@ def test_filename_and_errors():
     vol.start_time = datetime(2009, 5, 20)
     with pytest.raises(Level2EncodeError, match="timezone-aware"):
         encode_level2(vol)
+    with pytest.raises(Level2EncodeError, match="records must be 'bzip2' or 'uncompressed'"):
+        encode_level2(_synthetic_volume(), records="gzip")
+
+
+def _single_pol(volume: RadarVolume) -> RadarVolume:
+    """The volume without its dual-pol moments (and without the surveillance-only split cut)."""
+    sweeps = []
+    for sw in volume.sweeps:
+        fields = {m: v for m, v in sw.fields.items() if m in ("REF", "VEL", "SW")}
+        if "VEL" in fields:
+            sweeps.append(Sweep(**{**sw.__dict__, "fields": fields}))
+    return RadarVolume(**{**volume.__dict__, "sweeps": sweeps})
+
+
+def test_single_pol_volumes_are_version_3():
+    vol = _single_pol(_synthetic_volume())
+    assert archive_version(vol) == 3 and archive_version(_synthetic_volume()) == 6
+    assert encode_level2(vol)[:9] == b"AR2V0003."
+    assert encode_level2(vol, version=6)[:9] == b"AR2V0006."
+    radar = read_level2(encode_level2(vol))
+    assert set(radar.fields) == {"reflectivity", "velocity", "spectrum_width"}
+
+
+def test_uncompressed_records_in_whole_file_gzip_read_the_same(synthetic):
+    """The pre-2016 archive form: gzip over the records, which are not bzip2-compressed."""
+    from fusion_ops.readers.ground_radar import read_volume_bytes
+
+    vol, data, radar = synthetic
+    plain = encode_level2(vol, records="uncompressed")
+    assert plain[:24] == data[:24] and plain[28:30] == b"\x00\x00"  # no "BZ": a record's CTM
+    assert len(plain) == 24 + 134 * 2432 + sum(
+        s.azimuth_deg.size * (12 + 16 + 68 + 44 + 12 + 28) for s in vol.sweeps
+    ) + sum(  # moment blocks: 28-byte descriptor + gates (PHI 16-bit), halfword aligned
+        s.azimuth_deg.size * sum(28 + 150 * (2 if m == "PHI" else 1) for m in s.fields)
+        for s in vol.sweeps
+    )
+    again = read_level2(plain)
+    for name in PYART_NAMES.values():
+        a, b = again.fields[name]["data"], radar.fields[name]["data"]
+        np.testing.assert_array_equal(np.ma.getmaskarray(a), np.ma.getmaskarray(b))
+        np.testing.assert_array_equal(a.compressed(), b.compressed())
+    zipped = gzip_file(plain)
+    assert zipped[:2] == b"\x1f\x8b" and zipped == gzip_file(plain)  # no time stamp inside
+    assert gzip.decompress(zipped) == plain
+    # the project reader: both forms of the .gz archive (records plain or bzip2 inside)
+    url = "nexrad/KMLB20090520_235950_V06.gz"
+    for inner in (plain, data):
+        got = read_volume_bytes(gzip_file(inner), url)
+        ref = got.sweeps[2].fields["reflectivity"]
+        want = vol.sweeps[2].fields["REF"]
+        order = np.floor(np.mod(vol.sweeps[2].azimuth_deg, 360.0)).astype(int)
+        np.testing.assert_allclose(ref[order], want, atol=0.25 + 1e-4)
+        assert got.site_id == "KMLB" and got.latitude_deg == pytest.approx(28.113, abs=1e-5)
+
+
+def _legacy_volume() -> RadarVolume:
+    """Three 1-degree cuts, REF/VEL/SW on 500 m gates to 150 km (the simulator's layout)."""
+    rng = np.random.default_rng(7)
+    sweeps = []
+    for k, elev in enumerate((0.5, 1.45, 19.5)):
+        az = (np.arange(360) + 0.5 + 0.2 * k) % 360.0
+        t = 20.0 * k + np.arange(360) * 19.0 / 360
+        n = 300
+        fields = {
+            "REF": rng.uniform(-30.0, 75.0, (360, n)),
+            "VEL": rng.uniform(-26.0, 26.0, (360, n)),
+            "SW": rng.uniform(0.0, 10.0, (360, n)),
+        }
+        for v in fields.values():
+            v[rng.random(v.shape) < 0.3] = np.nan
+        fields["VEL"][:4, :9] = RANGE_FOLDED
+        sweeps.append(Sweep(elev, az, t, 2125.0, 500.0, fields, 26.0 - k, 466000.0))
+    return RadarVolume("KMLB", 28.113, -80.654, 11.0, START, 21, sweeps)
+
+
+def _nearest(values: np.ndarray, first: float, step: float, n: int) -> np.ndarray:
+    idx = np.rint((first + step * np.arange(n) - 2125.0) / 500.0).astype(int)
+    out = values[:, np.clip(idx, 0, values.shape[1] - 1)]
+    out[:, (idx < 0) | (idx >= values.shape[1])] = np.nan
+    return out
+
+
+def test_message1_read_by_pyart():
+    from pyart.io.nexrad_level2 import NEXRADLevel2File
+
+    vol = _legacy_volume()
+    data = encode_level2_message1(vol)
+    assert data[:12] == b"ARCHIVE2.001" and data[20:24] == b"KMLB"
+    assert data[28:30] == b"\x00\x00"  # uncompressed records, the archive's .gz content
+    assert len(data) == 24 + 3 * 360 * 2432  # one fixed 2432-byte record per radial
+    assert {data[24 + k * 2432 + 15] for k in range(3 * 360)} == {1}  # all message type 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "No MSG5": legacy volumes often carry none
+        nfile = NEXRADLevel2File(io.BytesIO(data))
+    assert nfile._msg_type == "1" and nfile.nscans == 3
+    head = nfile.radial_records[0]["msg_header"]
+    # gates out to the sweep's last (151.6 km): 152 of 1 km, 607 of 250 m
+    assert (head["sur_range_first"], head["sur_range_step"], head["sur_nbins"]) == (500, 1000, 152)
+    assert (head["doppler_range_first"], head["doppler_range_step"]) == (125, 250)
+    assert head["doppler_nbins"] == 607 and head["doppler_resolution"] == 2 and head["vcp"] == 21
+    status = [r["msg_header"]["radial_status"] for r in nfile.radial_records]
+    assert status[0] == 3 and status[359] == 2 and status[360] == 0 and status[-1] == 4
+    raw = nfile.get_data("VEL", 607, scans=[0], raw_data=True)
+    folded = np.zeros((360, 300))
+    folded[:4, :9] = 1.0
+    np.testing.assert_array_equal(raw == 1, _nearest(folded, 125.0, 250.0, 607) == 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecation, and "No MSG5" (legacy files have none)
+        radar = pyart.io.read_nexrad_archive(io.BytesIO(data), include_fields=["reflectivity"])
+        dop = pyart.io.read_nexrad_archive(
+            io.BytesIO(data), include_fields=["velocity", "spectrum_width"]
+        )
+    assert radar.latitude["data"][0] == 0.0  # message 1 holds no position
+    assert radar.time["units"] == "seconds since 2009-05-20T23:59:50Z"
+    t = np.concatenate([s.time_offset_s for s in vol.sweeps]) + 0.25
+    np.testing.assert_allclose(radar.time["data"], t, atol=1e-3)
+    az = np.concatenate([s.azimuth_deg for s in vol.sweeps])
+    np.testing.assert_allclose(radar.azimuth["data"], az, atol=180 / 32768)  # 16-bit angles
+    # Py-ART rounds the first ray's elevation to 0.1 degree (no VCP message in legacy files)
+    np.testing.assert_allclose(radar.fixed_angle["data"], [0.5, 1.45, 19.5], atol=0.051)
+    np.testing.assert_allclose(radar.range["data"][:3], [500.0, 1500.0, 2500.0])
+    nyq = radar.instrument_parameters["nyquist_velocity"]["data"]
+    assert (nyq[0], nyq[-1]) == (pytest.approx(26.0), pytest.approx(24.0))
+    start = radar.sweep_start_ray_index["data"]
+    for i, sw in enumerate(vol.sweeps):
+        rows = slice(start[i], start[i] + 360)
+        want = _nearest(sw.fields["REF"], 500.0, 1000.0, 152)
+        got = radar.fields["reflectivity"]["data"][rows]
+        np.testing.assert_array_equal(np.ma.getmaskarray(got), ~np.isfinite(want))
+        np.testing.assert_allclose(got.compressed(), want[np.isfinite(want)], atol=0.25 + 1e-4)
+        for m, name in (("VEL", "velocity"), ("SW", "spectrum_width")):
+            # Py-ART sizes every moment's range from the reflectivity gate count: 152 gates
+            want = _nearest(sw.fields[m], 125.0, 250.0, 152)
+            got = dop.fields[name]["data"][rows]
+            valid = np.isfinite(want)
+            np.testing.assert_array_equal(np.ma.getmaskarray(got), ~valid)
+            np.testing.assert_allclose(got.compressed(), want[valid], atol=0.25 + 1e-4)
+
+
+def test_message1_bzip2_records_and_errors():
+    vol = _legacy_volume()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecation, "No MSG5"
+        plain, framed = (
+            pyart.io.read_nexrad_archive(
+                io.BytesIO(encode_level2_message1(vol, records=records)),
+                include_fields=["reflectivity"],
+            )
+            for records in ("uncompressed", "bzip2")
+        )
+    a, b = plain.fields["reflectivity"]["data"], framed.fields["reflectivity"]["data"]
+    np.testing.assert_array_equal(a.filled(-999.0), b.filled(-999.0))
+    vol.sweeps[0].fields["ZDR"] = vol.sweeps[0].fields["REF"]
+    with pytest.raises(Level2EncodeError, match=r"sweep 0: message 1 has no \['ZDR'\]"):
+        encode_level2_message1(vol)
+    with pytest.raises(Level2EncodeError, match="720 rays; message 1 has 1-degree radials"):
+        encode_level2_message1(_single_pol(_synthetic_volume()))
 
 
 def volume_from_pyart(radar) -> RadarVolume:

@@ -1,7 +1,14 @@
-"""A small simulated day read back with Py-ART, satpy, h5py, pandas and the project readers."""
+"""Small simulated days read back with Py-ART, satpy, h5py, pyhdf, pandas and the project readers.
+
+Each day holds the instruments of its date in that date's archive formats (the era table,
+:mod:`fusion_ops.eras`): 2009-05-20 is a single-pol WSR-88D in ``_V03.gz`` keys, TRMM PR V7
+HDF4 granules and no GOES-R ABI; 2021-05-20 a dual-pol ``_V06`` volume in plain keys, GPM V07
+HDF5 and GOES-16 ABI.
+"""
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import warnings
@@ -15,21 +22,24 @@ import pytest
 import xarray as xr
 
 from fusion_ops.simulate.archive import SimulationConfig, simulate_day
-from fusion_ops.simulate.cli import main
+from fusion_ops.simulate.cli import build_parser, main
 from fusion_ops.simulate.domain import Domain
 from fusion_ops.simulate.gauges import NETWORKS
 from fusion_ops.simulate.ground_radar import VCP21_ELEVATIONS_DEG
 from fusion_ops.simulate.truth import TruthConfig, TruthModel
 
 DAY = date(2009, 5, 20)
+DAY_2021 = date(2021, 5, 20)
 DOMAIN = Domain(width_km=160.0, height_km=160.0, margin_km=80.0)
+#: The scored box of DOMAIN (160 km around KMLB), with a little room for the swath's edge.
+BBOX = (28.113 - 0.8, 28.113 + 0.8, -80.654 - 0.9, -80.654 + 0.9)
 REAL_KU = "spaceborne/2A.GPM.Ku.V9-20211125.20140308-S220950-E234217.000144.V07A.HDF5"
 
 
-def _config(root: str) -> SimulationConfig:
-    return SimulationConfig(
+def _config(root: str, day: date = DAY, **changes) -> SimulationConfig:
+    cfg = SimulationConfig(
         out_url=root,
-        start=DAY,
+        start=day,
         days=1,
         seed=1,
         radar_cadence_min=180.0,
@@ -40,6 +50,7 @@ def _config(root: str) -> SimulationConfig:
         domain=DOMAIN,
         write_imagery=True,
     )
+    return SimulationConfig(**{**cfg.__dict__, **changes})
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +58,15 @@ def archive(tmp_path_factory) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("sim")
     cfg = _config(str(root))
     manifest = simulate_day(cfg, DAY, TruthModel(TruthConfig(seed=1, domain=DOMAIN)), None)
+    return root, manifest
+
+
+@pytest.fixture(scope="module")
+def archive_2021(tmp_path_factory) -> tuple[Path, dict]:
+    """The observers whose format changed since 2009, on a day of the dual-pol, GPM, ABI era."""
+    root = tmp_path_factory.mktemp("sim2021")
+    cfg = _config(str(root), DAY_2021, observers=("nexrad", "spaceborne", "goes"))
+    manifest = simulate_day(cfg, DAY_2021, TruthModel(TruthConfig(seed=1, domain=DOMAIN)), None)
     return root, manifest
 
 
@@ -58,9 +78,9 @@ def test_manifest_and_key_layout(archive):
     patterns = {
         "gauge_isd": r"^gauges/2009/99[1-4]\d{3}99999\.csv$",
         "gauge_station_list": r"^gauges/isd-history\.csv$",
-        "nexrad_level2": r"^nexrad/2009/05/20/KMLB/KMLB20090520_\d{6}_V06$",
-        "spaceborne_2a": r"^spaceborne/2009/05/20/2A\.TRMM\.PR\.V9-20220125\.20090520-S\d{6}-E\d{6}\.\d{6}\.V07A\.HDF5$",
-        "abi_l1b": r"^goes/ABI-L1b-RadM/2009/140/\d{2}/OR_ABI-L1b-RadM1-M6C(02|13)_G16_s2009140\d{7}_e2009140\d{7}_c2009140\d{7}\.nc$",
+        "nexrad_level2": r"^nexrad/2009/05/20/KMLB/KMLB20090520_\d{6}_V03\.gz$",
+        "spaceborne_2a": r"^spaceborne/2009/05/20/2A25\.20090520\.\d{5}\.7\.HDF$",
+        "spaceborne_2a23": r"^spaceborne/2009/05/20/2A23\.20090520\.\d{5}\.7\.HDF$",
         "truth_rain": r"^truth/2009/05/20/truth_rain_20090520\.nc$",
         "truth_gauges": r"^truth/2009/05/20/gauges_truth_20090520\.csv$",
         "imagery_scene": r"^imagery/2009/05/20/scene_20090520\.nc$",
@@ -71,19 +91,83 @@ def test_manifest_and_key_layout(archive):
     counts = manifest["counts"]
     assert counts["gauge_isd"] == sum(n for _, n, _, _ in NETWORKS)
     assert counts["nexrad_level2"] == 8
-    assert counts["abi_l1b"] == 4 * 2
-    assert counts["spaceborne_2a"] >= 1
+    assert counts["spaceborne_2a"] >= 1 and counts["spaceborne_2a23"] == counts["spaceborne_2a"]
+    # no GOES-R ABI in 2009: nothing written, and the manifest says why
+    assert "abi_l1b" not in counts and not (root / "goes").exists()
+    assert manifest["absent"] == {"goes": "no GOES-R ABI before 2017-02-28"}
+    assert on_disk["absent"] == manifest["absent"]
+    era = on_disk["era"]
+    assert (era["radar_capability"], era["radar_polarization"]) == ("single", "single")
+    assert (era["level2_message_type"], era["level2_records"]) == (31, "uncompressed")
+    assert (era["level2_key_suffix"], era["level2_version"]) == (".gz", "V03")
+    assert (era["spaceborne"], era["satellite_platform"]) == ("TRMM", "")
+    assert on_disk["config"]["platform"] is None
     assert len(set(keys)) == len(keys)
     assert not list(root.rglob(".*.tmp"))  # no temporary of fusion_ops.atomic left behind
 
 
-def test_nexrad_read_by_pyart_geometry_and_values(archive):
-    import pyart
+def test_manifest_and_key_layout_2021(archive_2021):
+    root, manifest = archive_2021
+    patterns = {
+        "nexrad_level2": r"^nexrad/2021/05/20/KMLB/KMLB20210520_\d{6}_V06$",
+        "spaceborne_2a": r"^spaceborne/2021/05/20/2A\.GPM\.Ku\.V9-20211125\.2021052\d-S\d{6}-E\d{6}\.\d{6}\.V07A\.HDF5$",
+        "abi_l1b": r"^goes/ABI-L1b-RadM/2021/140/\d{2}/OR_ABI-L1b-RadM1-M6C(02|13)_G16_s2021140\d{7}_e2021140\d{7}_c2021140\d{7}\.nc$",
+    }
+    for f in manifest["files"]:
+        assert re.match(patterns[f["kind"]], f["key"]), f["key"]
+    counts = manifest["counts"]
+    assert counts["nexrad_level2"] == 8 and counts["abi_l1b"] == 4 * 2
+    assert counts["spaceborne_2a"] >= 1 and "spaceborne_2a23" not in counts
+    assert manifest["absent"] == {}
+    era = manifest["era"]
+    assert (era["radar_capability"], era["level2_version"], era["level2_key_suffix"]) == (
+        "dual",
+        "V06",
+        "",
+    )
+    assert era["level2_records"] == "bzip2"
+    assert (era["spaceborne"], era["satellite_platform"]) == ("GPM", "G16")
+
+
+def test_nexrad_single_pol_gz_keys_read_back(archive):
+    """2009: gzip over the uncompressed records, version 3, no dual-pol moment, the site's place."""
+    from fusion_ops.readers.ground_radar import list_volumes, read_volume
 
     root, _ = archive
+    urls = list_volumes(str(root / "nexrad"), DAY, "KMLB")
+    assert [u.rsplit("/", 1)[-1] for u in urls][:2] == [
+        "KMLB20090520_000000_V03.gz",
+        "KMLB20090520_030000_V03.gz",
+    ]
+    raw = Path(urls[-2]).read_bytes()
+    assert raw[:2] == b"\x1f\x8b"  # the whole file is gzip ...
+    inner = gzip.decompress(raw)
+    assert inner[:9] == b"AR2V0003." and inner[20:24] == b"KMLB"
+    assert inner[28:30] == b"\x00\x00"  # ... over the records themselves, not bzip2 LDM records
+    vol = read_volume(urls[-2])  # 18 UTC: afternoon convection
+    assert vol.site_id == "KMLB"
+    assert vol.latitude_deg == pytest.approx(28.113, abs=1e-3)
+    assert vol.longitude_deg == pytest.approx(-80.654, abs=1e-3)
+    assert len(vol.sweeps) == 9
+    for sweep in vol.sweeps:
+        assert set(sweep.fields) == {"reflectivity"}  # no ZDR, RHOHV or PHIDP
+    assert float(np.nanmax(vol.sweeps[0].fields["reflectivity"])) > 40.0
+    assert vol.time == np.datetime64("2009-05-20T18:00:00")
+
+
+def _read_pyart(path: Path):
+    """Py-ART's Level II reader (whole-file gzip included), without its deprecation notice."""
+    import pyart
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*deprecated.*")
+        return pyart.io.read_nexrad_archive(str(path))
+
+
+def test_nexrad_read_by_pyart_geometry_and_values(archive):
+    root, _ = archive
     files = sorted((root / "nexrad/2009/05/20/KMLB").iterdir())
-    assert [f.name for f in files][:2] == ["KMLB20090520_000000_V06", "KMLB20090520_030000_V06"]
-    radar = pyart.io.read_nexrad_archive(str(files[-2]))  # 18 UTC: afternoon convection
+    radar = _read_pyart(files[-2])  # 18 UTC: afternoon convection
     assert radar.metadata["instrument_name"].strip() == "KMLB"
     assert radar.latitude["data"][0] == pytest.approx(28.113, abs=1e-3)
     assert radar.longitude["data"][0] == pytest.approx(-80.654, abs=1e-3)
@@ -104,6 +188,20 @@ def test_nexrad_read_by_pyart_geometry_and_values(archive):
     assert expect[0, -1] > 3000  # ~3.6 km at 230 km for 0.5 deg
     ref = radar.fields["reflectivity"]["data"]
     assert ref.count() > 1000 and ref.max() > 40.0
+    assert set(radar.fields) == {"reflectivity", "velocity", "spectrum_width"}  # single-pol
+    assert radar.fields["velocity"]["data"].count() == ref.count()
+
+
+def test_nexrad_dual_pol_2021_read_by_pyart(archive_2021):
+    root, _ = archive_2021
+    files = sorted((root / "nexrad/2021/05/20/KMLB").iterdir())
+    assert [f.name for f in files][:2] == ["KMLB20210520_000000_V06", "KMLB20210520_030000_V06"]
+    data = files[-2].read_bytes()
+    assert data[:9] == b"AR2V0006." and data[28:30] == b"BZ"  # bzip2 LDM records, no gzip
+    radar = _read_pyart(files[-2])  # 18 UTC
+    assert radar.nsweeps == 9 and radar.time["units"] == "seconds since 2021-05-20T18:00:00Z"
+    ref = radar.fields["reflectivity"]["data"]
+    assert ref.count() > 1000 and ref.max() > 40.0
     rho = radar.fields["cross_correlation_ratio"]["data"][ref > 30]
     assert np.ma.median(rho) > 0.95
     phi = radar.fields["differential_phase"]["data"]
@@ -112,11 +210,11 @@ def test_nexrad_read_by_pyart_geometry_and_values(archive):
     assert 0.3 < np.ma.median(zdr) < 3.0
 
 
-def test_nexrad_same_reader_real_and_synthetic(archive, shared_data):
+def test_nexrad_same_reader_real_and_synthetic(archive_2021, shared_data):
     from fusion_ops.readers.ground_radar import read_nexrad_level2
 
-    root, _ = archive
-    mine = read_nexrad_level2(str(root / "nexrad/2009/05/20/KMLB/KMLB20090520_180000_V06"))
+    root, _ = archive_2021
+    mine = read_nexrad_level2(str(root / "nexrad/2021/05/20/KMLB/KMLB20210520_180000_V06"))
     real = read_nexrad_level2(str(shared_data / "radar/KLBB20160601_150025_V06"))
     assert len(mine.sweeps) == 9 and len(real.sweeps) >= 9
     for vol in (mine, real):
@@ -161,10 +259,61 @@ def test_gauges_isd_csv_read_back(archive):
     np.testing.assert_allclose(df["precip_mm"].fillna(-1), np.where(depth == 9999, -1, depth / 10))
 
 
-def test_spaceborne_layout_matches_real_v07(archive, shared_data):
-    root, _ = archive
-    path = next((root / "spaceborne/2009/05/20").iterdir())
-    m = re.search(r"\.20090520-S(\d{6})-E(\d{6})\.", path.name)
+def _rainiest_granule(root: Path, manifest: dict) -> Path:
+    """The 2A granule of the day with the most raining footprints (the manifest's summary)."""
+    granules = [f for f in manifest["files"] if f["kind"] == "spaceborne_2a"]
+    return root / max(granules, key=lambda f: f["rain_footprints"])["key"]
+
+
+def test_spaceborne_trmm_v7_hdf4_read_back(archive):
+    """2009: TRMM PR V7 2A25 + 2A23 granules, paired by content and read like GPM footprints."""
+    from fusion_ops.readers.spaceborne import read_2a, read_2a_bins, read_2a_day
+    from fusion_ops.readers.spaceborne_trmm import hdf4_header
+
+    root, manifest = archive
+    folder = root / "spaceborne/2009/05/20"
+    files = sorted(str(p) for p in folder.iterdir())
+    a25 = [f for f in files if Path(f).name.startswith("2A25.")]
+    for f in files:
+        assert Path(f).read_bytes()[:4] == b"\x0e\x03\x13\x01"  # HDF4, not HDF5
+        header = hdf4_header(f)
+        orbit = Path(f).name.split(".")[2]
+        assert header["kind"] == Path(f).name[:4] and header["GranuleNumber"] == str(int(orbit))
+        assert header["ProductVersion"] == "7" and header["SatelliteName"] == "TRMM"
+    ds, n, quarantine = read_2a_day(files, BBOX)
+    assert n == len(a25) and quarantine == []  # the 2A23 are companions, not granules
+    assert set(np.unique(ds["granule"].values)) <= {Path(f).name for f in a25}
+    assert ds.sizes["footprint"] > 100
+    lat, lon = ds["lat"].values, ds["lon"].values
+    assert (lat >= BBOX[0]).all() and (lat <= BBOX[1]).all()
+    assert (lon >= BBOX[2]).all() and (lon <= BBOX[3]).all()
+    z = ds["zku_dbz"].values
+    assert 40.0 < np.nanmax(z) < 65.0 and np.nanmin(z) > 10.0  # plausible Ku reflectivity
+    rate = ds["precip_rate_near_surface_mm_h"].values
+    ptype = ds["precip_type"].values
+    assert rate.max() > 5.0 and (ptype[rate > 0] > 0).all() and (rate[ptype == 0] == 0).all()
+    assert {1, 2} <= set(np.unique(ptype))  # stratiform and convective, from the 2A23
+    bb = ds["bright_band_height_m"].values
+    assert np.isfinite(bb[ptype == 1]).any() and np.isnan(bb[ptype == 2]).all()
+    assert 3000.0 < np.nanmedian(bb) < 6000.0
+    summaries = {f["key"].rsplit("/", 1)[-1]: f for f in manifest["files"]}
+    biggest = max(a25, key=lambda f: summaries[Path(f).name]["n_scans"])
+    companion = biggest.replace("/2A25.", "/2A23.")
+    one = read_2a(biggest, BBOX, url_2a23=companion)
+    assert one.attrs["satellite"] == "TRMM" and one.attrs["product_version"] == "7"
+    assert one.attrs["reflectivity_variable"] == "correctZFactor"
+    assert (one.attrs["n_bin"], one.attrs["bin_spacing_m"]) == (80, 250.0)
+    assert one.attrs["companion_2a23"] == companion and "no 2A23" not in one.attrs["note"]
+    bins = read_2a_bins(biggest, url_2a23=companion)
+    assert bins["zku_dbz"].shape[1:] == (49, 80) and bins.attrs["bin_spacing_m"] == 250.0
+    assert bins["zku_dbz"].shape[0] == summaries[Path(biggest).name]["n_scans"]
+    assert np.nanmax(bins["bright_band_width_m"].values) > 300.0
+
+
+def test_spaceborne_layout_matches_real_v07(archive_2021, shared_data):
+    root, manifest = archive_2021
+    path = _rainiest_granule(root, manifest)
+    m = re.search(r"\.20210520-S(\d{6})-E(\d{6})\.", path.name)
     real = h5py.File(shared_data / REAL_KU)
     with h5py.File(path) as f:
         for name in (
@@ -184,7 +333,7 @@ def test_spaceborne_layout_matches_real_v07(archive, shared_data):
         assert fs["PRE/zFactorMeasured"].shape == (ns, 49, 176)
         st = fs["ScanTime"]
         first = datetime(
-            2009, 5, 20, int(st["Hour"][0]), int(st["Minute"][0]), int(st["Second"][0])
+            2021, 5, 20, int(st["Hour"][0]), int(st["Minute"][0]), int(st["Second"][0])
         )
         assert first.strftime("%H%M%S") == m.group(1)
         assert np.all(np.diff(fs["ScanTime/SecondOfDay"][:]) > 0.5)
@@ -206,11 +355,11 @@ def test_spaceborne_layout_matches_real_v07(archive, shared_data):
         assert np.abs(lat - 28.113).min() < 0.5 and np.abs(lon + 80.654).min() < 0.5
 
 
-def test_spaceborne_same_reader_real_and_synthetic(archive, shared_data):
+def test_spaceborne_same_reader_real_and_synthetic(archive_2021, shared_data):
     from fusion_ops.readers.spaceborne import read_2a
 
-    root, _ = archive
-    path = next((root / "spaceborne/2009/05/20").iterdir())
+    root, manifest = archive_2021
+    path = _rainiest_granule(root, manifest)
     mine = read_2a(str(path))
     real = read_2a(str(shared_data / REAL_KU))
     assert mine.sizes["footprint"] > 100 and real.sizes["footprint"] == 100
@@ -218,11 +367,12 @@ def test_spaceborne_same_reader_real_and_synthetic(archive, shared_data):
     assert float(mine["precip_rate_near_surface_mm_h"].max()) > 1.0
 
 
-def test_abi_read_by_satpy_like_the_real_files(archive, shared_data):
+def test_abi_read_by_satpy_like_the_real_files(archive_2021, shared_data):
     from satpy import Scene
 
-    root, _ = archive
-    files = sorted(str(p) for p in (root / "goes/ABI-L1b-RadM/2009/140/18").iterdir())
+    root, _ = archive_2021
+    files = sorted(str(p) for p in (root / "goes/ABI-L1b-RadM/2021/140/18").iterdir())
+    assert all("_G16_" in Path(f).name for f in files)
     real = sorted(str(p) for p in (shared_data / "satellite").glob("*C13_G17*.nc"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -234,7 +384,8 @@ def test_abi_read_by_satpy_like_the_real_files(archive, shared_data):
     vis = scn["C02"].values
     assert bt.shape == (80, 80) and vis.shape == (320, 320)  # 2 km and 0.5 km over 160 km
     assert ref["C13"].shape == (500, 500)
-    assert scn.start_time.replace(tzinfo=UTC) == datetime(2009, 5, 20, 18, tzinfo=UTC)
+    assert scn.start_time.replace(tzinfo=UTC) == datetime(2021, 5, 20, 18, tzinfo=UTC)
+    assert scn["C13"].attrs["platform_name"] == "GOES-16"
     # Cold, thick cloud tops and warm clear sky, visible brighter where clouds are thick.
     assert np.nanmin(bt) < 235 and np.nanmax(bt) > 290
     cold = np.kron(bt < 240, np.ones((4, 4), bool))
@@ -242,7 +393,7 @@ def test_abi_read_by_satpy_like_the_real_files(archive, shared_data):
     assert np.nanmean(vis[cold]) > np.nanmean(vis[warm]) + 20  # satpy reflectance in %
     night = Scene(
         reader="abi_l1b",
-        filenames=sorted(str(p) for p in (root / "goes/ABI-L1b-RadM/2009/140/06").iterdir()),
+        filenames=sorted(str(p) for p in (root / "goes/ABI-L1b-RadM/2021/140/06").iterdir()),
     )
     night.load(["C02"])
     assert np.nanmax(night["C02"].values) < 5  # no sunlight at 02 local time
@@ -282,7 +433,7 @@ def test_rewrite_is_idempotent_and_deterministic(archive, tmp_path):
     simulate_day(cfg, DAY, TruthModel(TruthConfig(seed=1, domain=DOMAIN)), None)
     again = SimulationConfig(**{**base, "observers": ("gauges",)})
     simulate_day(again, DAY, TruthModel(TruthConfig(seed=1, domain=DOMAIN)), None)
-    for key in ("gauges/2009/99300599999.csv", "nexrad/2009/05/20/KMLB/KMLB20090520_120000_V06"):
+    for key in ("gauges/2009/99300599999.csv", "nexrad/2009/05/20/KMLB/KMLB20090520_120000_V03.gz"):
         assert (tmp_path / key).read_bytes() == (root / key).read_bytes()
 
 
@@ -304,6 +455,23 @@ def test_cli_rejects_bad_arguments(capsys):
     with pytest.raises(SystemExit):
         main(["--out", "/tmp/x", "--start", "20th May"])
     assert "not a date" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--out", "/tmp/x", "--satellite-platform", "G15"])
+
+
+def test_cli_platforms_default_to_the_era_table():
+    args = build_parser().parse_args(["--out", "x"])
+    assert args.platform is None and args.satellite_platform is None
+    args = build_parser().parse_args(
+        ["--out", "x", "--platform", "GPM", "--satellite-platform", "G19"]
+    )
+    assert (args.platform, args.satellite_platform) == ("GPM", "G19")
+
+
+def test_cli_writes_the_era_of_the_day(tmp_path, capsys):
+    """Before 1991 there is no Level II to simulate: a clear error and exit code 2."""
+    assert main(["--out", str(tmp_path), "--start", "1990-06-01", "--quiet"]) == 2
+    assert "no WSR-88D Level II before 1991-01-01" in capsys.readouterr().err
 
 
 def test_parallel_days_write_the_same_files_as_sequential(tmp_path):

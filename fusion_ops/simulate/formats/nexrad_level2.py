@@ -1,11 +1,11 @@
-"""NEXRAD WSR-88D Level II (Archive II, message 31) encoder.
+"""NEXRAD WSR-88D Level II (Archive II) encoder: message 31, and legacy message 1.
 
 Written from the public Interface Control Documents: ICD 2620010 (Archive II/User) for the file
 framing and ICD 2620002 (RDA/RPG) for the messages. A file is
 
-* a 24-byte volume header: ``"AR2V0006."`` + 3-character extension number, the NEXRAD modified
-  Julian date (day 1 = 1970-01-01, big-endian uint32), milliseconds past midnight (uint32) and
-  the 4-character ICAO;
+* a 24-byte volume header: ``"AR2V0006."`` (or ``"AR2V0003."``, see below) + 3-character
+  extension number, the NEXRAD modified Julian date (day 1 = 1970-01-01, big-endian uint32),
+  milliseconds past midnight (uint32) and the 4-character ICAO;
 * LDM records, each a 4-byte signed big-endian control word (the length of the compressed block,
   negative on the last record of the volume) and one bzip2 stream;
 * in the first LDM record the 134 metadata messages, each a 2432-byte record (12-byte CTM
@@ -19,11 +19,26 @@ framing and ICD 2620002 (RDA/RPG) for the messages. A file is
 
 Everything per sweep is laid out at once in a ``(n_rays, message_length)`` byte array (all
 radials of a sweep share one layout), so a volume costs a few numpy assignments plus bzip2.
+
+The archive variants of other eras (see :mod:`fusion_ops.eras`):
+
+* the version number after ``AR2V00`` follows the volume (ICD 2620010: 03 super resolution
+  before RDA Build 12, i.e. single-pol; 06 super resolution from Build 12, i.e. dual-pol), and
+  the ``_V03`` / ``_V06`` of the key name with it (:func:`archive_version`);
+* ``records="uncompressed"`` writes the records one after the other without the LDM bzip2
+  framing, the way the archive held volumes before 2016-06-01 inside its whole-file gzip
+  (:func:`gzip_file`, keys ending ``.gz``; TIN 16-12: from 2016-06-01 the archive keeps the
+  internal bzip2 records);
+* :func:`encode_level2_message1`: the legacy Digital Radar Data message (type 1, before Build 10
+  in 2008), one fixed 2432-byte record per radial with reflectivity on 1 km gates and velocity
+  and spectrum width on 250 m gates, behind an ``ARCHIVE2.`` volume header.  Such a volume
+  holds no site position: readers take it from the NEXRAD site table by the header's ICAO.
 """
 
 from __future__ import annotations
 
 import bz2
+import gzip
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,7 +53,10 @@ __all__ = [
     "Level2EncodeError",
     "RadarVolume",
     "Sweep",
+    "archive_version",
     "encode_level2",
+    "encode_level2_message1",
+    "gzip_file",
     "level2_filename",
 ]
 
@@ -71,6 +89,13 @@ VCP_ELEVATIONS_DEG: dict[int, tuple[float, ...]] = {
 }
 _MOMENT_ORDER = ("REF", "VEL", "SW", "ZDR", "PHI", "RHO")
 _DUAL_POL = {"ZDR", "PHI", "RHO"}
+_MESSAGE1_MOMENTS = {"REF", "VEL", "SW"}
+# Legacy message 1 (Table III): data header bytes, gate layout and binary angle scale.
+_MSG1_HEADER_BYTES = 100
+_MSG1_SIZE_HALFWORDS = 1208  # 16-byte header + 2400 bytes of data header and moments
+_MSG1_REF_FIRST_M, _MSG1_REF_STEP_M, _MSG1_REF_MAX = 500, 1000, 460
+_MSG1_DOP_FIRST_M, _MSG1_DOP_STEP_M, _MSG1_DOP_MAX = 125, 250, 920
+_MSG1_ANGLE_SCALE = 32768.0 / 180.0  # coded angle = degrees * 8 * 4096 / 180
 
 _RECORD_BYTES = 2432  # one metadata record: CTM + header + payload + fill
 _CTM_BYTES = 12
@@ -135,10 +160,33 @@ class RadarVolume:
     sweeps: list[Sweep] = field(default_factory=list)
 
 
-def level2_filename(site: str, start_time: datetime) -> str:
-    """Archive name of a volume, e.g. ``KMLB20090520_000000_V06``."""
+def level2_filename(site: str, start_time: datetime, version: str = "V06", suffix: str = "") -> str:
+    """Archive name of a volume, e.g. ``KMLB20090520_000000_V06`` or ``..._V03.gz``.
+
+    ``version`` is the ``_V0x`` tag (``""`` for none, as legacy message-1 keys such as
+    ``KMLB20050520_000000.gz`` have); ``suffix`` the end of the key (``".gz"`` or ``""``).
+    """
     t = _as_utc(start_time)
-    return f"{site.upper()}{t:%Y%m%d_%H%M%S}_V06"
+    tag = f"_{version}" if version else ""
+    return f"{site.upper()}{t:%Y%m%d_%H%M%S}{tag}{suffix}"
+
+
+def archive_version(volume: RadarVolume) -> int:
+    """The Archive II version of a message-31 volume: 6 with dual-pol moments, else 3.
+
+    ICD 2620010: version 03 is super resolution before RDA Build 12 (single polarization),
+    version 06 super resolution from Build 12 (the dual-polarization build).
+    """
+    dual = any(_DUAL_POL & set(sw.fields) for sw in volume.sweeps)
+    return 6 if dual else 3
+
+
+def gzip_file(data: bytes, compresslevel: int = 6) -> bytes:
+    """A Level II file compressed whole with gzip, as the archive stored it before 2016-06-01.
+
+    The gzip header's time stamp is 0, so the same volume always gives the same bytes.
+    """
+    return gzip.compress(data, compresslevel=compresslevel, mtime=0)
 
 
 def encode_level2(
@@ -146,34 +194,41 @@ def encode_level2(
     compresslevel: int = 2,
     threads: int = 1,
     extension: int = 1,
+    *,
+    version: int | None = None,
+    records: str = "bzip2",
 ) -> bytes:
-    """Encode a volume as an Archive II Level II file (bytes).
+    """Encode a volume as an Archive II Level II file (bytes) of message-31 radials.
 
     Parameters
     ----------
     volume : the volume; every sweep needs consistent shapes (checked).
     compresslevel : bzip2 block size level 1-9 (the archive uses 9; 1-5 is much faster).
     threads : compress LDM records in this many threads (bz2 releases the GIL).
-    extension : volume scan number written after ``AR2V0006.`` (1-999).
+    extension : volume scan number written after ``AR2V00xx.`` (1-999).
+    version : the ``xx`` of ``AR2V00xx`` (1-99); default :func:`archive_version` (6 for a
+        dual-pol volume, 3 for a single-pol one).
+    records : ``"bzip2"`` (LDM records, each a control word and a bzip2 stream, as transmitted
+        and archived from 2016-06-01) or ``"uncompressed"`` (the records back to back, as the
+        archive's whole-file gzip held them before; wrap with :func:`gzip_file`).
 
     Raises
     ------
     Level2EncodeError
-        Unknown moment, wrong shapes, no sweeps, site not 4 characters.
+        Unknown moment, wrong shapes, no sweeps, site not 4 characters, bad version or records.
     """
     _validate(volume)
+    if version is None:
+        version = archive_version(volume)
+    if not 1 <= int(version) <= 99:
+        raise Level2EncodeError(f"Level II volume {volume.site!r}: version {version} not 1-99")
     start = _as_utc(volume.start_time)
     start_ms = _epoch_ms(start)
     date, ms = _julian(start_ms)
 
-    header = (
-        b"AR2V0006."
-        + f"{extension % 1000:03d}".encode()
-        + np.array([date, ms], ">u4").tobytes()
-        + volume.site.upper().encode("ascii")
-    )
+    header = _volume_header(f"AR2V{int(version):04d}.", extension, date, ms, volume.site)
     seq = _SequenceCounter()
-    records = [_metadata_record(volume, date, ms, seq)]
+    records_out: list = [_metadata_record(volume, date, ms, seq)]
     radials = [_sweep_messages(volume, i, start_ms, seq) for i in range(len(volume.sweeps))]
     blob = np.concatenate([r.reshape(-1) for r in radials]) if radials else np.empty(0, np.uint8)
     msg_len = [r.shape[1] for r in radials]
@@ -185,7 +240,99 @@ def encode_level2(
             n = min(_RADIALS_PER_RECORD, r.shape[0] - j)
             a = offsets[k] + j * msg_len[k]
             chunks.append(memoryview(blob[a : a + n * msg_len[k]]))
-    records.extend(chunks)
+    records_out.extend(chunks)
+    return _frame(header, records_out, records, compresslevel, threads, volume.site)
+
+
+def encode_level2_message1(
+    volume: RadarVolume,
+    extension: int = 1,
+    *,
+    records: str = "uncompressed",
+    compresslevel: int = 2,
+) -> bytes:
+    """Encode a single-pol volume as a legacy (pre-Build 10) Level II file of message-1 radials.
+
+    Each radial is one 2432-byte record (ICD 2620002 before Build 10, Table III "Digital Radar
+    Data"): the 12-byte CTM prefix, the 16-byte message header (1208 halfwords), the 100-byte
+    data header and the moments as 8-bit codes: reflectivity on 1 km gates from 500 m (at most
+    460), velocity and spectrum width on 250 m gates from 125 m (at most 920), so that the
+    reflectivity gate centres fall on the 1.5th Doppler gate as in the legacy layout.  Every
+    moment is taken from the sweep's own gates by the nearest gate (the simulator's volume has
+    one gate spacing for all moments); gates beyond the sweep's last are below threshold.
+    Velocity is coded at 0.5 m/s.
+
+    The file starts with an ``ARCHIVE2.`` volume header and holds no metadata records (legacy
+    volumes often carry no VCP message): the target elevation of a sweep is that of its rays.
+    There is no site position in message 1; readers take it from the NEXRAD site table.
+
+    Parameters
+    ----------
+    volume : REF, VEL and SW only, at most 400 rays a sweep (1 degree radials: super
+        resolution came with Build 10).
+    extension : volume scan number written after ``ARCHIVE2.`` (1-999).
+    records : ``"uncompressed"`` (as the archive's whole-file gzip held them) or ``"bzip2"``.
+    compresslevel : bzip2 level where ``records="bzip2"``.
+
+    Raises
+    ------
+    Level2EncodeError
+        Dual-pol moments, super-resolution sweeps, or what :func:`encode_level2` rejects.
+    """
+    _validate(volume)
+    name = f"Level II volume {volume.site!r} {volume.start_time}"
+    for i, sw in enumerate(volume.sweeps):
+        extra = set(sw.fields) - _MESSAGE1_MOMENTS
+        if extra:
+            raise Level2EncodeError(
+                f"{name} sweep {i}: message 1 has no {sorted(extra)} (dual-pol came with Build 12)"
+            )
+        if np.size(sw.azimuth_deg) > 400:
+            raise Level2EncodeError(
+                f"{name} sweep {i}: {np.size(sw.azimuth_deg)} rays; message 1 has 1-degree "
+                "radials (super resolution came with Build 10)"
+            )
+    start_ms = _epoch_ms(_as_utc(volume.start_time))
+    date, ms = _julian(start_ms)
+    header = _volume_header("ARCHIVE2.", extension, date, ms, volume.site)
+    seq = _SequenceCounter()
+    radials = [_message1_sweep(volume, i, start_ms, seq) for i in range(len(volume.sweeps))]
+    blob = np.concatenate(radials).reshape(-1)
+    # LDM records of 120 radials, like message 31 (only the bzip2 framing tells them apart)
+    step = _RADIALS_PER_RECORD * _RECORD_BYTES
+    chunks = [memoryview(blob[a : a + step]) for a in range(0, blob.size, step)]
+    return _frame(header, chunks, records, compresslevel, 1, volume.site)
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+
+
+def _volume_header(tape: str, extension: int, date: int, ms: int, site: str) -> bytes:
+    """The 24-byte Archive II volume header: tape name, extension, date, time, ICAO."""
+    return (
+        tape.encode("ascii")
+        + f"{extension % 1000:03d}".encode()
+        + np.array([date, ms], ">u4").tobytes()
+        + site.upper().encode("ascii")
+    )
+
+
+def _frame(
+    header: bytes,
+    records: list,
+    framing: str,
+    compresslevel: int,
+    threads: int,
+    site: str,
+) -> bytes:
+    """Header + records: bzip2 LDM records with control words, or the records back to back."""
+    if framing == "uncompressed":
+        return b"".join([header, *(bytes(r) for r in records)])
+    if framing != "bzip2":
+        raise Level2EncodeError(
+            f"Level II volume {site!r}: records must be 'bzip2' or 'uncompressed', not {framing!r}"
+        )
 
     def compress(buf: bytes | memoryview) -> bytes:
         return bz2.compress(buf, compresslevel)
@@ -201,10 +348,6 @@ def encode_level2(
         out.append(np.array([n], ">i4").tobytes())
         out.append(c)
     return b"".join(out)
-
-
-# --------------------------------------------------------------------------------------------
-# helpers
 
 
 class _SequenceCounter:
@@ -442,6 +585,99 @@ def _sweep_messages(
         raw = _encode_moment(sw.fields[m], m)
         width = n_gates * raw.dtype.itemsize
         buf[:, a + 28 : a + 28 + width] = raw.view(np.uint8).reshape(n_rays, width)
+    return buf
+
+
+def _resample_gates(sweep: Sweep, moment: str, first_m: float, step_m: float, n: int) -> np.ndarray:
+    """A moment on another gate layout: the nearest of the sweep's gates, NaN beyond its last."""
+    values = np.asarray(sweep.fields[moment], dtype=np.float32)
+    target = first_m + step_m * np.arange(n)
+    idx = np.rint((target - sweep.first_gate_m) / sweep.gate_spacing_m).astype(np.int64)
+    inside = (idx >= 0) & (idx < values.shape[1])
+    out = values[:, np.clip(idx, 0, values.shape[1] - 1)]
+    out[:, ~inside] = np.nan
+    return out
+
+
+def _message1_sweep(
+    volume: RadarVolume, index: int, start_ms: int, seq: _SequenceCounter
+) -> np.ndarray:
+    """All message-1 radials of one sweep as a (n_rays, 2432) uint8 array (one record each)."""
+    sw = volume.sweeps[index]
+    n_sweeps = len(volume.sweeps)
+    az = np.mod(np.asarray(sw.azimuth_deg, dtype=np.float64), 360.0)
+    n_rays = az.size
+    n_gates = np.shape(next(iter(sw.fields.values())))[1]
+    last_m = sw.first_gate_m + sw.gate_spacing_m * (n_gates - 1)
+    n_ref = int(np.clip((last_m - _MSG1_REF_FIRST_M) // _MSG1_REF_STEP_M + 1, 0, _MSG1_REF_MAX))
+    n_dop = int(np.clip((last_m - _MSG1_DOP_FIRST_M) // _MSG1_DOP_STEP_M + 1, 0, _MSG1_DOP_MAX))
+    has_ref = "REF" in sw.fields and n_ref > 0
+    has_vel = "VEL" in sw.fields and n_dop > 0
+    has_sw = "SW" in sw.fields and n_dop > 0
+    n_dop_out = n_dop if (has_vel or has_sw) else 0
+    buf = np.zeros((n_rays, _RECORD_BYTES), np.uint8)
+
+    t_ms = start_ms + np.rint(np.asarray(sw.time_offset_s, np.float64) * 1000.0).astype(np.int64)
+    date, ms = _julian(t_ms)
+
+    # 16-byte message header; message 1 always fills its 2432-byte record.
+    h = _CTM_BYTES
+    _put(buf, h + 0, _MSG1_SIZE_HALFWORDS, ">u2")
+    buf[:, h + 3] = 1
+    _put(buf, h + 4, seq.take(n_rays), ">u2")
+    _put(buf, h + 6, date, ">u2")
+    _put(buf, h + 8, ms, ">u4")
+    _put(buf, h + 12, 1, ">u2")
+    _put(buf, h + 14, 1, ">u2")
+
+    # Digital radar data header (Table III), offsets from its first byte.
+    d = _CTM_BYTES + _HEADER_BYTES
+    _put(buf, d + 0, ms, ">u4")
+    _put(buf, d + 4, date, ">u2")
+    _put(buf, d + 6, int(round(sw.unambiguous_range_m / 100.0)), ">i2")  # 0.1 km
+    _put(buf, d + 8, np.rint(az * _MSG1_ANGLE_SCALE).astype(np.int64) % 65536, ">u2")
+    _put(buf, d + 10, np.arange(1, n_rays + 1), ">u2")
+    status = np.full(n_rays, _INTERMEDIATE, np.int64)
+    status[0] = _START_VOLUME if index == 0 else _START_ELEVATION
+    if n_rays > 1:
+        status[-1] = _END_VOLUME if index == n_sweeps - 1 else _END_ELEVATION
+    _put(buf, d + 12, status, ">u2")
+    elev = sw.elevation_deg if sw.elevation_ray_deg is None else sw.elevation_ray_deg
+    elev_code = np.rint(np.mod(np.asarray(elev, np.float64), 360.0) * _MSG1_ANGLE_SCALE)
+    _put(buf, d + 14, elev_code.astype(np.int64) % 65536, ">u2")
+    _put(buf, d + 16, index + 1, ">u2")
+    _put(buf, d + 18, _MSG1_REF_FIRST_M, ">u2")
+    _put(buf, d + 20, _MSG1_DOP_FIRST_M, ">u2")
+    _put(buf, d + 22, _MSG1_REF_STEP_M, ">u2")
+    _put(buf, d + 24, _MSG1_DOP_STEP_M, ">u2")
+    _put(buf, d + 26, n_ref if has_ref else 0, ">u2")
+    _put(buf, d + 28, n_dop_out, ">u2")
+    _put(buf, d + 30, 1, ">u2")  # cut sector
+    _put(buf, d + 32, -44.4, ">f4")  # calibration constant, dB
+    pos = _MSG1_HEADER_BYTES
+    pointers = {}
+    for m, n in (("REF", n_ref), ("VEL", n_dop), ("SW", n_dop)):
+        present = {"REF": has_ref, "VEL": has_vel, "SW": has_sw}[m]
+        pointers[m] = pos if present else 0
+        pos += n if present else 0
+    _put(buf, d + 36, pointers["REF"], ">u2")
+    _put(buf, d + 38, pointers["VEL"], ">u2")
+    _put(buf, d + 40, pointers["SW"], ">u2")
+    _put(buf, d + 42, 2, ">u2")  # Doppler velocity resolution: 2 = 0.5 m/s
+    _put(buf, d + 44, volume.vcp, ">u2")
+    _put(buf, d + 60, int(round(sw.nyquist_velocity_ms * 100.0)), ">i2")  # 0.01 m/s
+    _put(buf, d + 62, -12, ">i2")  # atmospheric attenuation, 0.001 dB/km
+    _put(buf, d + 64, 60, ">i2")  # TOVER threshold, 0.1 dB
+    layout = (
+        ("REF", _MSG1_REF_FIRST_M, _MSG1_REF_STEP_M, n_ref),
+        ("VEL", _MSG1_DOP_FIRST_M, _MSG1_DOP_STEP_M, n_dop),
+        ("SW", _MSG1_DOP_FIRST_M, _MSG1_DOP_STEP_M, n_dop),
+    )
+    for m, first, step, n in layout:
+        if pointers[m]:
+            raw = _encode_moment(_resample_gates(sw, m, first, step, n), m)
+            a = d + pointers[m]
+            buf[:, a : a + n] = raw
     return buf
 
 

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export PYART_QUIET := 1
 DAGSTER_HOME := $(or $(DAGSTER_HOME),$(CURDIR)/data/dagster_home)
 
-.PHONY: install test lint format demo ui bench gpu-check clean
+.PHONY: install test lint format demo demo-trmm ui ui-trmm bench gpu-check clean
 
 # torch==2.13.0 first: its CPU wheel lies on these machines; an unpinned torch pulls a multi-GB CUDA
 # build. On a GPU host the same pin resolves to the CUDA build.
@@ -43,6 +43,18 @@ demo: $(STAMP)
 ui: $(STAMP)
 	mkdir -p $(DAGSTER_HOME)
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -w workspace.yaml
+
+# The TRMM-era scenario (2009: single-pol .gz Level II, TRMM PR V7 HDF4, no ABI), its own
+# configuration, data and Dagster instance beside the default's.
+TRMM_HOME := $(CURDIR)/data/trmm/dagster_home
+demo-trmm: $(STAMP)
+	mkdir -p $(TRMM_HOME)
+	DAGSTER_HOME=$(TRMM_HOME) $(BIN)/rainfuse demo --scenario trmm
+
+ui-trmm: $(STAMP)
+	mkdir -p $(TRMM_HOME)
+	DAGSTER_HOME=$(TRMM_HOME) RAINFUSE_CONFIG=$(CURDIR)/scenarios/trmm.yaml \
+		$(BIN)/dagster dev -w workspace.yaml
 
 bench: $(STAMP)
 	$(BIN)/rainfuse bench all

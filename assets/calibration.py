@@ -242,14 +242,24 @@ def gr_rain_volumes(context: AssetExecutionContext, mlp1_model: bytes) -> xr.Dat
     return out
 
 
+class HourlyRainConfig(Config):
+    """How many volumes make an hour of GR rain (VCPs scan every 4.5-10 min)."""
+
+    min_volumes_per_hour: int = Field(
+        6, ge=1, description="hours with fewer volumes are NaN (not a mean of one or two scans)"
+    )
+
+
 @daily_asset(
     kinds={"xarray", "netcdf"},
     description="Hourly GR rain (mm/h) on the product grid: mean of the hour's MLP-1 volumes "
-    "(time = start of the hour; hours with fewer than 6 volumes are NaN).",
+    "(time = start of the hour; hours with fewer than 6 volumes, by default, are NaN).",
     op_tags=PRIORITY_TAGS,
 )
-def gr_rain_hourly(context: AssetExecutionContext, gr_rain_volumes: xr.Dataset) -> xr.Dataset:
-    out, summary = steps.gr_rain_hourly(gr_rain_volumes)
+def gr_rain_hourly(
+    context: AssetExecutionContext, config: HourlyRainConfig, gr_rain_volumes: xr.Dataset
+) -> xr.Dataset:
+    out, summary = steps.gr_rain_hourly(gr_rain_volumes, config.min_volumes_per_hour)
     context.add_output_metadata(summary_metadata(summary))
     return out
 

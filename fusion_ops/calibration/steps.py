@@ -105,8 +105,11 @@ def gr_rain_volumes(
     }
 
 
-def gr_rain_hourly(volumes: xr.Dataset) -> tuple[xr.Dataset, Summary]:
-    """Hourly mean GR rain (mm/h; time = start of the hour; thin hours NaN).
+def gr_rain_hourly(
+    volumes: xr.Dataset, min_volumes: int = A.MIN_VOLUMES_PER_HOUR
+) -> tuple[xr.Dataset, Summary]:
+    """Hourly mean GR rain (mm/h; time = start of the hour; hours with fewer than
+    ``min_volumes`` volumes NaN).
 
     Returns
     -------
@@ -114,7 +117,7 @@ def gr_rain_hourly(volumes: xr.Dataset) -> tuple[xr.Dataset, Summary]:
         The hourly rain with the volumes' attributes; ``hours``, ``model_version``,
         ``mean_rain_mm_h`` and ``max_rain_mm_h``.
     """
-    out = A.hourly_mean(volumes)
+    out = A.hourly_mean(volumes, min_volumes)
     out.attrs.update(volumes.attrs)
     out["rain_rate"].encoding.update(zlib=True, complevel=4)
     stats = A.nan_stats(out["rain_rate"].values)

@@ -114,13 +114,16 @@ def test_real_day_materializes_with_quarantine(real_day):
     assert checks[("ground_radar_volumes", "has_data")] is True
     assert checks[("gauge_observations", "quarantine")] is False  # the broken netCDF
     assert checks[("spaceborne_profiles", "has_data")] is False  # missing source: warning
-    assert checks[("satellite_features", "has_data")] is False
-    assert checks[("satellite_native_scene", "has_data")] is False
+    # no GOES-R ABI in 2016: the era table plans none, so the empty day passes
+    assert checks[("satellite_features", "has_data")] is True
+    assert checks[("satellite_native_scene", "has_data")] is True
     mats = {
         m.asset_key.to_user_string(): m.metadata
         for m in result.get_asset_materialization_events()
         for m in [m.event_specific_data.materialization]
     }
+    for name in ("satellite_features", "satellite_native_scene"):
+        assert mats[name]["not_planned"].value == "no GOES-R ABI before 2017-02-28"
     assert "broken_met.cdf" in mats["gauge_observations"]["quarantined"].value
     assert mats["ground_radar_grid_profiles"]["preview"].value.startswith(
         "![preview](data:image/png"
@@ -165,12 +168,15 @@ SIM_DOMAIN = DomainResource(
 )
 
 
-@pytest.fixture(scope="module")
-def sim_day(tmp_path_factory):
-    """A day of the synthetic archive (all four sources in their real formats), small cadences."""
+@pytest.fixture(scope="module", params=["2021-05-20", "2009-05-20"])
+def sim_day(request, tmp_path_factory):
+    """A day of the synthetic archive (every source of its era in its real formats), small
+    cadences: 2021 (dual-pol V06, GPM V07, GOES-16 ABI) and 2009 (single-pol ``.gz``, TRMM PR V7
+    HDF4, no ABI)."""
     from fusion_ops.simulate.archive import SimulationConfig, simulate_day
 
-    root = tmp_path_factory.mktemp("simday")
+    day = dt.date.fromisoformat(request.param)
+    root = tmp_path_factory.mktemp(f"simday_{day:%Y}")
     cfg = SimulationConfig(
         out_url=str(root),
         radar_cadence_min=480.0,
@@ -180,29 +186,24 @@ def sim_day(tmp_path_factory):
         write_imagery=False,
         observers=("gauges", "nexrad", "spaceborne", "goes"),
     )
-    simulate_day(cfg, dt.date(2009, 5, 20), progress=None)
+    simulate_day(cfg, day, progress=None)
     domain = SIM_DOMAIN
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = materialize(
-            INGEST, partition_key="2009-05-20", resources=_resources(root, domain, "KMLB")
+            INGEST, partition_key=day.isoformat(), resources=_resources(root, domain, "KMLB")
         )
-    return root, result
+    return day, root, result
 
 
 def test_synthetic_day_all_sources(sim_day):
-    root, result = sim_day
+    day, root, result = sim_day
     assert result.success
     checks = _checks(result)
-    assert all(
-        checks[(a, "quarantine")]
-        for a in (
-            "gauge_observations",
-            "ground_radar_volumes",
-            "spaceborne_profiles",
-            "satellite_features",
-        )
-    )
+    ingest = ("gauge_observations", "ground_radar_volumes", "spaceborne_profiles")
+    assert all(checks[(a, "quarantine")] for a in (*ingest, "satellite_features"))
+    # every source of the era has data; a 2009 day plans no ABI and fails nothing either
+    assert all(checks[(a, "has_data")] for a in (*ingest, "satellite_features"))
     obs = result.asset_value(AssetKey("gauge_observations"))
     assert obs["station_id"].nunique() > 50 and set(obs["network"]) == {"isd"}
     inv = result.asset_value(AssetKey("ground_radar_volumes"))
@@ -214,18 +215,30 @@ def test_synthetic_day_all_sources(sim_day):
     assert sb.sizes["footprint"] > 100
     assert float(sb["lat"].min()) >= 26.763 and float(sb["lat"].max()) <= 29.463
     sat = result.asset_value(AssetKey("satellite_features"))
+    if day.year == 2009:
+        # single-pol Level II in the .gz key form of the time, TRMM PR V7 HDF4, no ABI
+        assert set(inv["capability"]) == {"single"}
+        assert all(str(u).endswith("_V03.gz") for u in inv["url"])
+        assert prof["zdr_db"].isna().all() and prof["reflectivity_dbz"].notna().any()
+        kinds = [p.name[:4] for p in (root / "spaceborne").rglob("*.HDF")]
+        assert kinds.count("2A25") == kinds.count("2A23") >= 1 and len(kinds) % 2 == 0
+        assert sat.sizes.get("time", 0) == 0 and not list(root.glob("goes"))
+        return
+    assert set(inv["capability"]) == {"dual"}
+    assert all(str(u).endswith("_V06") for u in inv["url"])
+    assert prof["zdr_db"].notna().any()
     assert sat.sizes["time"] == 2
     assert {"bt_c08", "bt_c13", "bt_c14", "btd_c08_c13"} <= set(sat.data_vars)
     bt = sat["bt_c13"].values
     assert np.isfinite(bt).mean() > 0.5 and np.nanmin(bt) > 180.0 and np.nanmax(bt) < 330.0
 
 
-def _sim_grid_and_gauges(root):
+def _sim_grid_and_gauges(root, day: dt.date):
     from fusion_ops.grid import GaugePoints
 
     domain = SIM_DOMAIN
     heights = tuple(float(h) for h in np.arange(500.0, 8001.0, 500.0))
-    obs = pd.read_parquet(next((root / "storage").rglob("gauge_observations/2009-05-20.parquet")))
+    obs = pd.read_parquet(next((root / "storage").rglob(f"gauge_observations/{day}.parquet")))
     st = obs.groupby("station_id", as_index=False)[["lat", "lon"]].first()
     gauges = GaugePoints(
         tuple(st["station_id"]), tuple(st["lat"]), tuple(st["lon"]), heights_m=heights
@@ -239,9 +252,9 @@ def test_blocks_of_volumes_join_to_the_whole_day(sim_day, tmp_path):
     from fusion_ops.radar.profiles import RadarDay, concat_radar_days, ingest_radar_day
     from fusion_ops.readers.ground_radar import list_volumes
 
-    root, _ = sim_day
-    grid, gauges = _sim_grid_and_gauges(root)
-    urls = list_volumes(str(root / "nexrad"), dt.date(2009, 5, 20), "KMLB", None)
+    day, root, _ = sim_day
+    grid, gauges = _sim_grid_and_gauges(root, day)
+    urls = list_volumes(str(root / "nexrad"), day, "KMLB", None)
     assert len(urls) == 3
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -271,9 +284,9 @@ def test_more_blocks_than_volumes_still_join_to_the_whole_day(sim_day):
     from fusion_ops.radar.profiles import concat_radar_days, ingest_radar_day
     from fusion_ops.readers.ground_radar import list_volumes
 
-    root, _ = sim_day
-    grid, gauges = _sim_grid_and_gauges(root)
-    urls = list_volumes(str(root / "nexrad"), dt.date(2009, 5, 20), "KMLB", None)
+    day, root, _ = sim_day
+    grid, gauges = _sim_grid_and_gauges(root, day)
+    urls = list_volumes(str(root / "nexrad"), day, "KMLB", None)
     blocks = [list(b) for b in np.array_split(np.asarray(urls, dtype=object), len(urls) + 1)]
     assert [len(b) for b in blocks] == [1, 1, 1, 0]
     with warnings.catch_warnings():
@@ -291,7 +304,7 @@ def test_ground_radar_blocks_store_the_whole_day(sim_day):
     from fusion_ops.radar.profiles import ingest_radar_day
     from fusion_ops.readers.ground_radar import list_volumes
 
-    root, result = sim_day
+    day, root, result = sim_day
     steps = {e.step_key for e in result.all_events if e.step_key}
     assert {
         "ground_radar.ingest_ground_radar_block_0",
@@ -299,21 +312,21 @@ def test_ground_radar_blocks_store_the_whole_day(sim_day):
     } <= steps
     blocks_dir = root / "storage" / "ground_radar_blocks"
     assert not any(p.is_file() for p in blocks_dir.rglob("*"))  # removed once joined
-    grid, gauges = _sim_grid_and_gauges(root)
-    urls = list_volumes(str(root / "nexrad"), dt.date(2009, 5, 20), "KMLB", None)
+    grid, gauges = _sim_grid_and_gauges(root, day)
+    urls = list_volumes(str(root / "nexrad"), day, "KMLB", None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         whole = ingest_radar_day(urls, grid, gauges)
     stored = root / "storage"
     with xr.open_dataset(
-        stored / "ground_radar_grid_profiles/2009-05-20.nc", mask_and_scale=False
+        stored / f"ground_radar_grid_profiles/{day}.nc", mask_and_scale=False
     ) as codes:
         for name in whole.grid.data_vars:
             np.testing.assert_array_equal(codes[name].values, whole.grid[name].values)
         assert codes.attrs == whole.grid.attrs
     pd.testing.assert_frame_equal(
-        pd.read_parquet(stored / "ground_radar_gauge_profiles/2009-05-20.parquet"),
+        pd.read_parquet(stored / f"ground_radar_gauge_profiles/{day}.parquet"),
         whole.profiles,
     )
-    inventory = pd.read_parquet(stored / "ground_radar_volumes/2009-05-20.parquet")
+    inventory = pd.read_parquet(stored / f"ground_radar_volumes/{day}.parquet")
     pd.testing.assert_frame_equal(inventory, whole.inventory)

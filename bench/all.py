@@ -74,7 +74,11 @@ def _ingest_ratios(res: dict[str, Any]) -> dict[str, Any]:
 
 def largest_volume(archive_root: Path) -> Path | None:
     """The largest Level II file of a simulated archive (the rainiest volume of the day)."""
-    files = [p for p in (archive_root / "nexrad").rglob("*_V06") if p.is_file()]
+    from fusion_ops.readers.ground_radar import volume_time_from_name
+
+    # any archive key form (``_V06``, ``_V03.gz``, ``.gz``): the era decides which is written
+    nexrad = archive_root / "nexrad"
+    files = [p for p in nexrad.rglob("*") if p.is_file() and volume_time_from_name(p.name)]
     return max(files, key=lambda p: p.stat().st_size) if files else None
 
 

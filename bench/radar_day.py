@@ -37,7 +37,8 @@ from typing import Any
 from bench._report import emit_result, graceful_sigterm, not_measured, project_radar_year_h, say
 from orchestration.runtime.config import PROJECT_ROOT
 
-DEFAULT_DAY = dt.date(2009, 5, 20)
+#: The default scenario's first day (dual-pol V06, GPM, ABI: the most work per volume).
+DEFAULT_DAY = dt.date(2021, 5, 20)
 DEFAULT_CADENCE_MIN = 5.0
 QUICK_CADENCE_MIN = 30.0
 QUICK_ABI_CADENCE_MIN = 180.0

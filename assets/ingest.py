@@ -54,7 +54,7 @@ from orchestration.runtime.resources import (
     DomainResource,
     SatelliteArchiveResource,
 )
-from orchestration.runtime.sources import satellite_plan
+from orchestration.runtime.sources import satellite_archive_url, satellite_plan
 from orchestration.runtime.tags import critical_path_op_tags
 
 GROUP = "ingest"
@@ -370,7 +370,8 @@ def _abi_files(
     plan = satellite_plan(archive.platform, day)
     if not plan["available"]:
         return [], plan["reason"]
-    files = satellite.abi_day_files(archive.url, day, product, plan["platform"], _opts(archive))
+    url = satellite_archive_url(archive.url, plan["bucket"])
+    files = satellite.abi_day_files(url, day, product, plan["platform"], _opts(archive))
     return files, ""
 
 

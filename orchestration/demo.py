@@ -166,7 +166,8 @@ def run_demo(days: int | None = None, fresh: bool = False, scenario: str = DEFAU
         ok = runs.run(reference, label="reference", instance=DagsterInstance.get())
         ok = ok and materialize_days(dates, "daily_job", runs=runs)
     print_scores(dates, config)
-    print(f"\nDagster instance: {os.environ['DAGSTER_HOME']} (browse the runs with `make ui`)")
+    ui = "make ui" if scenario == DEFAULT_SCENARIO else f"make ui-{scenario}"
+    print(f"\nDagster instance: {os.environ['DAGSTER_HOME']} (browse the runs with `{ui}`)")
     print(f"Dagster event log: {runs.events_path}")
     print(f"asset storage: {config.storage.url}")
     print(

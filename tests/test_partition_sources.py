@@ -3,7 +3,12 @@
 import pytest
 
 from orchestration.runtime.config import parse_config
-from orchestration.runtime.sources import partition_sources, planned, satellite_plan
+from orchestration.runtime.sources import (
+    partition_sources,
+    planned,
+    satellite_archive_url,
+    satellite_plan,
+)
 
 
 @pytest.mark.parametrize(
@@ -58,3 +63,19 @@ def test_unknown_site_is_absent_with_the_reason(tmp_path):
     config = parse_config({"sources": {"ground_radar": {"url": "x", "sites": ["KXXX"]}}}, tmp_path)
     ok, reason = planned(partition_sources("2021-05-20", config), "ground_radar")
     assert not ok and "KXXX" in reason and "NEXRAD site table" in reason
+
+
+@pytest.mark.parametrize(
+    ("url", "day", "expected"),
+    [
+        ("s3://noaa-goes16", "2025-06-01", "s3://noaa-goes19"),
+        ("s3://noaa-goes16/ABI-L1b-RadC", "2025-06-01", "s3://noaa-goes19/ABI-L1b-RadC"),
+        ("s3://noaa-goes19", "2021-05-20", "s3://noaa-goes16"),
+        ("s3://noaa-goes16", "2021-05-20", "s3://noaa-goes16"),
+        ("s3://my-mirror/goes", "2025-06-01", "s3://my-mirror/goes"),  # holds every platform
+        ("/data/archive/goes", "2025-06-01", "/data/archive/goes"),
+        ("s3://noaa-goes160", "2025-06-01", "s3://noaa-goes160"),  # not a NOAA GOES bucket
+    ],
+)
+def test_noaa_bucket_follows_the_platform_of_the_day(url, day, expected):
+    assert satellite_archive_url(url, satellite_plan("auto", day)["bucket"]) == expected

@@ -12,7 +12,9 @@ Names are fixed so a trained spec can be applied to any later day:
   solar zenith angle), by name.
 
 NaN means "no valid echo" for reflectivity (filled with :data:`NO_ECHO_DBZ`) and "unknown" for the
-polarimetric moments (filled with 0, their rain-free value).
+polarimetric moments (filled with 0, their rain-free value). A window whose samples come mostly
+from a single-pol radar (:func:`has_polarimetric_data`) trains MLP-1 on the reflectivity levels,
+range and beam height only (``mlp1_spec(polarimetric=False)``).
 """
 
 from __future__ import annotations
@@ -114,10 +116,18 @@ def mlp3_spec(
     )
 
 
-def has_polarimetric_data(table) -> bool:
-    """Whether any MLP-1 sample row carries a finite ZDR or KDP (the radar was dual-pol)."""
+#: Share of MLP-1 sample rows with a finite ZDR or KDP from which a window trains the dual-pol
+#: network (a window across a site's upgrade follows the radar most of its rows came from).
+MIN_POLARIMETRIC_SHARE = 0.5
+
+
+def has_polarimetric_data(table, min_share: float = MIN_POLARIMETRIC_SHARE) -> bool:
+    """Whether at least ``min_share`` of the MLP-1 sample rows carry a finite ZDR or KDP."""
     cols = [c for c in table.columns if c.split("_h")[0] in POLARIMETRIC_PREFIXES]
-    return bool(cols) and bool(np.isfinite(table[cols].to_numpy(dtype=np.float64)).any())
+    if not cols or len(table) == 0:
+        return False
+    finite = np.isfinite(table[cols].to_numpy(dtype=np.float64)).any(axis=1)
+    return bool(finite.mean() >= min_share)
 
 
 def mlp1_capability(features: tuple[str, ...] | list[str]) -> str:

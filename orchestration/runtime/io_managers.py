@@ -39,6 +39,7 @@ from upath import UPath
 
 from fusion_ops.atomic import atomic_fs_path, is_local_fs
 from orchestration.runtime.config import RainfuseConfig, SourceConfig, load_config, resolve_env
+from orchestration.runtime.resources import inside_root
 
 SUFFIXES = (".parquet", ".nc", ".json", ".bin")
 
@@ -138,14 +139,41 @@ def stored_path_of(manager: Any, asset_key: str, partition: str | None, suffix: 
     return manager.stored_path(asset_key, partition, suffix)
 
 
+class StoredValueError(RuntimeError):
+    """A stored asset value exists but cannot be read (truncated or corrupt): names the asset,
+    the partition and the file, and says how to repair it."""
+
+    def __init__(self, what: str, path: UPath | str, error: BaseException) -> None:
+        reason = f"{type(error).__name__}: {error}".splitlines()[0][:300]
+        super().__init__(
+            f"{what}: the stored value {path} cannot be read ({reason}); re-materialize "
+            "that partition to repair it"
+        )
+
+
+def _describe_input(context: InputContext, path: UPath) -> str:
+    """``asset <key> partition <key>`` of a stored value (what an operator re-materializes).
+
+    The value's file is named by its partition (``<base>/<asset>/<partition>``), which also
+    tells the partition of a window input that loads several.
+    """
+    try:
+        key = context.asset_key.to_user_string()
+    except Exception:  # noqa: BLE001 - an op output without an asset key
+        key = path.parent.name
+    return f"asset {key} partition {path.name}" if context.has_asset_partitions else f"asset {key}"
+
+
 class _TypedUPathIOManager(UPathIOManager):
     extension = None  # the suffix follows the value's type
 
     def stored_path(self, asset_key: str, partition: str | None, suffix: str) -> UPath:
         """Where the value of ``asset_key`` (``partition``) lies, for readers that stream it
         (e.g. a day of gridded radar volumes read block by block) instead of loading it whole."""
-        path = self._base_path / asset_key
-        return path / f"{partition}{suffix}" if partition else path.with_suffix(suffix)
+        path = self._base_path / inside_root(asset_key)
+        if not partition:
+            return path.with_suffix(suffix)
+        return path / inside_root(f"{partition}{suffix}")
 
     def load_partition(self, asset_key: str, partition_key: str | None = None) -> Any:
         """The value stored for ``asset_key`` (its ``partition_key``), loaded as Dagster loads an input.
@@ -171,7 +199,12 @@ class _TypedUPathIOManager(UPathIOManager):
         context.add_output_metadata({"stored_at": MetadataValue.path(str(target))})
 
     def load_from_path(self, context: InputContext, path: UPath) -> Any:
-        return read_value(path)
+        try:
+            return read_value(path)
+        except FileNotFoundError:
+            raise
+        except Exception as error:  # noqa: BLE001 - any decoder's error on a damaged file
+            raise StoredValueError(_describe_input(context, path), path, error) from error
 
     def get_metadata(self, context: OutputContext, obj: Any) -> dict[str, Any]:
         if isinstance(obj, pd.DataFrame):

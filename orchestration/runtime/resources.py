@@ -19,6 +19,20 @@ if TYPE_CHECKING:
     import torch
 
 
+class PathOutsideRootError(ValueError):
+    """A relative path that would leave the archive or store it is taken against."""
+
+
+def inside_root(relative: str) -> str:
+    """``relative`` without a leading ``/``, or :class:`PathOutsideRootError` when a ``..``
+    segment would lead out of the root (keys from listings and partition keys end up here)."""
+    text = str(relative)
+    parts = [p for p in text.replace("\\", "/").split("/") if p not in ("", ".")]
+    if ".." in parts or "://" in text:
+        raise PathOutsideRootError(f"path {text!r} leaves the storage root: refused")
+    return "/".join(parts)
+
+
 class ArchiveResource(ConfigurableResource):
     """Read access to one source archive: a local folder or any fsspec URL (``s3://...``).
 
@@ -42,16 +56,16 @@ class ArchiveResource(ConfigurableResource):
     def upath(self, *parts: str) -> UPath:
         """A universal path below the root (``path.fs`` is the configured filesystem)."""
         path = UPath(self.url, **resolve_env(self.storage_options))
-        return path.joinpath(*parts) if parts else path
+        return path.joinpath(*(inside_root(p) for p in parts)) if parts else path
 
     def full_path(self, relative: str) -> str:
         """Path of ``relative`` inside the filesystem (no protocol)."""
         _, root = self.filesystem()
-        return f"{root}/{relative.lstrip('/')}" if relative else root
+        return f"{root}/{inside_root(relative)}" if relative else root
 
     def url_of(self, relative: str) -> str:
         """A URL for ``relative`` that readers taking URLs (Py-ART, satpy via fsspec) accept."""
-        return f"{self.url.rstrip('/')}/{relative.lstrip('/')}"
+        return f"{self.url.rstrip('/')}/{inside_root(relative)}"
 
     def exists(self, relative: str) -> bool:
         fs, _ = self.filesystem()

@@ -9,6 +9,7 @@ why, its checks pass with that reason, and the product records which sources it 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from fusion_ops import eras
@@ -42,6 +43,22 @@ def satellite_plan(configured: str, day: dt.date | str) -> dict[str, Any]:
         )
     entry["configured"] = configured
     return entry
+
+
+_NOAA_GOES_BUCKET = re.compile(r"^s3://noaa-goes\d{2}(?=/|$)")
+
+
+def satellite_archive_url(url: str, bucket: str) -> str:
+    """The archive URL for the planned platform's bucket.
+
+    NOAA keeps one bucket per platform (``s3://noaa-goes16``, ``s3://noaa-goes19``): a configured
+    URL on one of them is moved to the day's ``bucket``, so ``platform: auto`` reads G19 from
+    ``noaa-goes19`` after 2025-04-07 with ``url: s3://noaa-goes16``. Any other URL (a mirror or a
+    local folder holding every platform) is returned as it is.
+    """
+    if bucket and _NOAA_GOES_BUCKET.match(url):
+        return _NOAA_GOES_BUCKET.sub(f"s3://{bucket}", url, count=1)
+    return url
 
 
 def partition_sources(day: dt.date | str, config: RainfuseConfig | None = None) -> dict[str, Any]:

@@ -172,18 +172,25 @@ def test_the_product_records_its_sources_and_model_capability(era_day):
 
 
 def test_the_ingest_read_the_instruments_of_the_era(era_day):
-    day, _, run = era_day
+    day, root, run = era_day
     result = run["result"]
     inventory = result.asset_value(AssetKey("ground_radar_volumes"))
     assert len(inventory) == 6 and (inventory["status"] == "ok").all()
     sb = result.asset_value(AssetKey("spaceborne_profiles"))
     sat = result.asset_value(AssetKey("satellite_features"))
+    profiles = result.asset_value(AssetKey("ground_radar_gauge_profiles"))
     if day.year == 2009:
+        # single-pol Level II in the .gz key form of the time, TRMM PR V7 HDF4 pairs, no ABI
         assert set(inventory["capability"]) == {"single"}
         assert all(u.endswith("_V03.gz") for u in inventory["url"])
+        assert profiles["zdr_db"].isna().all() and profiles["reflectivity_dbz"].notna().any()
+        kinds = [p.name[:4] for p in (root / "archive" / "spaceborne").rglob("*.HDF")]
+        assert kinds.count("2A25") == kinds.count("2A23") >= 1 and len(kinds) % 2 == 0
+        assert not (root / "archive" / "goes").exists()
         assert sat.sizes.get("time", 0) == 0
     else:
         assert set(inventory["capability"]) == {"dual"}
         assert all(u.endswith("_V06") for u in inventory["url"])
+        assert profiles["zdr_db"].notna().any()
         assert sat.sizes["time"] == 4 and "bt_c13" in sat
     assert sb.sizes["footprint"] > 50

@@ -105,7 +105,12 @@ def test_hourly_product_summary(product):
         "error_model_origin",
         "weights_from",
         "model_versions",
+        "sources",
+        "model_capability",
     ]
+    # no era plan given: the sources are recorded as present or not, "planned" unknown
+    assert out["sources"]["ground_radar"] == {"planned": None, "used": True, "reason": ""}
+    assert out["sources"]["spaceborne"]["reason"] == "no data that day"
     daily = product.fused.daily_mm
     assert out["domain_mean_mm"] == pytest.approx(float(np.mean(daily)))
     assert out["domain_max_mm"] == pytest.approx(float(np.max(daily)))

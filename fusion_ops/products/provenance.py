@@ -86,6 +86,10 @@ def chain_fallbacks(evaluation: Mapping[str, Any] | None, *datasets: Any) -> dic
     datasets : the chain's outputs; ``attrs`` with ``model`` and a non-empty ``model_fallback``
         (:func:`fusion_ops.calibration.fitting.model_attrs`) name one.
 
+    A network whose source the era table did not plan that day (the evaluation's
+    ``not_planned``, e.g. MLP-3 before GOES-R ABI) is not a fallback: there was nothing to
+    train it on, and a TRMM-era product is not a cold start for ever.
+
     Returns
     -------
     dict
@@ -97,6 +101,7 @@ def chain_fallbacks(evaluation: Mapping[str, Any] | None, *datasets: Any) -> dic
         attrs = getattr(obj, "attrs", None) or {}
         if attrs.get("model") and attrs.get("model_fallback"):
             out[str(attrs["model"])] = str(attrs["model_fallback"])
+    not_planned = set((evaluation or {}).get("not_planned") or {})
     for name, entry in (evaluation or {}).items():
         if (
             isinstance(entry, Mapping)
@@ -104,7 +109,7 @@ def chain_fallbacks(evaluation: Mapping[str, Any] | None, *datasets: Any) -> dic
             and entry.get("model", name) == name
         ):
             out.setdefault(str(name), str(entry["fallback"]))
-    return dict(sorted(out.items()))
+    return {name: fb for name, fb in sorted(out.items()) if name not in not_planned}
 
 
 def quality_attrs(fallbacks: Mapping[str, str]) -> dict[str, str]:

@@ -68,3 +68,14 @@ def test_provenance_attributes_are_json():
     attrs = prov.attrs()
     assert json.loads(attrs[SOURCES_ATTR])["satellite"]["planned"] is False
     assert json.loads(attrs[MODEL_CAPABILITY_ATTR]) == {"mlp1": "single-pol"}
+
+
+def test_a_network_without_its_source_in_the_era_is_not_a_cold_start():
+    from fusion_ops.products.provenance import chain_fallbacks
+
+    sat = xr.Dataset(attrs=model_attrs("mlp3", {"version": "fb-3", "fallback": "tb_curve"}))
+    gr = xr.Dataset(attrs=model_attrs("mlp1", {"version": "v1", "fallback": None}))
+    evaluation = {"mlp3": {"fallback": "tb_curve"}, "not_planned": {"mlp3": "no GOES-R ABI"}}
+    assert chain_fallbacks(evaluation, gr, sat) == {}
+    # planned but untrained: still a cold start
+    assert chain_fallbacks({"mlp3": {"fallback": "tb_curve"}}, gr, sat) == {"mlp3": "tb_curve"}

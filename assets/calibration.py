@@ -51,7 +51,7 @@ from orchestration.runtime.io_managers import stored_path_of
 from orchestration.runtime.metadata import png_markdown, summary_metadata
 from orchestration.runtime.partitions import daily_partitions
 from orchestration.runtime.resources import ComputeResource, DomainResource
-from orchestration.runtime.sources import partition_sources, planned
+from orchestration.runtime.sources import models_not_planned
 from orchestration.runtime.tags import GPU_OP_TAGS, GPU_POOL, critical_path_op_tags
 
 GROUP = "calibration"
@@ -74,8 +74,6 @@ ABI_FEATURES = "satellite_features"
 LOOKBACK_DAYS = int(os.environ.get("RAINFUSE_CALIBRATION_LOOKBACK_DAYS", "45"))
 
 TARGETS = fitting.TARGETS  # re-exported: the training benchmark names it here
-#: The source each network calibrates, as the era plan names it (``partition_sources``).
-MODEL_SOURCES = {"mlp2": "spaceborne", "mlp3": "satellite"}
 
 
 class CalibrationConfig(Config):
@@ -182,14 +180,13 @@ def _model_asset(name: str, description: str) -> AssetsDefinition:
             config.settings(),
             compute.torch_device(),
         )
-        source = MODEL_SOURCES.get(name)
-        available, why = planned(partition_sources(day), source) if source else (True, "")
-        if fit.fallback and available:
+        why = models_not_planned(day).get(name)
+        if fit.fallback and why:
+            context.log.info(f"{name} for {day}: not planned ({why}): {fit.fallback}")
+        elif fit.fallback:
             context.log.warning(
                 f"{name} for {day}: {fit.reason}; using the fallback {fit.fallback}"
             )
-        elif fit.fallback:
-            context.log.info(f"{name} for {day}: no {source} planned ({why}): {fit.fallback}")
         context.add_output_metadata(summary_metadata(fit.summary))
         return fit.data
 
@@ -371,14 +368,8 @@ def calibration_evaluation(
         {"mlp1": mlp1_model, "mlp2": mlp2_model, "mlp3": mlp3_model},
         compute.torch_device(),
     )
-    plan = partition_sources(context.partition_key)
     # what the era table planned: a network without its source that day is not a failed check
-    ev.record["not_planned"] = {
-        name: why
-        for name, source in MODEL_SOURCES.items()
-        for available, why in [planned(plan, source)]
-        if not available
-    }
+    ev.record["not_planned"] = models_not_planned(context.partition_key)
     meta: dict[str, Any] = {
         "table": MetadataValue.md(E.score_markdown(ev.record)),
         **summary_metadata(E.rmse_summary(ev.record)),

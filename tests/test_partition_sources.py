@@ -79,3 +79,14 @@ def test_unknown_site_is_absent_with_the_reason(tmp_path):
 )
 def test_noaa_bucket_follows_the_platform_of_the_day(url, day, expected):
     assert satellite_archive_url(url, satellite_plan("auto", day)["bucket"]) == expected
+
+
+def test_models_without_their_source_that_day(tmp_path):
+    from orchestration.runtime.sources import models_not_planned
+
+    config = parse_config({}, tmp_path)
+    assert models_not_planned("2009-05-20", config) == {
+        "mlp3": "no GOES-R ABI before 2017-02-28 (platform: auto = GOES-East)"
+    }
+    assert models_not_planned("2021-05-20", config) == {}
+    assert set(models_not_planned("1996-06-01", config)) == {"mlp2", "mlp3"}  # before TRMM

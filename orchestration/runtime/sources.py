@@ -90,3 +90,18 @@ def planned(plan: dict[str, Any], source: str) -> tuple[bool, str]:
         reasons = [f"{site}: {e['reason']}" for site, e in entry.items() if not e["available"]]
         return any(e["available"] for e in entry.values()), "; ".join(reasons)
     return bool(entry["available"]), str(entry.get("reason", ""))
+
+
+#: The source each calibration network calibrates against the ground radar, as a plan names it.
+MODEL_SOURCES = {"mlp2": "spaceborne", "mlp3": "satellite"}
+
+
+def models_not_planned(day: dt.date | str, config: RainfuseConfig | None = None) -> dict[str, str]:
+    """Network name -> why its source is not planned that day (e.g. MLP-3 before GOES-R ABI)."""
+    plan = partition_sources(day, config)
+    out = {}
+    for name, source in MODEL_SOURCES.items():
+        available, why = planned(plan, source)
+        if not available:
+            out[name] = why
+    return out

@@ -20,6 +20,9 @@ coordinate's ``label`` attribute says ``end`` or a stamp falls on the next midni
 ``lat``, ``lon``).
 """
 
+import warnings
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -31,17 +34,26 @@ from dagster import (
     AssetKey,
     Config,
     MetadataValue,
+    TimeWindowPartitionMapping,
     asset,
     asset_check,
 )
 from pydantic import Field
 
-from fusion_ops.products import adapters, fusion, plots, verification_record, writers
+from fusion_ops.products import (
+    adapters,
+    fusion,
+    merge,
+    plots,
+    uncertainty,
+    verification_record,
+    writers,
+)
 from fusion_ops.products.accumulate import HOURS_PER_DAY, REQUIRED_GAUGE_HOURS
 from fusion_ops.products.merge import SR_FOOTPRINT_RADIUS_KM
 from fusion_ops.products.pipeline import daily_dataset_from_hourly
 from fusion_ops.products.provenance import configuration_hash
-from fusion_ops.products.verify import DEFAULT_THRESHOLD_MM, SkillThresholds
+from fusion_ops.products.verify import DEFAULT_THRESHOLD_MM, RadarGeometry, SkillThresholds
 from orchestration.runtime.config import resolve_env
 from orchestration.runtime.metadata import png_markdown, summary_metadata
 from orchestration.runtime.partitions import daily_partitions
@@ -66,6 +78,25 @@ UPSTREAM_INS = {
     "gauge_hourly": AssetIn(key=AssetKey(GAUGES)),
 }
 MAP_PREVIEW_DPI = 40  # the small map rendered inline in the UI (the full map is the file)
+#: Days of the chain's evaluation before D whose scores set D's merge weights: never D's own
+#: evaluation, whose held-out gauges overlap the gauges the product withholds (issue 20). The
+#: input also loads D's (its models' identity: versions and fallbacks for the quality flag).
+EVALUATION_WINDOW_DAYS = 7
+
+
+def _evaluation_window_in() -> AssetIn:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the flag is "beta" in Dagster 1.13
+        mapping = TimeWindowPartitionMapping(
+            start_offset=-EVALUATION_WINDOW_DAYS,
+            end_offset=0,
+            allow_nonexistent_upstream_partitions=True,
+        )
+    return AssetIn(
+        key=AssetKey(EVALUATION),
+        partition_mapping=mapping,
+        metadata={"allow_missing_partitions": True},
+    )
 
 
 class FusionConfig(Config):
@@ -112,6 +143,25 @@ class VerificationConfig(Config):
     min_csi: float = 0.4
     must_beat_sources: bool = True
     gauge_required_hours: int = Field(REQUIRED_GAUGE_HOURS, ge=1, le=HOURS_PER_DAY)
+    radar_lat_deg: float = Field(28.113, description="ground radar site (regional truth scores)")
+    radar_lon_deg: float = Field(-80.654)
+    gr_blocked_sector_deg: list[float] = Field(
+        default_factory=lambda: [118.0, 134.0],
+        description="azimuths (from, to; degrees from north) of the GR's blocked sector, scored "
+        "apart against the truth (the simulator's KMLB blockage); [] for none",
+    )
+    gauge_only_method: str = Field("kriging", description="gauge-only baseline: kriging or idw")
+
+
+#: Verification settings that are not skill thresholds.
+VERIFICATION_SETTINGS = {
+    "threshold_mm",
+    "gauge_required_hours",
+    "radar_lat_deg",
+    "radar_lon_deg",
+    "gr_blocked_sector_deg",
+    "gauge_only_method",
+}
 
 
 def _upstream_files(context: AssetExecutionContext, keys: list[str], day: str) -> list[str]:
@@ -136,7 +186,7 @@ def _upstream_files(context: AssetExecutionContext, keys: list[str], day: str) -
     group_name=GROUP,
     partitions_def=daily_partitions,
     kinds={"xarray", "netcdf"},
-    ins={**UPSTREAM_INS, "calibration_evaluation": AssetIn(key=AssetKey(EVALUATION))},
+    ins={**UPSTREAM_INS, "calibration_evaluation": _evaluation_window_in()},
     op_tags=critical_path_op_tags(),
     description="Hourly fused rain rate (mm/h): inverse-error-variance merge of GR/SR/satellite "
     "rain, gauge-adjusted with wradlib; uncertainty and source flag per pixel (CF-1.8).",
@@ -148,17 +198,19 @@ def fused_rain_hourly(
     gr_rain_hourly: xr.Dataset,
     sr_rain_swath: pd.DataFrame,
     sat_rain_hourly: xr.Dataset,
-    calibration_evaluation: dict,
+    calibration_evaluation: Any,
     gauge_hourly: pd.DataFrame,
 ) -> xr.Dataset:
     from orchestration.runtime.config import load_config  # the run's configuration, not import's
 
     day = context.partition_key
+    # weights from the days before D only; D's own evaluation gives its models' identity
+    evaluation = merge.evaluation_for_day(calibration_evaluation, day)
     product = fusion.fuse_hourly_product(
         day,
         domain.grid(),
         adapters.DayInputs(gr_rain_hourly, sr_rain_swath, sat_rain_hourly, gauge_hourly),
-        calibration_evaluation,
+        evaluation,
         fusion.FusionSettings(**config.model_dump()),
         input_files=_upstream_files(context, [*SOURCE_KEYS.values(), EVALUATION, GAUGES], day),
         config_hash=configuration_hash(
@@ -171,9 +223,11 @@ def fused_rain_hourly(
     )
     for name, reason in product.fused.excluded.items():
         context.log.warning(f"{name} left out of the merge on {day}: {reason}")
+    dataset, sigma = uncertainty.recalibrated_hourly_product(product, config.adjust_nnearest)
     summary = {**fusion.hourly_product_summary(product), **fusion.quality_summary(product.dataset)}
+    summary.update(sigma_scale=sigma["scale"], error_model_window=evaluation["error_model_window"])
     context.add_output_metadata(summary_metadata(summary))
-    return product.dataset
+    return dataset
 
 
 @asset(
@@ -230,6 +284,7 @@ def product_verification(
     config: VerificationConfig,
     domain: DomainResource,
     truth_archive: ArchiveResource,
+    product_store: ProductStoreResource,
     fused_rain_hourly: xr.Dataset,
     fused_rain_daily: xr.Dataset,
     gr_rain_hourly: xr.Dataset,
@@ -248,12 +303,22 @@ def product_verification(
         adapters.read_truth(truth_url, resolve_env(truth_archive.storage_options)),
         truth_url,
         config.threshold_mm,
-        SkillThresholds(**config.model_dump(exclude={"threshold_mm", "gauge_required_hours"})),
+        SkillThresholds(**config.model_dump(exclude=VERIFICATION_SETTINGS)),
         config.gauge_required_hours,
         labels=SOURCE_KEYS,
+        radar=RadarGeometry(
+            config.radar_lat_deg,
+            config.radar_lon_deg,
+            tuple(config.gr_blocked_sector_deg[:2]) or None,  # type: ignore[arg-type]
+        ),
+        gauge_method=config.gauge_only_method,
     )
     metadata = summary_metadata(verification_record.verification_numbers(record))
     metadata["table"] = MetadataValue.md(verification_record.verification_markdown(record))
+    if png := verification_record.reliability_diagram(record):
+        where = verification_record.reliability_relative_path(day, domain.name)
+        metadata["reliability_png"] = MetadataValue.path(product_store.write_bytes(where, png))
+        metadata["reliability"] = png_markdown(png, "reliability of the product's sigma")
     context.add_output_metadata(metadata)
     return record
 

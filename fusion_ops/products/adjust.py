@@ -230,7 +230,27 @@ def adjust_daily(
     return AdjustResult(raw * factor, factor, int(obs.size), applied=True)
 
 
-def cross_validated_rmse(
+@dataclass(frozen=True)
+class CrossValidation:
+    """Out-of-fold adjusted values at the gauges (:func:`cross_validated_predictions`).
+
+    Attributes
+    ----------
+    valid : mask aligned with the gauges given: the gauges that took part (finite, >= 0).
+    obs : their daily totals (mm).
+    cell : ``(i, j)`` grid cell of each of them, ``(2, n)``.
+    raw_at : the unadjusted field in each gauge's cell.
+    adjusted_at : ``(repeats, n)`` the field adjusted without the gauge's fold, in its cell.
+    """
+
+    valid: np.ndarray
+    obs: np.ndarray
+    cell: np.ndarray
+    raw_at: np.ndarray
+    adjusted_at: np.ndarray
+
+
+def cross_validated_predictions(
     merged_daily_mm: np.ndarray,
     grid_lat_deg: np.ndarray,
     grid_lon_deg: np.ndarray,
@@ -241,24 +261,24 @@ def cross_validated_rmse(
     folds: int = 5,
     seed: int = 0,
     repeats: int = 1,
-) -> tuple[float, float, int]:
-    """K-fold cross-validated RMSE (mm) at the gauges: adjusted and unadjusted, and the count.
+) -> CrossValidation | None:
+    """K-fold out-of-fold adjusted values at the gauges; ``None`` when too few gauges.
 
     Each fold's gauges are predicted by the adjustment fitted on the other folds. Only the grid
     cells around the gauges are adjusted (wradlib compares each gauge with its ``nnear_raws``
-    cells), which makes the check cheap enough to run every day. With ``repeats > 1`` the K-fold
-    split is drawn ``repeats`` times (seeds ``seed, seed + 1, ...``) and the RMSE pools every
-    prediction: one split's RMSE depends on which gauges share a fold (on the demo days it moved
-    by 4-13 % of its value from one split to another). NaN when too few gauges.
+    cells), which makes it cheap enough to run every day. With ``repeats > 1`` the K-fold split is
+    drawn ``repeats`` times (seeds ``seed, seed + 1, ...``).
     """
     config = config or AdjustConfig()
     raw_grid = np.asarray(merged_daily_mm, dtype=float)
     lat = np.asarray(grid_lat_deg, float)
     lon = np.asarray(grid_lon_deg, float)
+    obs_all = np.asarray(gauge_daily_mm, dtype=float).ravel()
+    valid = np.isfinite(obs_all) & (obs_all >= 0)
     glat, glon, obs = _check_gauges(gauge_lat_deg, gauge_lon_deg, gauge_daily_mm)
     n = obs.size
     if n < max(folds, config.mingages + n // folds + 1):
-        return float("nan"), float("nan"), n
+        return None
     i = np.clip(np.rint((glat - lat[0]) / (lat[1] - lat[0])).astype(int), 0, lat.size - 1)
     j = np.clip(np.rint((glon - lon[0]) / (lon[1] - lon[0])).astype(int), 0, lon.size - 1)
     # every gauge's 5 x 5 neighbourhood (covers nnear_raws <= 25)
@@ -280,12 +300,48 @@ def cross_validated_rmse(
             values = _adjust_values(raw, raw_xy, obs_xy[train], obs[train], config)
             factor = _bounded_factor(raw, values, config)
             adjusted_at[r, test] = (raw * factor)[at_cell[test]]
-    raw_at = raw[at_cell]
-    ok = np.isfinite(adjusted_at).all(axis=0) & np.isfinite(raw_at)
+    return CrossValidation(valid, obs, np.vstack([i, j]), raw[at_cell], adjusted_at)
+
+
+def cross_validated_rmse(
+    merged_daily_mm: np.ndarray,
+    grid_lat_deg: np.ndarray,
+    grid_lon_deg: np.ndarray,
+    gauge_lat_deg: np.ndarray,
+    gauge_lon_deg: np.ndarray,
+    gauge_daily_mm: np.ndarray,
+    config: AdjustConfig | None = None,
+    folds: int = 5,
+    seed: int = 0,
+    repeats: int = 1,
+) -> tuple[float, float, int]:
+    """K-fold cross-validated RMSE (mm) at the gauges: adjusted and unadjusted, and the count.
+
+    The out-of-fold values of :func:`cross_validated_predictions`. With ``repeats > 1`` the RMSE
+    pools every prediction of the ``repeats`` splits: one split's RMSE depends on which gauges
+    share a fold (on the demo days it moved by 4-13 % of its value from one split to another).
+    NaN when too few gauges.
+    """
+    cv = cross_validated_predictions(
+        merged_daily_mm,
+        grid_lat_deg,
+        grid_lon_deg,
+        gauge_lat_deg,
+        gauge_lon_deg,
+        gauge_daily_mm,
+        config,
+        folds,
+        seed,
+        repeats,
+    )
+    if cv is None:
+        obs = np.asarray(gauge_daily_mm, float)
+        return float("nan"), float("nan"), int(np.sum(np.isfinite(obs) & (obs >= 0)))
+    ok = np.isfinite(cv.adjusted_at).all(axis=0) & np.isfinite(cv.raw_at)
     if not ok.any():
         return float("nan"), float("nan"), 0
-    adjusted_rmse = float(np.sqrt(np.mean((adjusted_at[:, ok] - obs[ok]) ** 2)))
-    raw_rmse = float(np.sqrt(np.mean((raw_at[ok] - obs[ok]) ** 2)))
+    adjusted_rmse = float(np.sqrt(np.mean((cv.adjusted_at[:, ok] - cv.obs[ok]) ** 2)))
+    raw_rmse = float(np.sqrt(np.mean((cv.raw_at[ok] - cv.obs[ok]) ** 2)))
     return adjusted_rmse, raw_rmse, int(ok.sum())
 
 
@@ -360,3 +416,32 @@ def choose_adjustment(
 def apply_daily_factor(hourly_mm_h: np.ndarray, factor: np.ndarray) -> np.ndarray:
     """Spread the daily adjustment over the hours: ``hourly * factor`` (factor on ``(lat, lon)``)."""
     return np.asarray(hourly_mm_h, float) * np.asarray(factor, float)[np.newaxis, ...]
+
+
+def adjust_as_configured(
+    daily_mm: np.ndarray,
+    grid_lat_deg: np.ndarray,
+    grid_lon_deg: np.ndarray,
+    gauge_lat_deg: np.ndarray,
+    gauge_lon_deg: np.ndarray,
+    gauge_daily_mm: np.ndarray,
+    config: AdjustConfig | None = None,
+) -> tuple[AdjustResult, str]:
+    """Adjust any daily field with the product's adjustment procedure: the configured method, or
+    with ``auto`` the day's cross-validated choice on *this* field (:func:`choose_adjustment`).
+
+    This is how the verification builds ``gr_adjusted`` (the ground radar alone with the
+    product's gauge adjustment, MRMS-style): the same procedure, the same adjusting gauges, no
+    merging. Returns the result (``daily_mm = field x factor``) and the method used (``none``
+    when no adjustment won or too few gauges).
+    """
+    config = config or AdjustConfig()
+    field = np.where(np.isfinite(daily_mm), np.asarray(daily_mm, float), np.nan)
+    gauges = (gauge_lat_deg, gauge_lon_deg, gauge_daily_mm)
+    chosen: AdjustConfig | None = config
+    if config.method == "auto":
+        chosen = choose_adjustment(field, grid_lat_deg, grid_lon_deg, *gauges, base=config).config
+    if chosen is None:
+        return AdjustResult(field.copy(), np.ones_like(field), 0, False), "none"
+    result = adjust_daily(field, grid_lat_deg, grid_lon_deg, *gauges, chosen)
+    return result, (chosen.method if result.applied else "none")

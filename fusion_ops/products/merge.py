@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyproj
@@ -245,3 +246,145 @@ def footprints_to_grid(
         radius_of_influence=radius_km * 1000.0,
         fill_value=np.nan,
     ).astype(float)
+
+
+#: Networks whose held-out evaluation sets the merge's error model (GR, SR, satellite rain).
+ERROR_MODEL_NETWORKS = ("mlp1", "mlp2", "mlp3")
+#: Entries of a day's evaluation record that identify its models, not score them: kept from the
+#: product day's own record (provenance and the cold-start flag need them, the weights do not).
+IDENTITY_KEYS = ("model", "model_version", "fallback")
+
+
+def _pooled_rmse(entries: list[Mapping[str, Any]]) -> tuple[float | None, int]:
+    """RMSE and pair count of several days' entries of one network: exact from the sufficient
+    statistics where every entry has them, else the pair-weighted mean square error."""
+    from fusion_ops.scores import pool, score_from_stats
+
+    usable = [e for e in entries if e.get("rmse") is not None and np.isfinite(e["rmse"])]
+    if usable and all(isinstance(e.get("stats"), Mapping) for e in usable):
+        scored = score_from_stats(pool(e["stats"] for e in usable))
+        n = int(scored["n"])
+        rmse = float(scored["rmse"])
+        return (rmse if n > 0 and np.isfinite(rmse) and rmse > 0 else None), n
+    n = sum(int(e.get("n") or 0) for e in usable)
+    if n <= 0:
+        return None, 0
+    mse = sum(float(e["rmse"]) ** 2 * int(e.get("n") or 0) for e in usable) / n
+    return (float(np.sqrt(mse)) if mse > 0 else None), n
+
+
+def _pooled_range_table(entries: list[Mapping[str, Any]]) -> dict[str, list[float]] | None:
+    """Per-range-bin MLP-1 RMSE of several days pooled bin by bin (pair-weighted squares)."""
+    sums: dict[float, list[float]] = {}
+    for entry in entries:
+        table = entry.get("rmse_by_range")
+        if not isinstance(table, Mapping) or not table.get("range_km"):
+            continue
+        counts = table.get("n") or [1] * len(table["range_km"])
+        for r, e, n in zip(table["range_km"], table["rmse"], counts, strict=True):
+            if e is None or not np.isfinite(e) or not n:
+                continue
+            acc = sums.setdefault(float(r), [0.0, 0.0])
+            acc[0] += float(e) ** 2 * float(n)
+            acc[1] += float(n)
+    if not sums:
+        return None
+    ranges = sorted(sums)
+    return {
+        "range_km": ranges,
+        "rmse": [float(np.sqrt(sums[r][0] / sums[r][1])) for r in ranges],
+        "n": [int(sums[r][1]) for r in ranges],
+    }
+
+
+def training_window_evaluation(
+    day_record: Mapping[str, Any] | None,
+    window_records: Mapping[str, Mapping[str, Any] | None] | None,
+    day: str | None = None,
+) -> dict[str, Any]:
+    """The evaluation record the merge of day D uses: scores of the days before D only.
+
+    The chain's evaluation of day D scores D's models at D's held-out gauges, and those gauges
+    overlap the gauges the product withholds for its own verification: weights taken from it
+    would be tuned, in part, on the verification gauges. So the scores (``rmse``, ``n``,
+    ``stats``, ``rmse_by_range``) of each network are pooled over the evaluation records of the
+    *window* (days strictly before D; a record of D or later is ignored): exactly from the
+    sufficient statistics (:func:`fusion_ops.scores.pool`), the MLP-1 range table bin by bin. Days
+    on which the network was in the same state as on D (trained, or the same fallback) are
+    preferred; when none is, every window day is used. Only the identity of D's own models
+    (:data:`IDENTITY_KEYS`: version and fallback, for provenance and the cold-start flag) and
+    ``not_planned`` come from ``day_record``; none of its scores does. A network without a scored
+    window day gets no ``rmse``, and :func:`fusion_ops.products.inputs.source_errors` uses its
+    documented default and says so.
+
+    Parameters
+    ----------
+    day_record : the chain's evaluation record of D (``None``: none).
+    window_records : evaluation records of earlier days, keyed by ISO day (``None`` entries and
+        days not before D are skipped).
+    day : D (ISO date); default ``day_record["day"]``.
+
+    Returns
+    -------
+    dict
+        An evaluation record (``{"mlp1": {"rmse": ..., "rmse_by_range": ...}, ...}``) with
+        ``error_model_window``: the days whose scores were pooled, per network.
+    """
+    day_record = dict(day_record or {})
+    day = day or day_record.get("day")
+    records = {
+        str(k): v
+        for k, v in sorted((window_records or {}).items())
+        if isinstance(v, Mapping) and (day is None or str(k) < str(day))
+    }
+    out: dict[str, Any] = {}
+    for key, value in day_record.items():
+        if isinstance(value, Mapping) and key != "not_planned":
+            out[key] = {k: value[k] for k in IDENTITY_KEYS if k in value}
+        elif key in ("day", "not_planned"):
+            out[key] = value
+    window: dict[str, list[str]] = {}
+    for name in ERROR_MODEL_NETWORKS:
+        own = (day_record.get(name) or {}).get("fallback")
+        entries = {d: r.get(name) for d, r in records.items() if isinstance(r.get(name), Mapping)}
+        same = {d: e for d, e in entries.items() if e.get("fallback") == own}
+        chosen = same or entries
+        rmse, n = _pooled_rmse(list(chosen.values()))
+        entry = out.setdefault(name, {})
+        if rmse is not None:
+            entry.update({"rmse": rmse, "n": n})
+            window[name] = sorted(chosen)
+        else:
+            window[name] = []
+        if name == "mlp1":
+            table = _pooled_range_table(list(chosen.values()))
+            if table is not None:
+                entry["rmse_by_range"] = table
+    out["error_model_window"] = window
+    return out
+
+
+def evaluation_for_day(loaded: Any, day: str) -> dict[str, Any]:
+    """:func:`training_window_evaluation` of what the product asset loads for its evaluation input.
+
+    The input maps ``calibration_evaluation`` over the days ``D - window .. D``; Dagster hands it
+    over as ``{day: record}`` for several partitions (missing ones left out), as the bare record
+    when the window holds one partition (the first day of the partitions: D itself), or ``None``.
+    D's record gives its models' identity, the earlier days the scores.
+    """
+    if loaded is None:
+        return training_window_evaluation(None, None, day)
+    if isinstance(loaded, Mapping) and loaded and all(_is_iso_day(k) for k in loaded):
+        window = {str(k): v for k, v in loaded.items() if str(k) != day}
+        return training_window_evaluation(loaded.get(day), window, day)
+    return training_window_evaluation(loaded, None, day)
+
+
+def _is_iso_day(key: Any) -> bool:
+    import datetime as dt
+
+    try:
+        dt.date.fromisoformat(str(key))
+    except ValueError:
+        return False
+    return True

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -360,3 +361,151 @@ def skill_check(failures: Sequence[str], fallback_models: Sequence[str] = ()) ->
         outcome = "fused product meets the skill thresholds"
     description = f"{note}; {outcome}" if cold else outcome
     return SkillCheck(not failures, "warn" if cold else "error", description, cold, models)
+
+
+# ------------------------------------------------------------------ baselines, regions, pooling
+
+#: Rain/no-rain thresholds (mm/day) of the categorical scores reported for every estimate.
+CSI_THRESHOLDS_MM: tuple[float, ...] = (1.0, 10.0)
+#: Range (km) from the ground radar beyond which the truth scores are also reported apart: the
+#: beam overshoots shallow rain there and the other sources must fill in.
+FAR_RANGE_KM = 150.0
+#: Regions of the truth scores, in the order they are reported.
+REGIONS = ("domain", "gr_coverage", "beyond_150km", "blocked_sector")
+
+
+@dataclass(frozen=True)
+class RadarGeometry:
+    """Where the ground radar is, for the regional truth scores.
+
+    ``site_lat_deg``/``site_lon_deg``: the radar; ``blocked_sector_deg``: ``(from, to)`` azimuth
+    (degrees clockwise from north) of a partial beam blockage, ``None`` when none is known;
+    ``max_range_km``: the blocked sector is scored out to this range.
+    """
+
+    site_lat_deg: float
+    site_lon_deg: float
+    blocked_sector_deg: tuple[float, float] | None = None
+    max_range_km: float = 230.0
+
+
+def region_masks(
+    grid_lat_deg: np.ndarray,
+    grid_lon_deg: np.ndarray,
+    gr_daily_mm: np.ndarray | None,
+    radar: RadarGeometry | None,
+    far_range_km: float = FAR_RANGE_KM,
+) -> dict[str, np.ndarray]:
+    """Boolean ``(lat, lon)`` masks of the truth-score regions.
+
+    ``domain`` (every cell), ``gr_coverage`` (cells where the GR daily total exists),
+    ``beyond_150km`` (range from the radar above ``far_range_km``) and ``blocked_sector`` (azimuth
+    inside the blocked sector, within ``max_range_km``); a region that cannot be defined (no GR
+    that day, no radar geometry, no blocked sector) is left out.
+    """
+    import pyproj
+
+    lat = np.asarray(grid_lat_deg, float)
+    lon = np.asarray(grid_lon_deg, float)
+    masks = {"domain": np.ones((lat.size, lon.size), bool)}
+    if gr_daily_mm is not None and np.isfinite(gr_daily_mm).any():
+        masks["gr_coverage"] = np.isfinite(np.asarray(gr_daily_mm, float))
+    if radar is None:
+        return masks
+    lon2d, lat2d = np.meshgrid(lon, lat)
+    azimuth, _, dist_m = pyproj.Geod(ellps="WGS84").inv(
+        np.full(lon2d.shape, radar.site_lon_deg),
+        np.full(lat2d.shape, radar.site_lat_deg),
+        lon2d,
+        lat2d,
+    )
+    range_km = np.asarray(dist_m) / 1000.0
+    masks["beyond_150km"] = range_km > far_range_km
+    if radar.blocked_sector_deg is not None and len(radar.blocked_sector_deg) == 2:
+        a0, a1 = (float(a) % 360.0 for a in radar.blocked_sector_deg)
+        az = np.asarray(azimuth) % 360.0
+        inside = (az >= a0) & (az <= a1) if a0 <= a1 else (az >= a0) | (az <= a1)
+        masks["blocked_sector"] = inside & (range_km <= radar.max_range_km) & (range_km > 0)
+    return masks
+
+
+def multi_threshold_scores(
+    estimate: np.ndarray,
+    reference: np.ndarray,
+    threshold_mm: float = DEFAULT_THRESHOLD_MM,
+    min_pairs: int = 1,
+    csi_thresholds_mm: Sequence[float] = CSI_THRESHOLDS_MM,
+) -> dict[str, float | int | None]:
+    """:func:`scores` at ``threshold_mm`` plus ``csi_<t>mm`` at each of ``csi_thresholds_mm``."""
+    out = scores(estimate, reference, threshold_mm, min_pairs)
+    for t in csi_thresholds_mm:
+        out[f"csi_{t:g}mm"] = scores(estimate, reference, t, min_pairs)["csi"]
+    return out
+
+
+def verify_estimate(
+    field: np.ndarray,
+    grid_lat_deg: np.ndarray,
+    grid_lon_deg: np.ndarray,
+    gauges: GaugeSet | None,
+    truth_mm: np.ndarray | None,
+    regions: Mapping[str, np.ndarray],
+    threshold_mm: float = DEFAULT_THRESHOLD_MM,
+) -> dict[str, Any]:
+    """One estimate at the withheld gauges and against the truth in every region.
+
+    Returns ``{"gauges": scores, "truth": scores, "truth_regions": {region: scores}}`` (each
+    with ``csi_1mm`` and ``csi_10mm``; ``gauges``/``truth`` absent without gauges/truth).
+    """
+    entry: dict[str, Any] = {}
+    if gauges is not None:
+        at = nearest_cell_values(field, grid_lat_deg, grid_lon_deg, gauges.lat_deg, gauges.lon_deg)
+        entry["gauges"] = multi_threshold_scores(at, gauges.daily_mm, threshold_mm, MIN_GAUGE_PAIRS)
+    if truth_mm is not None:
+        if np.shape(truth_mm) != np.shape(field):
+            raise ProductInputError(
+                "truth", f"shape {np.shape(truth_mm)} differs from the product {np.shape(field)}"
+            )
+        entry["truth"] = multi_threshold_scores(field, truth_mm, threshold_mm)
+        entry["truth_regions"] = {
+            name: multi_threshold_scores(
+                np.where(mask, field, np.nan), np.where(mask, truth_mm, np.nan), threshold_mm
+            )
+            for name, mask in regions.items()
+            if name != "domain"
+        }
+    return entry
+
+
+def extended_summary(entry: Mapping[str, Any] | None) -> dict[str, float | None] | None:
+    """The compact record of one estimate with the baselines' and regions' keys.
+
+    :func:`summary`'s keys, then ``csi_10mm`` (truth where it exists, else gauges) and
+    ``rmse_truth_<region>`` for each region scored (``gr_coverage``, ``beyond_150km``,
+    ``blocked_sector``).
+    """
+    if entry is None:
+        return None
+    gauges = entry.get("gauges") or {}
+    truth = entry.get("truth")
+    record: dict[str, float | None] = {}
+    if truth is not None:
+        record["rmse_truth"] = truth.get("rmse")
+    record["rmse_gauges"] = gauges.get("rmse")
+    record["bias_gauges"] = gauges.get("bias")
+    record["corr_gauges"] = gauges.get("corr")
+    record["csi_1mm"] = (truth or gauges).get("csi_1mm", (truth or gauges).get("csi"))
+    record["csi_10mm"] = (truth or gauges).get("csi_10mm")
+    for region, s in (entry.get("truth_regions") or {}).items():
+        record[f"rmse_truth_{region}"] = (s or {}).get("rmse")
+    return record
+
+
+def pooled_rmse(entries: Sequence[Mapping[str, Any] | None]) -> float | None:
+    """RMSE of the union of several samples from each one's ``rmse`` and ``n`` (exact)."""
+    num = den = 0.0
+    for s in entries:
+        if s and s.get("rmse") is not None and s.get("n"):
+            num += float(s["rmse"]) ** 2 * int(s["n"])
+            den += int(s["n"])
+    return float(np.sqrt(num / den)) if den > 0 else None

@@ -14,6 +14,18 @@ products recorded it). Without ``--start/--end`` it reads the days of the demo s
 (``make demo``). Under each day's rows the table gives the fused RMSE minus each source's at the
 withheld gauges with its 95 % bootstrap interval over those gauges, and marks a cold start:
 ``(cold start: fallback models mlp1, mlp2, mlp3)``.
+
+Records written by this version also hold the estimates a user would pick instead of the fused
+product: ``gr_adjusted`` (the ground radar with the product's gauge adjustment, no merging) and
+``gauge_only`` (a kriging analysis of the adjusting gauges). Each day of the JSON line then has
+these two keys after the sources (same score keys, plus ``csi_10mm`` and the regional truth
+RMSEs ``rmse_truth_gr_coverage``, ``rmse_truth_beyond_150km``, ``rmse_truth_blocked_sector``),
+and the line ends with ``"pooled"``:
+:func:`~fusion_ops.products.verification_record.pool_records` over the days not flagged cold start
+(each estimate -> ``{"rmse_gauges", "rmse_truth", "rmse_truth_beyond_150km", "coverage_1sigma",
+"coverage_2sigma", "crps"}``, ``fused_minus_gr_adjusted`` and ``fused_minus_gauge_only`` ->
+``{"mean": mm, "ci95": [lo, hi]}``, and ``note`` naming the excluded days). ``--reliability-png
+PATH`` writes the pooled reliability diagram of the product's sigma.
 """
 
 from __future__ import annotations
@@ -24,17 +36,33 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fusion_ops.products.verification_record import fallback_models
+from fusion_ops.products.verification_record import (
+    BASELINES,
+    POOLED_DIFFERENCES,
+    POOLED_KEYS,
+    fallback_models,
+    pool_records,
+    pooled_reliability_png,
+)
 from orchestration.commands.common import day_range, demo_days, parse_day
 
 VERIFICATION_ASSET = "product_verification"
 ESTIMATES = ("fused", "gr", "sr", "sat")
 SCORE_KEYS = ("rmse_truth", "rmse_gauges", "bias_gauges", "corr_gauges", "csi_1mm")
+#: Keys of the JSON line beyond the table's, where a record has them (this version's records).
+EXTRA_KEYS = (
+    "csi_10mm",
+    "rmse_truth_gr_coverage",
+    "rmse_truth_beyond_150km",
+    "rmse_truth_blocked_sector",
+)
 SOURCE_NAMES = {
     "fused": "fused (gauge-adjusted)",
     "gr": "ground radar MLP-1",
     "sr": "spaceborne MLP-2",
     "sat": "satellite MLP-3",
+    "gr_adjusted": "GR gauge-adjusted",
+    "gauge_only": "gauge-only kriging",
 }
 
 
@@ -43,9 +71,15 @@ class VerificationMissingError(RuntimeError):
 
 
 def summary_of(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The compact scores of each estimate in one day's verification record."""
+    """The compact scores of each estimate in one day's verification record; the baselines
+    (``gr_adjusted``, ``gauge_only``) after the sources where the record has them."""
     summary = record["summary"]
-    return {name: summary.get(name) for name in ESTIMATES}
+    out = {name: summary.get(name) for name in ESTIMATES}
+    baselines = record.get("baselines")
+    if isinstance(baselines, Mapping):
+        for name in BASELINES:
+            out[name] = (baselines.get(name) or {}).get("summary")
+    return out
 
 
 def fused_minus_sources(records: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -59,6 +93,10 @@ def fused_minus_sources(records: Mapping[str, Mapping[str, Any]]) -> dict[str, d
             for name in ESTIMATES
             if name != "fused" and (scores.get(name) or {}).get("fused_minus_source_gauges")
         }
+        for name, entry in (record.get("baselines") or {}).items():
+            diff = ((entry or {}).get("scores") or {}).get("fused_minus_gauges")
+            if diff:
+                out[day][name] = diff
     return out
 
 
@@ -95,20 +133,52 @@ def load_records(days: Sequence[str]) -> tuple[dict[str, dict[str, Any]], list[s
 def json_line(
     summaries: Mapping[str, Mapping[str, Any]],
     fallbacks: Mapping[str, Sequence[str]] | None = None,
+    pooled: Mapping[str, Any] | None = None,
 ) -> str:
     """The last line of ``rainfuse verify``: keys exactly as issue 6 specifies; with
-    ``fallbacks`` (:func:`cold_starts`), each day also says ``cold_start`` (issue 22)."""
-    out: dict[str, dict[str, Any]] = {}
+    ``fallbacks`` (:func:`cold_starts`), each day also says ``cold_start`` (issue 22). A day whose
+    record has the baselines also has ``gr_adjusted`` and ``gauge_only`` (before ``cold_start``),
+    and ``pooled`` (:func:`~fusion_ops.products.verification_record.pool_records`) ends the object
+    (issue 20)."""
+    out: dict[str, Any] = {}
+    keys = (*SCORE_KEYS, *EXTRA_KEYS)
     for day in sorted(summaries):
         out[day] = {}
-        for name in ESTIMATES:
+        for name in (*ESTIMATES, *BASELINES):
+            if name not in ESTIMATES and name not in summaries[day]:
+                continue
             entry = summaries[day].get(name)
-            out[day][name] = (
-                None if entry is None else {k: entry[k] for k in SCORE_KEYS if k in entry}
-            )
+            out[day][name] = None if entry is None else {k: entry[k] for k in keys if k in entry}
         if fallbacks is not None:
             out[day]["cold_start"] = bool(fallbacks.get(day))
+    if pooled is not None:
+        out["pooled"] = dict(pooled)
     return json.dumps(out, sort_keys=False)
+
+
+def format_pooled(pooled: Mapping[str, Any]) -> str:
+    """The pooled block of the table: one row per estimate, the two differences, the note."""
+    header = f"{'pooled':<11} {'estimate':<23}" + "".join(f"{k[:12]:>13}" for k in POOLED_KEYS)
+    lines = [header, "-" * len(header)]
+    for name in (*ESTIMATES, *BASELINES):
+        entry = pooled.get(name) or {}
+        label = SOURCE_NAMES.get(name, name)
+        lines.append(
+            f"{'':<11} {label:<23}" + "".join(_cell(entry.get(k), 12) + " " for k in POOLED_KEYS)
+        )
+    for key, baseline in POOLED_DIFFERENCES.items():
+        diff = pooled.get(key) or {}
+        low, high = (diff.get("ci95") or [None, None])[:2]
+        if diff.get("mean") is None or low is None or high is None:
+            continue
+        lines.append(
+            f"{'':<11} fused minus {SOURCE_NAMES[baseline]} at the {pooled.get('gauge_samples')} "
+            f"pooled withheld gauge-days: {diff['mean']:+.3f} mm, 95 % bootstrap interval "
+            f"[{low:+.3f}, {high:+.3f}]"
+        )
+    lines.append(f"{'':<11} days pooled: {', '.join(pooled.get('days') or []) or 'none'}")
+    lines.append(f"{'':<11} note: {pooled.get('note', '')}")
+    return "\n".join(lines)
 
 
 def _cell(value: Any, width: int) -> str:
@@ -139,7 +209,7 @@ def format_score_table(
             )
             for key in ("rmse_truth", "rmse_gauges")
         }
-        for name in ESTIMATES:
+        for name in (*ESTIMATES, *(b for b in BASELINES if b in entries)):
             entry = entries.get(name)
             label = SOURCE_NAMES.get(name, name)
             if entry is None:
@@ -179,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--start", type=parse_day, help="first day (UTC, YYYY-MM-DD)")
     parser.add_argument("--end", type=parse_day, help="last day (inclusive)")
+    parser.add_argument(
+        "--reliability-png",
+        help="write the pooled reliability diagram of the product's sigma (PNG) to this path",
+    )
     return parser
 
 
@@ -208,8 +282,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     summaries = {day: summary_of(record) for day, record in records.items()}
     fallbacks = cold_starts(records)
+    pooled = pool_records(records)
     print(format_score_table(summaries, fused_minus_sources(records), fallbacks))
-    print(json_line(summaries, fallbacks), flush=True)
+    if pooled is not None:
+        print(format_pooled(pooled))
+    if args.reliability_png:
+        png = pooled_reliability_png(records)
+        if png is None:
+            print("rainfuse verify: no uncertainty scores to plot", file=sys.stderr)
+        else:
+            with open(args.reliability_png, "wb") as handle:
+                handle.write(png)
+            print(f"reliability diagram: {args.reliability_png}")
+    print(json_line(summaries, fallbacks, pooled), flush=True)
     return 0 if not missing else 1
 
 

@@ -32,6 +32,7 @@ DELEGATED: dict[str, tuple[str, str]] = {
         "orchestration.commands.inspect",
         "describe one radar, spaceborne, satellite or gauge file (local or s3://)",
     ),
+    "srgr": ("orchestration.commands.srgr", "GR calibration offset against GPM/TRMM (SR-GR match)"),
 }
 BENCH_TARGETS = ("ingest", "imagery", "all")
 #: The benchmarks live in the source checkout (the top-level ``bench`` package), not in the wheel.

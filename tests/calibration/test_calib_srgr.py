@@ -1,6 +1,7 @@
 """SR-GR volume matching on the real coincident GPM Ku / Brisbane (IDR66) case of 2014-12-06."""
 
 import dataclasses
+import json
 import time
 
 import numpy as np
@@ -17,6 +18,7 @@ from fusion_ops.calibration.srgr import (
 from fusion_ops.readers.errors import UnreadableFileError
 from fusion_ops.readers.ground_radar import read_volume
 from fusion_ops.readers.spaceborne import read_2a_bins
+from orchestration import cli
 
 GPM = "spaceborne/2A-CS-151E24S154E30S.GPM.Ku.V7-20170308.20141206-S095002-E095137.004383.V05A.HDF5"
 ODIM = "radar/IDR66_20141206_094829.vol.h5"
@@ -144,6 +146,33 @@ def test_match_files_reads_with_the_project_readers(brisbane, shared_data):
     _, _, matches, _ = brisbane
     again = match_files(shared_data / ODIM, shared_data / GPM)
     assert again.equals(matches)
+
+
+def test_cli_prints_a_table_and_ends_with_one_json_line(shared_data, capsys):
+    rc = cli.main(["srgr", "--gr", str(shared_data / ODIM), "--sr", str(shared_data / GPM)])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert rc == 0
+    assert any(line.split()[:3] == ["2", "1.30", "645"] for line in out)
+    summary = json.loads(out[-1])
+    assert {"n", "median_db", "mean_db", "seconds", "sweeps"} <= set(summary)
+    assert summary["n"] == 4449
+    assert summary["median_db"] == pytest.approx(-2.807, abs=0.005)
+    assert summary["mean_db"] == pytest.approx(-3.360, abs=0.005)
+    assert summary["ci95_db"] == pytest.approx([-2.878, -2.733], abs=0.005)
+    assert 0 < summary["seconds"] < 30
+    assert [s["n"] for s in summary["sweeps"]] == PER_SWEEP_N
+    assert summary["sweeps"][2] == {"elevation_deg": 1.3, "n": 645, "median_db": -2.557}
+    assert summary["skipped_sweeps"] == []
+
+
+def test_cli_names_an_unreadable_file(tmp_path, shared_data, capsys):
+    bad = tmp_path / "broken.vol.h5"
+    bad.write_bytes(b"not a radar volume")
+    rc = cli.main(["srgr", "--gr", str(bad), "--sr", str(shared_data / GPM)])
+    captured = capsys.readouterr()
+    assert rc == 2
+    assert captured.out == ""
+    assert captured.err.startswith(f"rainfuse srgr: cannot read {bad}: unknown format")
 
 
 def test_unreadable_files_are_named(tmp_path, shared_data):

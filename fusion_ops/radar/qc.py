@@ -101,9 +101,20 @@ def sweep_meteo_mask(
         if rho is not None:
             # NaN RHOHV (not measured at that gate) does not reject the gate.
             keep &= ~(rho < cfg.rhohv_min)
-        tex = local_std(np.where(keep, z, np.nan), cfg.texture_window)
-        keep &= ~(tex > cfg.texture_max_db)
-    keep &= ~speckle_mask(keep, cfg.speckle_min_neighbours)
+    # Texture and speckle change only kept gates, and a kept gate's windows reach at most half a
+    # window past the last range column with echo: filter that span only (upper sweeps' echo ends
+    # well inside the range). One all-rejected column beyond it makes the filters' "nearest" edge
+    # see what the full sweep has there, so the result is identical to filtering the whole sweep.
+    cols = np.flatnonzero(keep.any(axis=0))
+    if cols.size == 0:
+        return keep
+    reach = max(cfg.texture_window[1] // 2, 1) + 1
+    span = slice(0, min(keep.shape[1], int(cols[-1]) + reach))
+    near = keep[:, span]
+    with np.errstate(invalid="ignore"):
+        tex = local_std(np.where(near, z[:, span], np.nan), cfg.texture_window)
+        near &= ~(tex > cfg.texture_max_db)
+    near &= ~speckle_mask(near, cfg.speckle_min_neighbours)
     return keep
 
 
@@ -165,21 +176,51 @@ def _unfolded_phidp(phi: np.ndarray, keep: np.ndarray, range_m: np.ndarray) -> n
 
     NEXRAD reports PHIDP in [0, 360): a ray whose phase passes 360 restarts near 0.  The phase is
     first put in the half-turn around the system phase (the median phase within 20 km), then
-    unwrapped along the ray (``numpy.unwrap``, period 360) over its meteorological gates.
+    unwrapped along the ray, period 360, over its meteorological gates: each step between a kept
+    gate and the ray's previous kept gate (the system phase before the first) is brought into
+    [-180, 180), and the corrections accumulate along the ray. This is ``numpy.unwrap`` along
+    the ray with the gaps bridged by the last kept phase, computed on the kept gates only (a few
+    per cent of a sweep), with the same floating-point operations in the same order.
     """
-    p = np.where(keep, phi, np.nan).astype(np.float64)
-    if not keep.any():
-        return p
-    near = p[:, range_m < 20e3]
-    system = float(np.nanmedian(near)) if np.isfinite(near).any() else float(np.nanmedian(p))
-    p = system + np.mod(p - system + 180.0, 360.0) - 180.0
-    # carry the last kept phase across gaps so that unwrap sees only real phase steps
-    idx = np.where(keep, np.arange(p.shape[1])[None, :], 0)
-    np.maximum.accumulate(idx, axis=1, out=idx)
-    filled = np.take_along_axis(p, idx, axis=1)
-    filled = np.where(np.isnan(filled), system, filled)
-    unwrapped = np.unwrap(filled, period=360.0, axis=1)
-    return np.where(keep, unwrapped, np.nan)
+    out = np.full(phi.shape, np.nan, dtype=np.float64)
+    rows, cols, v = _unfold_kept_gates(phi, keep, range_m)
+    out[rows, cols] = v
+    return out
+
+
+def _unfold_kept_gates(
+    phi: np.ndarray, keep: np.ndarray, range_m: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ray index, gate index and unfolded PHIDP (deg) of the kept gates, in ray-major order.
+
+    The work of :func:`_unfolded_phidp` on the kept gates alone.
+    """
+    rows, cols = np.nonzero(keep)  # row-major: each ray's kept gates in range order
+    if rows.size == 0:
+        return rows, cols, np.empty(0, dtype=np.float64)
+    v = phi[rows, cols].astype(np.float64)
+    near = v[range_m[cols] < 20e3]
+    system = float(np.nanmedian(near)) if np.isfinite(near).any() else float(np.nanmedian(v))
+    v = system + np.mod(v - system + 180.0, 360.0) - 180.0
+    first = np.ones(rows.size, dtype=bool)
+    first[1:] = rows[1:] != rows[:-1]
+    previous = np.empty_like(v)
+    previous[1:] = v[:-1]
+    previous[first] = system
+    # a ray that starts with a kept gate has no step into it (numpy.unwrap keeps the first value)
+    previous[first & (cols == 0)] = v[first & (cols == 0)]
+    step = v - previous
+    wrapped = np.mod(step + 180.0, 360.0) - 180.0
+    wrapped[(wrapped == -180.0) & (step > 0)] = 180.0
+    correction = wrapped - step
+    correction[np.abs(step) < 180.0] = 0.0
+    # accumulate per ray; only rays with a fold have a non-zero correction
+    starts = np.flatnonzero(first)
+    ends = np.append(starts[1:], rows.size)
+    for a, b in zip(starts, ends, strict=True):
+        if correction[a:b].any():
+            v[a:b] += np.cumsum(correction[a:b])
+    return rows, cols, v
 
 
 def windowed_slope(values: np.ndarray, winlen: int, min_count: int) -> np.ndarray:
@@ -210,6 +251,38 @@ def windowed_slope(values: np.ndarray, winlen: int, min_count: int) -> np.ndarra
     return slope
 
 
+def windowed_slope_at_gates(
+    rows: np.ndarray, cols: np.ndarray, values: np.ndarray, winlen: int, min_count: int
+) -> np.ndarray:
+    """:func:`windowed_slope` evaluated at the given gates only, from those gates only.
+
+    ``rows``/``cols`` index the gates (ray-major order, as :func:`numpy.nonzero` gives them) and
+    ``values`` their values; the slope at a gate is the least-squares slope over the listed gates
+    of the same ray within half a window of it. The window sums are differences of running sums
+    over the listed gates (their number, not the sweep's, sets the cost), found by binary search.
+    """
+    half = winlen // 2
+    width = int(cols.max()) + winlen + 1 if cols.size else 1
+    key = rows.astype(np.int64) * width + cols  # rays never share a window
+    lo = np.searchsorted(key, key - half, side="left")
+    hi = np.searchsorted(key, key + half, side="right")
+    # positions relative to the middle gate keep the sums small (no cancellation)
+    x = cols.astype(np.float64) - (width - winlen) / 2.0
+
+    def window_sum(a: np.ndarray) -> np.ndarray:
+        running = np.concatenate(([0.0], np.cumsum(a)))
+        return running[hi] - running[lo]
+
+    n = (hi - lo).astype(np.float64)
+    sx, sy = window_sum(x), window_sum(values)
+    sxx, sxy = window_sum(x * x), window_sum(x * values)
+    denominator = n * sxx - sx * sx
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = (n * sxy - sx * sy) / denominator
+    slope[(n < min_count) | (denominator <= 0)] = np.nan
+    return slope
+
+
 def derive_kdp(
     sweep: Sweep,
     window_km: float = KDP_WINDOW_KM,
@@ -224,7 +297,7 @@ def derive_kdp(
        rest);
     2. folded phase is unfolded along the ray (:func:`_unfolded_phidp`);
     3. KDP is half the range derivative of PHIDP: the least-squares slope over the kept gates of
-       a ``window_km`` window (:func:`windowed_slope`), NaN where fewer than
+       a ``window_km`` window (:func:`windowed_slope_at_gates`), NaN where fewer than
        :data:`KDP_MIN_VALID_FRACTION` of its gates are kept. This is the linear-regression
        estimator of ``wradlib.dp.kdp_from_phidp`` (its ``method="lstsq"``) computed with moving
        sums: wradlib's own call took about 1 s per KLBB volume, this one a few tens of ms;
@@ -246,15 +319,12 @@ def derive_kdp(
     if keep.any():
         dr_km = float(np.median(np.diff(sweep.range_m))) / 1000.0 if sweep.range_m.size > 1 else 1.0
         winlen = max(3, int(round(window_km / dr_km)) | 1)  # odd number of gates
-        # only the rays with kept gates, out to the farthest kept gate: KDP is NaN elsewhere
-        rows = np.flatnonzero(keep.any(axis=1))
-        last = int(np.flatnonzero(keep.any(axis=0))[-1]) + 1
-        sub_keep = keep[rows, :last]
-        unfolded = _unfolded_phidp(phi[rows, :last], sub_keep, sweep.range_m[:last])
+        # KDP is wanted on the kept gates only (NaN elsewhere), and computed from them only
+        rows, cols, unfolded = _unfold_kept_gates(phi, keep, sweep.range_m)
         min_count = int(np.ceil(KDP_MIN_VALID_FRACTION * winlen))
-        derived = 0.5 * windowed_slope(unfolded, winlen, min_count) / dr_km
+        derived = 0.5 * windowed_slope_at_gates(rows, cols, unfolded, winlen, min_count) / dr_km
         lo, hi = KDP_BOUNDS_DEG_KM
         with np.errstate(invalid="ignore"):
-            derived[~sub_keep | (derived < lo) | (derived > hi)] = np.nan
-        kdp[rows, :last] = derived
+            derived[(derived < lo) | (derived > hi)] = np.nan
+        kdp[rows, cols] = derived
     sweep.fields["specific_differential_phase"] = kdp

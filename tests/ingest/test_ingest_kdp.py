@@ -13,8 +13,14 @@ from fusion_ops.radar.qc import (
     KDP_MIN_REFLECTIVITY_DBZ,
     KDP_MIN_RHOHV,
     RadarQCConfig,
+    _unfolded_phidp,
     derive_kdp,
+    local_std,
     quality_control,
+    speckle_mask,
+    sweep_meteo_mask,
+    windowed_slope,
+    windowed_slope_at_gates,
 )
 from fusion_ops.readers.ground_radar import DEFAULT_FIELDS, read_volume
 
@@ -106,3 +112,70 @@ def test_out_of_bounds_kdp_is_missing_not_clipped():
     sweep = Sweep(0.5, 180.0, rng, {"differential_phase": np.mod(phi, 360.0)})
     derive_kdp(sweep)
     assert np.isnan(sweep.fields[KDP]).all()
+
+
+def _gappy_phase(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rays of rising, noisy, folded phase with random gaps (rays of all-gap included)."""
+    rng = np.random.default_rng(seed)
+    n_ray, n_gate = 40, 300
+    phase = 80.0 + np.cumsum(rng.gamma(0.5, 2.0, (n_ray, n_gate)), axis=1)
+    phase += rng.normal(0.0, 3.0, phase.shape)
+    keep = rng.random(phase.shape) > 0.3
+    keep[5] = False
+    keep[7, 0] = True
+    return np.mod(phase, 360.0).astype(np.float32), keep
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_unfolding_on_kept_gates_equals_numpy_unwrap(seed):
+    """The kept-gates unfolding gives numpy.unwrap's result, bit for bit, on every kept gate."""
+    phi, keep = _gappy_phase(seed)
+    range_m = 250.0 * np.arange(phi.shape[1])
+    got = _unfolded_phidp(phi, keep, range_m)
+    # reference: numpy.unwrap along the ray, gaps bridged by the last kept phase
+    p = np.where(keep, phi, np.nan).astype(np.float64)
+    system = float(np.nanmedian(p[:, range_m < 20e3]))
+    p = system + np.mod(p - system + 180.0, 360.0) - 180.0
+    filled = p.copy()
+    for ray in range(p.shape[0]):
+        last = system if not keep[ray, 0] else p[ray, 0]
+        for gate in range(p.shape[1]):
+            last = p[ray, gate] if keep[ray, gate] else last
+            filled[ray, gate] = last
+    want = np.where(keep, np.unwrap(filled, period=360.0, axis=1), np.nan)
+    assert np.array_equal(got, want, equal_nan=True)
+    assert np.nanmax(got) > 360.0  # the test phase does fold
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_slope_at_kept_gates_equals_the_dense_moving_window(seed):
+    phi, keep = _gappy_phase(seed)
+    values = np.where(keep, np.unwrap(phi.astype(np.float64), period=360.0, axis=1), np.nan)
+    dense = windowed_slope(values, 17, 13)
+    rows, cols = np.nonzero(keep)
+    at_gates = windowed_slope_at_gates(rows, cols, values[rows, cols], 17, 13)
+    assert np.array_equal(np.isnan(at_gates), np.isnan(dense[rows, cols]))
+    np.testing.assert_allclose(at_gates, dense[rows, cols], rtol=1e-9, atol=1e-9)
+    assert np.isfinite(at_gates).mean() > 0.2
+
+
+def test_texture_and_speckle_on_the_echo_span_match_the_whole_sweep(klbb_path):
+    """QC filters only the range span with echo; the mask equals filtering the whole sweep."""
+    vol = read_volume(klbb_path, ("reflectivity",), max_range_m=100e3)
+    cfg = RadarQCConfig()
+    for sweep in vol.sweeps[:4]:
+        # empty range beyond the echo, as on upper sweeps: the span filtered is shorter
+        z = np.pad(sweep.fields["reflectivity"], ((0, 0), (0, 40)), constant_values=np.nan)
+        padded = Sweep(
+            elevation_deg=sweep.elevation_deg,
+            azimuth_res_deg=sweep.azimuth_res_deg,
+            range_m=np.arange(z.shape[1]) * 250.0,
+            fields={"reflectivity": z},
+        )
+        with np.errstate(invalid="ignore"):
+            want = np.isfinite(z) & (z >= cfg.min_reflectivity_dbz)
+            want &= ~(local_std(np.where(want, z, np.nan), cfg.texture_window) > 12.0)
+        want &= ~speckle_mask(want, cfg.speckle_min_neighbours)
+        got = sweep_meteo_mask(padded, cfg)
+        assert np.array_equal(got, want)
+        assert 0 < got.sum() < np.isfinite(z).sum()

@@ -21,15 +21,19 @@ JTECH 35:323) and wradlib's "Match spaceborne SR (GPM/TRMM) with ground radars G
   GR pulse volume (:func:`wradlib.qual.pulse_volume`). A gate without echo (NaN) makes the GR
   average undefined and the sample is dropped (wradlib's area-weighted average does the same).
 * **Ku to S**: Cao et al. (2013) polynomials (:class:`wradlib.trafo.KuBandToS`), dry snow
-  (stratiform) or dry hail (convective) above the melting layer, rain below, and in between the
+  (dry hail in convective profiles) above the melting layer, rain below, and in between the
   coefficients of the melting stage given by the bin's position in the layer
-  (:func:`wradlib.qual.get_bb_ratio`: the scene's median bright band). ``melting_layer="exclude"``
-  drops the samples that touch the layer instead (fewer samples).
-* **Time**: a GR sweep more than ``max_time_diff_s`` from the SR scans that cross the GR range is
-  skipped and recorded in ``matches.attrs["skipped_sweeps"]``; the other sweeps are matched.
+  (:func:`wradlib.qual.get_bb_ratio`: median height and width of the bright bands detected in
+  range). ``melting_layer="exclude"`` drops the samples that touch the layer instead (30 %
+  fewer samples on the Brisbane case).
+* **Time**: a GR sweep more than ``max_time_diff_s`` from the SR (the median time of the scans
+  of the candidate profiles) is skipped and recorded in ``matches.attrs["skipped_sweeps"]``;
+  the other sweeps are matched.
 
 No reflectivity thresholds are applied (as in the recipe); the SR's own sensitivity (about
-14 dBZ for GPM Ku) and the GR's "no echo" gates bound the samples from below.
+14 dBZ for GPM Ku) and the GR's "no echo" gates bound the samples from below. ``min_sr_detected``
+asks that a fraction of a sample's SR bins have echo (0 by default, as wradlib).
+docs/calibration.md compares the result with wradlib's on the Brisbane case.
 
 The inputs come from the project's readers: the GR volume from
 :func:`fusion_ops.readers.ground_radar.read_volume` (NEXRAD Level II or ODIM_H5; site, sweeps,
@@ -39,8 +43,9 @@ range bins from :func:`fusion_ops.readers.spaceborne.read_2a_bins` (GPM V05/V06 
 (``sr.sizes["bin"]``) and the bin spacing (``sr.attrs["bin_spacing_m"]``) are the reader's;
 nothing here assumes either. The orbit height (for the footprint radius) is GPM's 407 km, or
 TRMM's 402.5 km (350 km before the August 2001 boost) when the bins are 250 m.
-:func:`match_volumes` matches what is already read, :func:`match_files` reads and matches two
-files, :func:`summarise_bias` gives the offset with its 95 % interval.
+:func:`match_volumes` matches what is already read, :func:`read_inputs` reads the two (three
+with a TRMM 2A23) files, :func:`match_files` reads and matches them, :func:`summarise_bias` gives
+the offset (median, mean, n) with the 95 % interval of the median.
 """
 
 from __future__ import annotations
@@ -64,6 +69,8 @@ __all__ = [
     "ku_to_s_band",
     "match_files",
     "match_volumes",
+    "median_ci95",
+    "read_inputs",
     "summarise_bias",
 ]
 

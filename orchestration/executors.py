@@ -57,7 +57,13 @@ def celery_executor_config() -> dict[str, object]:
             "task_default_queue": CELERY_DEFAULT_QUEUE,
             # One GPU step at a time per worker process: no prefetching of a second GPU task.
             "worker_prefetch_multiplier": 1,
+            # A step's task is acknowledged only after it ran, and given back to the queue when
+            # the process running it dies (SIGKILL, OOM killer): another process runs the step
+            # again in the same run. Without the second, Celery acknowledged the task of a killed
+            # process, stored WorkerLostError as its result and the whole run failed
+            # (tests/integration/test_fault_worker_kill.py).
             "task_acks_late": True,
+            "task_reject_on_worker_lost": True,
         },
     }
 

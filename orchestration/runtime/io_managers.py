@@ -13,14 +13,17 @@ bytes              .bin        raw bytes
 
 Paths are ``<base>/<asset key parts>/<partition key>.<suffix>``. Writes are atomic: the value goes to a
 temporary name beside the final one and is moved into place only when complete, so a failed step
-never leaves a half-written output. A multi-partition run (backfill policy with several partitions per
-run) may return a ``dict`` keyed by partition key; each value is stored under its own partition.
+never leaves a half-written output; a write that fails (no space left on the device) raises
+:class:`StoredValueWriteError`, naming the asset, the partition and the file. A multi-partition
+run (backfill policy with several partitions per run) may return a ``dict`` keyed by partition
+key; each value is stored under its own partition.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Any
 
 import pandas as pd
@@ -39,7 +42,7 @@ from upath import UPath
 
 from fusion_ops.atomic import atomic_fs_path, is_local_fs
 from orchestration.runtime.config import RainfuseConfig, SourceConfig, load_config, resolve_env
-from orchestration.runtime.resources import inside_root
+from orchestration.runtime.resources import inside_root, with_s3_retries
 
 SUFFIXES = (".parquet", ".nc", ".json", ".bin")
 
@@ -79,7 +82,16 @@ def _serialise(obj: Any, suffix: str, local_file: str) -> None:
     if suffix == ".parquet":
         obj.to_parquet(local_file, index=True)
     elif suffix == ".nc":
-        _compressed(obj).to_netcdf(local_file, engine="h5netcdf")
+        # HDF5 writes the file in memory and the bytes go to disk in one plain write. Written
+        # in place, a full disk failed HDF5's close of the file; h5netcdf/h5py kept objects of
+        # the half-closed file, and freeing them later (at garbage collection, or inside the
+        # next HDF5 call) killed the process with a segmentation fault (h5netcdf 1.8, h5py
+        # 3.16): a run or Celery worker lost long after the step reported the error
+        # (tests/integration/test_fault_disk_full.py). Costs the file's compressed size in
+        # memory (50 MB for a day of radar grid profiles), about the same time.
+        data = _compressed(obj).to_netcdf(engine="h5netcdf")
+        with open(local_file, "wb") as handle:
+            handle.write(data)
     elif suffix == ".json":
         with open(local_file, "w") as handle:
             json.dump(obj, handle, indent=1, sort_keys=True, default=str)
@@ -88,13 +100,22 @@ def _serialise(obj: Any, suffix: str, local_file: str) -> None:
             handle.write(obj)
 
 
-def atomic_write(obj: Any, final: UPath) -> UPath:
-    """Serialise ``obj`` to ``final`` (suffix chosen by type) through a temporary name."""
+def atomic_write(obj: Any, final: UPath, *, what: str | None = None) -> UPath:
+    """Serialise ``obj`` to ``final`` (suffix chosen by type) through a temporary name.
+
+    ``what`` (``asset <key> partition <key>``): an ``OSError`` of the write (no space left on
+    the device, ...) is raised as a :class:`StoredValueWriteError` naming it and the final file.
+    """
     suffix = _suffix_for(obj)
     target = final.with_name(final.name + suffix)
     # local: temporary beside the final name, then moved; S3: one PUT of a scratch file
-    with atomic_fs_path(target.fs, target.path) as local:
-        _serialise(obj, suffix, local)
+    try:
+        with atomic_fs_path(target.fs, target.path) as local:
+            _serialise(obj, suffix, local)
+    except OSError as error:
+        if what is None:
+            raise
+        raise StoredValueWriteError(what, target, error) from error
     # A value whose type changed must not leave its previous format behind to be loaded instead.
     for other in SUFFIXES:
         if other != suffix:
@@ -151,6 +172,29 @@ class StoredValueError(RuntimeError):
         )
 
 
+class StoredValueWriteError(RuntimeError):
+    """An asset value could not be written (disk full, permission, I/O error): names the asset,
+    the partition and the final file, and says that nothing was stored there."""
+
+    def __init__(self, what: str, path: UPath | str, error: OSError) -> None:
+        reason = os.strerror(error.errno) if error.errno else str(error).splitlines()[0][:300]
+        code = f"errno {error.errno}, " if error.errno else ""
+        super().__init__(
+            f"{what}: cannot write the stored value {path} ({code}{reason}); nothing was stored "
+            "under that name (the partial temporary file was removed): fix the storage (free "
+            "space) and re-materialize that partition"
+        )
+
+
+def _describe_output(context: OutputContext, partition: str | None) -> str:
+    """``asset <key> partition <key>`` of a value being stored."""
+    try:
+        key = context.asset_key.to_user_string()
+    except Exception:  # noqa: BLE001 - an op output without an asset key
+        key = context.name
+    return f"asset {key} partition {partition}" if partition else f"asset {key}"
+
+
 def _describe_input(context: InputContext, path: UPath) -> str:
     """``asset <key> partition <key>`` of a stored value (what an operator re-materializes).
 
@@ -195,7 +239,8 @@ class _TypedUPathIOManager(UPathIOManager):
         return self.load_input(context)
 
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
-        target = atomic_write(obj, path)
+        partition = context.asset_partition_key if context.has_asset_partitions else None
+        target = atomic_write(obj, path, what=_describe_output(context, partition))
         context.add_output_metadata({"stored_at": MetadataValue.path(str(target))})
 
     def load_from_path(self, context: InputContext, path: UPath) -> Any:
@@ -226,7 +271,7 @@ class _TypedUPathIOManager(UPathIOManager):
             base = self._get_path_without_extension(context)
             for key in keys:
                 if obj[key] is not None:
-                    atomic_write(obj[key], base / key)
+                    atomic_write(obj[key], base / key, what=_describe_output(context, key))
             context.add_output_metadata({"partitions_written": MetadataValue.int(len(keys))})
             return
         super().handle_output(context, obj)
@@ -241,7 +286,8 @@ class UniversalIOManager(ConfigurableIOManagerFactory):
     )
 
     def create_io_manager(self, context: Any) -> _TypedUPathIOManager:
-        base = UPath(self.base_url, **resolve_env(self.storage_options))
+        options = with_s3_retries(self.base_url, resolve_env(self.storage_options))
+        base = UPath(self.base_url, **options)
         return _TypedUPathIOManager(base_path=base)
 
 

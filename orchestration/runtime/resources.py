@@ -33,6 +33,25 @@ def inside_root(relative: str) -> str:
     return "/".join(parts)
 
 
+#: botocore's retry settings for every S3 filesystem the project opens (archives, product store,
+#: IO manager), unless ``storage_options`` give ``config_kwargs.retries`` themselves. ``standard``
+#: mode retries throttling (``503 SlowDown``), other 5xx answers and dropped or reset connections
+#: with exponential backoff and jitter (a random wait below 1, 2, 4, ... s, at most 20 s), 8
+#: attempts in all (the first and 7 retries), whatever ``AWS_RETRY_MODE``/``AWS_MAX_ATTEMPTS``
+#: or ``~/.aws/config`` say; s3fs then retries a read cut short (5 tries) on top. Exercised by
+#: ``tests/integration/test_fault_s3.py`` through a fault-injecting proxy.
+S3_RETRIES: dict[str, Any] = {"total_max_attempts": 8, "mode": "standard"}
+
+
+def with_s3_retries(url: str, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` (fsspec storage options of ``url``) with :data:`S3_RETRIES` added for S3 URLs."""
+    if not str(url).startswith(("s3://", "s3a://")):
+        return options
+    config = dict(options.get("config_kwargs") or {})
+    config.setdefault("retries", dict(S3_RETRIES))
+    return {**options, "config_kwargs": config}
+
+
 class ArchiveResource(ConfigurableResource):
     """Read access to one source archive: a local folder or any fsspec URL (``s3://...``).
 
@@ -50,12 +69,13 @@ class ArchiveResource(ConfigurableResource):
 
     def filesystem(self) -> tuple[fsspec.AbstractFileSystem, str]:
         """The fsspec filesystem and the root path inside it."""
-        fs, root = fsspec.core.url_to_fs(self.url, **resolve_env(self.storage_options))
+        options = with_s3_retries(self.url, resolve_env(self.storage_options))
+        fs, root = fsspec.core.url_to_fs(self.url, **options)
         return fs, root.rstrip("/")
 
     def upath(self, *parts: str) -> UPath:
         """A universal path below the root (``path.fs`` is the configured filesystem)."""
-        path = UPath(self.url, **resolve_env(self.storage_options))
+        path = UPath(self.url, **with_s3_retries(self.url, resolve_env(self.storage_options)))
         return path.joinpath(*(inside_root(p) for p in parts)) if parts else path
 
     def full_path(self, relative: str) -> str:

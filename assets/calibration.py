@@ -16,6 +16,9 @@ One daily partition D:
 ``calibration_evaluation``  held-out scores of every model and baseline (held-out gauges for
                       MLP-1; days after the training window for all), scatter plots; checks
 
+``mlp1_samples`` and ``gr_rain_volumes`` remove the day's significant GR reflectivity/ZDR
+calibration offsets (:mod:`assets.monitoring`) from MLP-1's features first.
+
 Each asset loads its inputs, calls one function of :mod:`fusion_ops.calibration` and reports the
 summary it returns as metadata. Every output records the version (hash of weights + configuration)
 of the model that made it and whether a fallback was used. Training and inference run on the
@@ -45,8 +48,10 @@ from dagster import (
 )
 from pydantic import Field
 
+from assets.monitoring import Z_OFFSET, ZDR_OFFSET, day_corrections
 from fusion_ops.calibration import evaluation as E
 from fusion_ops.calibration import fitting, steps, windows
+from fusion_ops.calibration import samples as S
 from orchestration.runtime.io_managers import stored_path_of
 from orchestration.runtime.metadata import png_markdown, summary_metadata
 from orchestration.runtime.partitions import daily_partitions
@@ -202,15 +207,20 @@ def _model_asset(name: str, description: str) -> AssetsDefinition:
         "profiles": AssetIn(key=AssetKey(GR_GAUGE_PROFILES)),
         "gauges": AssetIn(key=AssetKey(GAUGES)),
     },
+    # the day's GR calibration monitoring: its significant offsets are removed from the features
+    deps=[AssetKey(Z_OFFSET), AssetKey(ZDR_OFFSET)],
+    required_resource_keys={"io_manager"},
     description="MLP-1 training samples: GR profiles above each gauge per volume, matched to the "
-    "gauge accumulation interval that contains the volume; held-out gauges flagged.",
+    "gauge accumulation interval that contains the volume; held-out gauges flagged; significant "
+    "GR reflectivity/ZDR calibration offsets of the day removed from the features.",
     op_tags=PRIORITY_TAGS,
 )
 def mlp1_samples(
     context: AssetExecutionContext, profiles: pd.DataFrame, gauges: pd.DataFrame
 ) -> pd.DataFrame:
     out, summary = steps.mlp1_samples(profiles, gauges)
-    context.add_output_metadata(summary_metadata(summary))
+    out, applied = S.correct_mlp1_samples(out, day_corrections(context))
+    context.add_output_metadata(summary_metadata({**summary, **applied}))
     return out
 
 
@@ -223,19 +233,21 @@ mlp1_model = _model_asset(
 
 @daily_asset(
     kinds={"xarray", "netcdf"},
-    deps=[AssetKey(GR_GRID_PROFILES)],
+    deps=[AssetKey(GR_GRID_PROFILES), AssetKey(Z_OFFSET), AssetKey(ZDR_OFFSET)],
     required_resource_keys={"io_manager", "compute"},
     pool=GPU_POOL,
     op_tags=GPU_PRIORITY_TAGS,
     description="GR rain rate (mm/h) per volume on the product grid from MLP-1 (read volume by "
-    "volume from the gridded profiles).",
+    "volume from the gridded profiles; significant GR calibration offsets removed first).",
 )
 def gr_rain_volumes(context: AssetExecutionContext, mlp1_model: bytes) -> xr.Dataset:
     # read by path, block by block: a day of gridded profiles is too large to load whole
     io_manager, day = context.resources.io_manager, context.partition_key
     path = stored_path_of(io_manager, GR_GRID_PROFILES, day, ".nc")
-    out, summary = steps.gr_rain_volumes(path, mlp1_model, context.resources.compute.torch_device())
-    context.add_output_metadata(summary_metadata(summary))
+    corrections = day_corrections(context)
+    device = context.resources.compute.torch_device()
+    out, summary = steps.gr_rain_volumes(path, mlp1_model, device, corrections=corrections)
+    context.add_output_metadata(summary_metadata({**summary, **S.correction_summary(corrections)}))
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import Definitions, load_asset_checks_from_modules, load_assets_from_modules
 
-from assets import calibration, imagery, ingest, products, reference
+from assets import calibration, imagery, ingest, monitoring, products, reference
 from orchestration.executors import executor_for_profile
 from orchestration.jobs import all_jobs, daily_job
 from orchestration.runtime.config import load_config
@@ -13,7 +13,7 @@ from orchestration.runtime.resources import build_resources
 from orchestration.schedules import build_daily_schedule, build_retraining_automation
 from orchestration.sensors import build_archive_sensor, run_failure_alert
 
-ASSET_MODULES = [reference, ingest, calibration, products, imagery]
+ASSET_MODULES = [reference, ingest, monitoring, calibration, products, imagery]
 CONFIG = load_config()
 
 ASSETS = [

@@ -90,8 +90,15 @@ def grid_range_km(lat: np.ndarray, lon: np.ndarray, site: tuple[float, float]) -
     return np.hypot(xy[:, 0], xy[:, 1]).reshape(glat.shape)
 
 
-def grid_features(volume: xr.Dataset, range_km: np.ndarray) -> dict[str, np.ndarray]:
-    """MLP-1 feature columns (flattened cells) of one gridded volume ``(height, lat, lon)``."""
+def grid_features(
+    volume: xr.Dataset, range_km: np.ndarray, corrections: dict | None = None
+) -> dict[str, np.ndarray]:
+    """MLP-1 feature columns (flattened cells) of one gridded volume ``(height, lat, lon)``.
+
+    ``corrections``: the day's GR calibration offsets (``reflectivity_db``, ``zdr_db``, as
+    :func:`fusion_ops.calibration.monitoring.corrections_to_apply` gives them), removed from the
+    reflectivity and ZDR features (:func:`fusion_ops.calibration.features.correct_gr_features`).
+    """
     heights = np.round(volume["height"].to_numpy()).astype(int)
     cols: dict[str, np.ndarray] = {}
     for prefix, var in GR_FIELDS.items():
@@ -104,7 +111,17 @@ def grid_features(volume: xr.Dataset, range_km: np.ndarray) -> dict[str, np.ndar
                 cols[name] = data[k[0]].ravel()
     cols["range_km"] = range_km.ravel().astype(np.float32)
     cols["beam_height_km"] = F.beam_height_km(range_km.ravel()).astype(np.float32)
-    return cols
+    z_db, zdr_db = correction_offsets(corrections)
+    return F.correct_gr_features(cols, z_db, zdr_db)
+
+
+def correction_offsets(corrections: dict | None) -> tuple[float, float]:
+    """``(reflectivity_db, zdr_db)`` of a corrections mapping; ``(0, 0)`` for ``None``."""
+    corrections = corrections or {}
+    return (
+        float(corrections.get("reflectivity_db") or 0.0),
+        float(corrections.get("zdr_db") or 0.0),
+    )
 
 
 def gr_rain_volumes(
@@ -112,11 +129,13 @@ def gr_rain_volumes(
     model: RainMLP | None,
     device: torch.device | str = "cpu",
     max_range_km: float = F.MAX_GR_RANGE_KM,
+    corrections: dict | None = None,
 ) -> xr.Dataset:
     """GR rain rate (mm/h) per volume on the product grid.
 
     ``model=None`` applies the flagged fallback (fixed Z-R on the lowest valid level). Cells
-    beyond ``max_range_km`` are NaN; ``coverage`` marks the cells inside.
+    beyond ``max_range_km`` are NaN; ``coverage`` marks the cells inside. ``corrections``: the
+    GR calibration offsets removed from the features first (:func:`grid_features`).
     """
     if "reflectivity" not in profiles:
         raise ApplyInputError(f"GR grid profiles: no 'reflectivity' (has {list(profiles)})")
@@ -129,7 +148,7 @@ def gr_rain_volumes(
     cells = np.flatnonzero(cover.ravel())
     for i in range(times.size):
         vol = profiles.isel(time=i)
-        cols = grid_features(vol, rng)
+        cols = grid_features(vol, rng, corrections)
         if model is None:
             dbz = np.stack(
                 [cols.get(n, np.full(rng.size, np.nan)) for n in F.level_names("dbz")], -1
@@ -156,6 +175,7 @@ def gr_rain_volumes_blockwise(
     model: RainMLP | None,
     device: torch.device | str = "cpu",
     max_block_volumes: int = MAX_BLOCK_VOLUMES,
+    corrections: dict | None = None,
 ) -> xr.Dataset:
     """:func:`gr_rain_volumes` of a lazily opened day of gridded profiles, read block by block.
 
@@ -170,11 +190,14 @@ def gr_rain_volumes_blockwise(
     model : MLP-1, or ``None`` for the flagged fallback (fixed Z-R).
     device : torch device of the inference.
     max_block_volumes : most volumes loaded at once.
+    corrections : the day's GR calibration offsets (``reflectivity_db``, ``zdr_db``) removed
+        from the features before MLP-1 (or the fallback); ``None``: none.
 
     Returns
     -------
     xarray.Dataset
-        ``rain_rate`` (mm/h, ``time, lat, lon``), ``coverage`` and the site attributes.
+        ``rain_rate`` (mm/h, ``time, lat, lon``), ``coverage``, the site attributes and the
+        offsets removed (``gr_reflectivity_correction_db``, ``gr_zdr_correction_db``).
     """
     profiles = as_time_dim(profiles)
     site = profile_site(profiles)
@@ -188,13 +211,17 @@ def gr_rain_volumes_blockwise(
     for start in range(0, n_volumes, block):
         loaded = profiles.isel(time=slice(start, start + block)).load()
         for i in range(loaded.sizes["time"]):
-            parts.append(gr_rain_volumes(loaded.isel(time=[i]), model, device))
+            parts.append(
+                gr_rain_volumes(loaded.isel(time=[i]), model, device, corrections=corrections)
+            )
         del loaded
     if not parts:  # an empty day still yields the grid, its coverage and the site
         parts.append(gr_rain_volumes(profiles.isel(time=slice(0, 0)).load(), model, device))
     out = xr.concat(parts, dim="time", data_vars="minimal", coords="minimal", join="override")
     out["coverage"] = parts[0]["coverage"]
     out.attrs.update(parts[0].attrs)
+    z_db, zdr_db = correction_offsets(corrections)
+    out.attrs.update(gr_reflectivity_correction_db=z_db, gr_zdr_correction_db=zdr_db)
     return out
 
 

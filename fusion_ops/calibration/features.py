@@ -136,6 +136,27 @@ def mlp1_capability(features: tuple[str, ...] | list[str]) -> str:
     return "dual-pol" if polarimetric else "single-pol"
 
 
+def correct_gr_features(table, reflectivity_db: float = 0.0, zdr_db: float = 0.0):
+    """MLP-1's GR features with calibration offsets removed (``dbz_h* - reflectivity_db``,
+    ``zdr_h* - zdr_db``; the offsets of :func:`fusion_ops.calibration.monitoring.
+    corrections_to_apply`, measured minus true).
+
+    ``table`` is a DataFrame or a mapping of columns; a copy is returned with the shifted
+    columns (NaN stays NaN), or ``table`` itself when both offsets are 0 (nothing applied).
+    """
+    offsets = {"dbz": float(reflectivity_db), "zdr": float(zdr_db)}
+    if not any(offsets.values()):
+        return table
+    out = table.copy()
+    for prefix, offset in offsets.items():
+        for name in level_names(prefix):
+            if offset and name in out:
+                values = np.asarray(out[name])
+                dtype = values.dtype if values.dtype.kind == "f" else np.dtype(np.float64)
+                out[name] = (values.astype(dtype) - dtype.type(offset)).astype(dtype)
+    return out
+
+
 def matrix(table, spec: ModelSpec) -> np.ndarray:
     """Feature matrix ``(n, n_features)`` from a DataFrame or mapping of columns; absent = NaN."""
     n = len(next(iter(table.values()))) if isinstance(table, dict) else len(table)

@@ -29,6 +29,7 @@ from fusion_ops.calibration.features import (
     PROFILE_HEIGHTS_M,
     SR_TYPE_CODES,
     beam_height_km,
+    correct_gr_features,
     level_names,
 )
 
@@ -199,6 +200,47 @@ def mlp1_samples(
     out = out[counts >= np.floor(min_coverage * expected)].copy()
     out["heldout"] = is_heldout_station(out["station_id"].to_numpy())
     return out.drop(columns=["duration_h"]).reset_index(drop=True)
+
+
+def correction_summary(corrections: dict | None) -> dict:
+    """What a day's GR calibration corrections apply, as plain values.
+
+    Parameters
+    ----------
+    corrections : :func:`fusion_ops.calibration.monitoring.corrections_to_apply` of the day
+        (``reflectivity_db``, ``zdr_db`` and what each rests on), or ``None``.
+
+    Returns
+    -------
+    dict
+        ``z_correction_db`` and ``zdr_correction_db`` (0.0: none) and, for an applied one, its
+        ``*_source_date`` (the day it was estimated) and ``*_n`` (its samples).
+    """
+    corrections = corrections or {}
+    summary: dict = {}
+    for key, name in (("z", "reflectivity"), ("zdr", "zdr")):
+        summary[f"{key}_correction_db"] = float(corrections.get(f"{name}_db") or 0.0)
+        info = corrections.get(name) or {}
+        if info.get("applied"):
+            summary[f"{key}_correction_source_date"] = str(info.get("source_date"))
+            summary[f"{key}_correction_n"] = int(info.get("n") or 0)
+    return summary
+
+
+def correct_mlp1_samples(
+    samples: pd.DataFrame, corrections: dict | None
+) -> tuple[pd.DataFrame, dict]:
+    """MLP-1 samples with the day's GR calibration corrections removed from their reflectivity
+    and ZDR features (:func:`fusion_ops.calibration.features.correct_gr_features`).
+
+    Returns
+    -------
+    (samples, summary)
+        The samples (the same table when nothing applies) and :func:`correction_summary`.
+    """
+    summary = correction_summary(corrections)
+    out = correct_gr_features(samples, summary["z_correction_db"], summary["zdr_correction_db"])
+    return out, summary
 
 
 def median_volume_interval_s(times) -> float:

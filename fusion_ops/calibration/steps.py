@@ -66,7 +66,10 @@ def mlp1_samples(
 
 
 def gr_rain_volumes(
-    profiles_path: FilePath, model_file: bytes, device: torch.device | str = "cpu"
+    profiles_path: FilePath,
+    model_file: bytes,
+    device: torch.device | str = "cpu",
+    corrections: dict | None = None,
 ) -> tuple[xr.Dataset, Summary]:
     """GR rain rate (mm/h) per volume on the product grid from MLP-1 (or its fallback).
 
@@ -76,6 +79,8 @@ def gr_rain_volumes(
         (:func:`fusion_ops.calibration.apply.gr_rain_volumes_blockwise`), never whole.
     model_file : the MLP-1 model file serving the day.
     device : torch device of the inference.
+    corrections : the day's GR calibration offsets removed from MLP-1's features
+        (:func:`fusion_ops.calibration.monitoring.corrections_to_apply`); ``None``: none.
 
     Returns
     -------
@@ -89,7 +94,7 @@ def gr_rain_volumes(
         profiles_path.fs.open(profiles_path.path, "rb") as handle,
         xr.open_dataset(handle, engine="h5netcdf") as profiles,
     ):
-        out = A.gr_rain_volumes_blockwise(profiles, model, device)
+        out = A.gr_rain_volumes_blockwise(profiles, model, device, corrections=corrections)
     out.attrs.update(model_attrs("mlp1", meta))
     # 0.01 mm/h steps up to 655 mm/h: a quarter of the float32 size before compression
     out["rain_rate"].encoding.update(

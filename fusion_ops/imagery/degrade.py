@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -28,9 +29,89 @@ import torch.nn.functional as F
 #: NIR1, NIR2) and PAN, as used by the pansharpening benchmark toolbox.
 WV2_MTF_MS: tuple[float, ...] = (0.35,) * 7 + (0.27,)
 WV2_MTF_PAN: float = 0.11
-#: Generic gains for sensors without published values.
+#: Generic gains for sensors without published values (the toolbox defaults: ``MTF.m`` falls
+#: back to 0.3 for every MS band, ``MTF_PAN.m`` to 0.15).
 GENERIC_MTF_MS: float = 0.3
 GENERIC_MTF_PAN: float = 0.15
+
+
+@dataclass(frozen=True)
+class SensorMTF:
+    """Gains at Nyquist of one sensor's MS bands (in ``band_order``) and of its PAN."""
+
+    name: str
+    ms: tuple[float, ...]
+    pan: float
+    band_order: str
+    source: str
+
+    def ms_gains(self, n_bands: int) -> tuple[tuple[float, ...], str]:
+        """Gains for an ``n_bands`` image and how they were chosen.
+
+        The table's gains when the band count matches; one gain repeated when the table has a
+        single value; the B, G, R, NIR subset (bands 2, 3, 5, 7) of an 8-band WorldView table for
+        a 4-band image, as the toolbox does for WV3 4-band data; otherwise the mean gain.
+        """
+        if len(self.ms) == n_bands:
+            return self.ms, f"{self.name} per-band gains"
+        if len(self.ms) == 1:
+            return self.ms * n_bands, f"{self.name} gain for every band"
+        if len(self.ms) == 8 and n_bands == 4:
+            return tuple(self.ms[i] for i in (1, 2, 4, 6)), f"{self.name} B/G/R/NIR gains"
+        mean = round(sum(self.ms) / len(self.ms), 4)
+        return (mean,) * n_bands, (
+            f"{self.name} mean gain ({len(self.ms)}-band table, {n_bands}-band image)"
+        )
+
+
+_TOOLBOX = (
+    "Vivone et al., A Critical Comparison Among Pansharpening Algorithms, IEEE TGRS 53(5), "
+    "2015, toolbox MTF.m / MTF_PAN.m"
+)
+#: Published gains at Nyquist, keyed by a short sensor code (see ``loaders.sensor_code`` for the
+#: spellings a file may use).  WV2, WV3, GeoEye-1, IKONOS and QuickBird: the pansharpening
+#: toolbox's tables (Vivone et al. 2015, kept unchanged in the 2021 benchmarking toolbox, Vivone
+#: et al., IEEE JSTARS 14, 2021).  Pleiades MS: the 2021 toolbox's ``MTF.m`` entry ``PHR1B``;
+#: Pleiades PAN: the system-level (restored product) MTF of 0.2 at Nyquist published by
+#: Gleyzes et al., "Pleiades system architecture and main performances", ISPRS Archives
+#: XXXV-B1, 2004 (0.09 before ground restoration).  Landsat-7 ETM+: the toolbox has no entry, so
+#: its defaults (MS 0.3, PAN 0.15) stand in; they are not sensor measurements.
+SENSOR_MTF: dict[str, SensorMTF] = {
+    "WV2": SensorMTF(
+        "WorldView-2",
+        (0.35,) * 7 + (0.27,),
+        0.11,
+        "coastal, blue, green, yellow, red, red edge, NIR1, NIR2",
+        _TOOLBOX,
+    ),
+    "WV3": SensorMTF(
+        "WorldView-3",
+        (0.325, 0.355, 0.360, 0.350, 0.365, 0.360, 0.335, 0.315),
+        0.14,
+        "coastal, blue, green, yellow, red, red edge, NIR1, NIR2",
+        _TOOLBOX,
+    ),
+    "GE1": SensorMTF("GeoEye-1", (0.23, 0.23, 0.23, 0.23), 0.16, "blue, green, red, NIR", _TOOLBOX),
+    "IKONOS": SensorMTF(
+        "IKONOS", (0.26, 0.28, 0.29, 0.28), 0.17, "blue, green, red, NIR", _TOOLBOX
+    ),
+    "QB": SensorMTF("QuickBird", (0.34, 0.32, 0.30, 0.22), 0.15, "blue, green, red, NIR", _TOOLBOX),
+    "PLEIADES": SensorMTF(
+        "Pleiades",
+        (0.285, 0.285, 0.29, 0.285),
+        0.2,
+        "blue, green, red, NIR",
+        "MS: Vivone et al. 2021 toolbox MTF.m (PHR1B); PAN: Gleyzes et al., ISPRS Archives "
+        "XXXV-B1, 2004 (system MTF at Nyquist)",
+    ),
+    "L7": SensorMTF(
+        "Landsat-7 ETM+",
+        (GENERIC_MTF_MS,),
+        GENERIC_MTF_PAN,
+        "any (one gain for every band)",
+        "toolbox defaults (no published ETM+ entry in the toolbox tables)",
+    ),
+}
 
 
 class DegradationError(ValueError):

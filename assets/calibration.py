@@ -26,6 +26,7 @@ compute resource's device and carry the GPU pool and queue tags.
 """
 
 import functools
+import math
 import os
 import warnings
 from collections.abc import Callable
@@ -355,18 +356,37 @@ def sat_rain_hourly(
 # --------------------------------------------------------------------------- evaluation
 
 
+def _stored_samples(context: AssetExecutionContext) -> E.SampleLoader:
+    """``(network, day) -> samples``: a training day's stored samples through the IO manager
+    (``None`` when that day has none). The fitted baselines read their model's window with it:
+    those partitions exist, since the model serving D was trained on them."""
+    io_manager = context.resources.io_manager
+
+    def load(name: str, day: str) -> pd.DataFrame | None:
+        if not hasattr(io_manager, "load_partition"):
+            return None
+        try:
+            return io_manager.load_partition(f"{name}_samples", day)
+        except FileNotFoundError:
+            return None
+
+    return load
+
+
 @daily_asset(
     kinds={"json"},
     pool=GPU_POOL,
     op_tags=GPU_PRIORITY_TAGS,
-    description="Held-out scores of the chain for the day (models trained before it): MLP-1 and "
-    "the fixed Z-R relations at held-out gauges (hourly), MLP-2 and precipRateNearSurface and "
-    "MLP-3 and the Tb curve against GR rain; sufficient statistics for exact pooling; scatter "
-    "plots.",
+    required_resource_keys={"io_manager", "compute"},
+    description="Held-out scores of the chain for the day (models trained before it): MLP-1, "
+    "the fixed Z-R relations, the Z-R with the training window's mean-field bias and the "
+    "CSU-HIDRO dual-pol blend at held-out gauges (hourly; the calibration corrections of the "
+    "samples apply to all), MLP-2 and precipRateNearSurface, MLP-3 and the Tb curve refitted on "
+    "the training window against GR rain; sufficient statistics for exact pooling, MLP-1's "
+    "ratio to its best baseline; scatter plots.",
 )
 def calibration_evaluation(
     context: AssetExecutionContext,
-    compute: ComputeResource,
     mlp1_samples: pd.DataFrame,
     mlp1_model: bytes,
     mlp2_samples: pd.DataFrame,
@@ -378,13 +398,22 @@ def calibration_evaluation(
         context.partition_key,
         {"mlp1": mlp1_samples, "mlp2": mlp2_samples, "mlp3": mlp3_samples},
         {"mlp1": mlp1_model, "mlp2": mlp2_model, "mlp3": mlp3_model},
-        compute.torch_device(),
+        context.resources.compute.torch_device(),
+        sample_loader=_stored_samples(context),
     )
     # what the era table planned: a network without its source that day is not a failed check
     ev.record["not_planned"] = models_not_planned(context.partition_key)
+    versus = ev.record["mlp1_vs_best_baseline"]
     meta: dict[str, Any] = {
         "table": MetadataValue.md(E.score_markdown(ev.record)),
         **summary_metadata(E.rmse_summary(ev.record)),
+        # charted: -1 where undefined (no pairs), as the RMSEs
+        "mlp1_vs_best_baseline": MetadataValue.float(
+            float(versus["ratio"]) if math.isfinite(versus["ratio"]) else -1.0
+        ),
+        "best_baseline": MetadataValue.text(str(versus["baseline"])),
+        "zr_mfb_params": MetadataValue.json(ev.record["zr_mfb"]["params"]),
+        "tb_curve_params": MetadataValue.json(ev.record["tb_curve"]["params"]),
         "model_versions": MetadataValue.json(ev.model_versions),
         "fallbacks": MetadataValue.json(ev.fallbacks),
     }

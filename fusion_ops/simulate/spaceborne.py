@@ -13,14 +13,22 @@ cross-track +-17 deg, 49 rays, 176 range bins of 125 m, ~5 km footprints.
 Measured profile: every footprint is the Gaussian-weighted sum of 9 sub-beams (non-uniform
 beam filling), each sampling the 3-D truth along its slanted path (parallax), attenuated by a
 Ku-band k-Z relation (two-way path-integrated attenuation), plus the surface echo spreading
-above the surface up to ``binClutterFreeBottom`` and receiver noise. The "standard product"
-(``SLV``) is deliberately imperfect: Hitschfeld-Bordan attenuation correction with a biased
-coefficient, fixed Z-R relations per rain type and the near-surface rain taken at the
-clutter-free bottom (so evaporation below it is missed).
+above the surface up to ``binClutterFreeBottom`` and receiver noise.
+
+The "standard product" (``SLV``, ``SRT``, ``CSF``) follows the structure of the real 2A
+algorithms at their full strength (:func:`_standard_product`): attenuation correction by
+Hitschfeld-Bordan with the simulator's own mean k-Z coefficients per phase (rain, melting layer,
+ice, placed by the 0 degC height), its coefficient adjusted (the alpha-adjustment of Iguchi et
+al. 2000, JAM 39:2038) towards the surface reference PIA by the SRT's reliability; rain from the
+GPM DPR's DSD-based R-Dm relations at epsilon = 1 per rain type (Seto et al. 2021, JMSJ
+99:205), i.e. the DSD of the algorithm's database, not the pixel's. What it cannot know, as the
+real product cannot: the pixel's own DSD, the beam filling inside the footprint, evaporation
+below the clutter-free bottom, and a rain type that is right only most of the time.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -57,6 +65,19 @@ F_FILL = np.float32(-9999.9)
 I_FILL = -9999
 B_FILL = -99
 NOISE_CODE = np.float32(-28888.0)
+#: "No bright band" in the 2A ``CSF`` heights and widths (real V07 granules), and in ``qualityBB``.
+NO_BB = np.float32(-1111.1)
+NO_BB_INT = -1111
+
+#: Ku-band one-way specific attenuation of the simulated world, ``k = K_ALPHA Z_ku^K_BETA``
+#: (dB/km, Z in mm^6 m^-3), times a factor per phase (liquid, melting, ice).
+K_ALPHA = 2.8e-4
+K_BETA = 0.78
+K_PHASE_FACTOR = (1.0, 3.0, 0.08)
+#: Ku sees less than S band in heavy liquid rain (Mie effect of large drops):
+#: ``dBZ_ku = dBZ_s - MIE_SLOPE (dBZ_s - MIE_ONSET_DBZ)`` above the onset.
+MIE_ONSET_DBZ = 30.0
+MIE_SLOPE = 0.06
 
 
 @dataclass(frozen=True)
@@ -278,6 +299,7 @@ class _Profiles:
     bin_real_surface: np.ndarray  # 1-based
     height_m: np.ndarray
     cols: ColumnState  # footprint-centre columns
+    scan_angle_deg: np.ndarray | None = None  # (49,)
 
 
 def observe_overpass(
@@ -322,11 +344,11 @@ def observe_overpass(
             zs = p["z_lin"].astype(np.float64)
             dbz = 10 * np.log10(np.maximum(zs, 1e-10))
             # Ku sees less than S band in heavy rain (Mie effect of large drops).
-            mie = np.where(p["phase"] == 0, 0.06 * np.clip(dbz - 30.0, 0, None), 0.0)
+            liquid = p["phase"] == 0
+            mie = np.where(liquid, MIE_SLOPE * np.clip(dbz - MIE_ONSET_DBZ, 0, None), 0.0)
             zku = np.where(zs > 0, 10 ** ((dbz - mie) / 10), 0.0)
-            k_db = (
-                2.8e-4 * zku**0.78 * np.select([p["phase"] == 0, p["phase"] == 1], [1.0, 3.0], 0.08)
-            )
+            factor = np.select([liquid, p["phase"] == 1], K_PHASE_FACTOR[:2], K_PHASE_FACTOR[2])
+            k_db = K_ALPHA * zku**K_BETA * factor
             pia = 2.0 * np.cumsum(k_db, axis=2) * (BIN_M / 1000.0)
             z_meas_lin += w * zku * 10 ** (-pia / 10)
             z_true_lin += w * zku
@@ -359,13 +381,113 @@ def observe_overpass(
         bin_real_surface=surf,
         height_m=np.broadcast_to(height[None], (ns, N_RAY, N_BIN)).astype(np.float32),
         cols=state.take((j, i)),
+        scan_angle_deg=np.asarray(ov.scan_angle_deg, np.float64),
     )
+
+
+#: GPM DPR R-Dm relations at epsilon = 1, ``R = p Dm^q`` (mm/h, Dm in mm), per rain type
+#: (Seto et al. 2021, JMSJ 99:205; GPM DPR Level-2 ATBD V07); the DPR's DSD is a normalised
+#: gamma of shape ``DPR_MU``.
+DPR_R_DM: dict[str, tuple[float, float]] = {
+    "stratiform": (0.401, 6.131),
+    "convective": (1.370, 5.420),
+}
+DPR_MU = 3.0
+#: Range of rain rates (mm/h) over which the R-Dm relations are summarised as Z = a R^b.
+DPR_FIT_RANGE_MM_H = (0.1, 100.0)
+#: Prior standard deviation of ln(epsilon) of the alpha-adjustment (the k-Z coefficient of a
+#: footprint differs from the mean one by beam filling and by the melting layer's share).
+LN_EPSILON_PRIOR_SD = 0.4
+EPSILON_RANGE = (0.2, 5.0)
+#: Hitschfeld-Bordan is stopped where its PIA would exceed this (the correction diverges).
+PIA_MAX_DB = 20.0
+#: A clear-air surface reference needs this many rain-free footprints of the same ray.
+MIN_REFERENCE_FOOTPRINTS = 10
+
+
+def _fall_speed_m_s(d_mm: np.ndarray) -> np.ndarray:
+    """Terminal fall speed of raindrops (Atlas, Srivastava & Sekhon 1973)."""
+    return np.clip(9.65 - 10.3 * np.exp(-0.6 * d_mm), 0.0, None)
+
+
+@functools.cache
+def dpr_zr(rain_type: str) -> tuple[float, float]:
+    """``Z = a R^b`` (Rayleigh Z in mm^6 m^-3, R in mm/h) of a DPR rain type at epsilon = 1.
+
+    Along the R-Dm relation of :data:`DPR_R_DM`, a normalised gamma DSD of shape
+    :data:`DPR_MU` has ``Nw = R / R1(Dm)``; its Rayleigh reflectivity follows, and a power law
+    is fitted in log-log over :data:`DPR_FIT_RANGE_MM_H` (the relation itself is a power law in
+    Dm, so the fit is close: within 6 % in Z over that range).
+    """
+    from math import gamma
+
+    p, q = DPR_R_DM[rain_type]
+    mu = DPR_MU
+    f_mu = 6.0 / 4**4 * (4 + mu) ** (mu + 4) / gamma(mu + 4)
+    d = np.linspace(0.01, 10.0, 4000)
+    dm = np.linspace(0.5, 3.5, 61)[:, None]
+    shape = f_mu * (d / dm) ** mu * np.exp(-(4 + mu) * d / dm)  # N(D) / Nw
+    r1 = 6e-4 * np.pi * np.trapezoid(_fall_speed_m_s(d) * d**3 * shape, d, axis=1)
+    z1 = np.trapezoid(d**6 * shape, d, axis=1)
+    rate = p * dm[:, 0] ** q
+    z = rate / r1 * z1
+    lo, hi = DPR_FIT_RANGE_MM_H
+    fit = (rate >= lo) & (rate <= hi)
+    b, log_a = np.polyfit(np.log(rate[fit]), np.log(z[fit]), 1)
+    return float(np.exp(log_a)), float(b)
+
+
+def _surface_reference(
+    sigma_db: np.ndarray, precip: np.ndarray, scan_angle_deg: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Clear-air surface echo per ray (dB) and its standard deviation, from the granule.
+
+    The rain-free footprints of each ray give its reference (median) and spread; a ray with
+    fewer than :data:`MIN_REFERENCE_FOOTPRINTS` takes a straight line in ``|scan angle|``
+    through all rain-free footprints. NaN where the granule has none.
+    """
+    n_ray = sigma_db.shape[1]
+    ref = np.full(n_ray, np.nan)
+    sd = np.full(n_ray, np.nan)
+    clear = ~precip & np.isfinite(sigma_db)
+    angle = np.broadcast_to(np.abs(scan_angle_deg)[None, :], sigma_db.shape)
+    if clear.sum() >= 3:
+        slope, icpt = np.polyfit(angle[clear], sigma_db[clear], 1)
+        resid = sigma_db[clear] - (icpt + slope * angle[clear])
+        ref[:] = icpt + slope * np.abs(scan_angle_deg)
+        sd[:] = np.std(resid, ddof=1)
+    for ray in range(n_ray):
+        values = sigma_db[clear[:, ray], ray]
+        if values.size >= MIN_REFERENCE_FOOTPRINTS:
+            ref[ray] = np.median(values)
+            sd[ray] = np.std(values, ddof=1)
+    return ref, np.maximum(sd, 0.1)
 
 
 def _standard_product(
     prof: _Profiles, cfg: SpaceborneConfig, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
-    """A deliberately imperfect level-2 retrieval from the measured profile."""
+    """The level-2 retrieval from the measured profile, after the real 2A algorithms.
+
+    1. **Precipitation**: bins above the clutter-free bottom with echo above the instrument's
+       sensitivity (``min_detectable_dbz``).
+    2. **Surface reference (SRT)**: PIA_SRT = clear-air surface echo of the ray
+       (:func:`_surface_reference`) minus the footprint's surface echo, reliable (``reliabFlag``
+       1) above 3 standard deviations of the reference, marginal (2) above 1, else 3.
+    3. **Attenuation correction**: Hitschfeld-Bordan with ``k = eps alpha(phase) Z^beta``, the
+       simulator's mean coefficients per phase (:data:`K_ALPHA`, :data:`K_PHASE_FACTOR`; phase
+       from the 0 degC height and the melting layer's depth). ``eps`` combines a prior (1, with
+       :data:`LN_EPSILON_PRIOR_SD`) and the value that makes the HB PIA equal PIA_SRT, weighted
+       by their variances (the SRT's from the reference spread): the alpha-adjustment of the
+       TRMM 2A25 / GPM 2A hybrid (Iguchi et al. 2000). The path below the clutter-free bottom
+       is taken at the reflectivity of that bin.
+    4. **Rain**: liquid bins are converted to the Rayleigh (S-band) scale with the simulator's
+       mean Ku/S ratio, then ``R`` from the DPR's epsilon = 1 relation of the rain type
+       (:func:`dpr_zr`); the near-surface rate is the clutter-free bottom's.
+    5. **Classification**: convective/stratiform from the cell's convective share with
+       misclassification noise; a bright band in stratiform rain at the melting layer, with its
+       height, width and quality.
+    """
     zm = prof.z_measured
     ns = zm.shape[0]
     cfb0 = prof.bin_clutter_free_bottom.astype(int) - 1  # 0-based
@@ -373,23 +495,60 @@ def _standard_product(
     usable = kb <= cfb0[:, :, None]
     signal = np.where((zm > cfg.min_detectable_dbz) & usable, zm, np.nan)
     precip = np.isfinite(signal).any(axis=2)
-    # Hitschfeld-Bordan with an underestimated coefficient; PIA capped where it diverges.
+    h = prof.height_m
+    fl = prof.cols.freezing_level_m
+    # --- surface reference technique
+    surface = prof.bin_real_surface.astype(int) - 1
+    sigma = np.take_along_axis(zm, surface[:, :, None], axis=2)[:, :, 0].astype(np.float64)
+    sigma = np.where(sigma > NOISE_CODE + 1, sigma, np.nan)
+    scan_angle = prof.scan_angle_deg
+    if scan_angle is None:
+        scan_angle = np.linspace(-cfg.scan_angle_max_deg, cfg.scan_angle_max_deg, N_RAY)
+    ref, ref_sd = _surface_reference(sigma, precip, scan_angle)
+    pia_srt = np.where(precip, ref[None, :] - sigma, np.nan)
+    srt_sd = np.broadcast_to(ref_sd[None, :], pia_srt.shape)
+    with np.errstate(invalid="ignore"):
+        reliab = np.where(pia_srt >= 3 * srt_sd, 1, np.where(pia_srt >= srt_sd, 2, 3))
+    reliab = np.where(precip, reliab, 9)
+    # --- Hitschfeld-Bordan, alpha per phase, adjusted towards the SRT
+    phase = np.where(
+        h < (fl - MELTING_LAYER_DEPTH_M)[:, :, None], 0, np.where(h < fl[:, :, None], 1, 2)
+    )
+    alpha = K_ALPHA * np.asarray(K_PHASE_FACTOR)[phase]
     zlin = np.where(np.isfinite(signal), 10 ** (signal / 10), 0.0)
-    alpha, beta = 2.8e-4 * 0.8, 0.78
-    q = 0.2 * np.log(10) * beta
-    integral = np.cumsum(alpha * zlin**beta, axis=2) * (BIN_M / 1000.0)
-    denom = np.clip(1 - q * integral, 10 ** (-1.0 * beta), None)  # caps PIA near 10 dB
-    zc = zlin / denom ** (1 / beta)
-    pia_est = -10 / beta * np.log10(denom[:, :, -1])
+    dr_km = BIN_M / 1000.0
+    integrand = alpha * zlin**K_BETA * dr_km
+    integral = np.cumsum(integrand, axis=2)
+    at_cfb = np.take_along_axis(integral, cfb0[:, :, None], axis=2)[:, :, 0]
+    step_cfb = np.take_along_axis(integrand, cfb0[:, :, None], axis=2)[:, :, 0]
+    integral_surface = at_cfb + (surface - cfb0) * step_cfb
+    q = 0.2 * np.log(10) * K_BETA
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = 10 ** (-0.1 * K_BETA * pia_srt)
+        eps_srt = (1 - t) / (q * integral_surface)
+        ok = precip & (pia_srt > 0) & (integral_surface > 0) & (eps_srt > 0)
+        sd_ln = srt_sd * 0.1 * K_BETA * np.log(10) * t / (1 - t)
+        weight = np.where(ok, LN_EPSILON_PRIOR_SD**2 / (LN_EPSILON_PRIOR_SD**2 + sd_ln**2), 0.0)
+        ln_eps = np.where(ok, weight * np.log(np.where(ok, eps_srt, 1.0)), 0.0)
+    eps = np.clip(np.exp(ln_eps), *EPSILON_RANGE)
+    floor = 10 ** (-0.1 * K_BETA * PIA_MAX_DB)
+    denom = np.clip(1 - q * eps[:, :, None] * integral, floor, None)
+    zc = zlin / denom ** (1 / K_BETA)
+    pia_est = -10 / K_BETA * np.log10(np.clip(1 - q * eps * integral_surface, floor, None))
     zf_db = np.where(zc > 0, 10 * np.log10(np.maximum(zc, 1e-10)), np.nan)
     # Below the clutter-free bottom the product extends the last clean value to the surface.
     near = np.take_along_axis(zf_db, cfb0[:, :, None], axis=2)[:, :, 0]
     zf_db = np.where(kb > cfb0[:, :, None], near[:, :, None], zf_db)
+    # --- rain type, then rain from the DPR relation of the type
     cf = prof.cols.convective_fraction
     conv = (cf + rng.normal(0, 0.15, cf.shape)) > 0.5
-    a = np.where(conv, 300.0, 200.0)[:, :, None]
-    b = np.where(conv, 1.4, 1.6)[:, :, None]
-    rate = np.where(np.isfinite(zf_db), (10 ** (zf_db / 10) / a) ** (1 / b), 0.0)
+    (a_s, b_s), (a_c, b_c) = dpr_zr("stratiform"), dpr_zr("convective")
+    a = np.where(conv, a_c, a_s)[:, :, None]
+    b = np.where(conv, b_c, b_s)[:, :, None]
+    liquid = phase == 0
+    above = np.clip(zf_db - MIE_ONSET_DBZ, 0, None)
+    z_rayleigh_db = np.where(liquid, zf_db + above * MIE_SLOPE / (1 - MIE_SLOPE), zf_db)
+    rate = np.where(np.isfinite(z_rayleigh_db), (10 ** (z_rayleigh_db / 10) / a) ** (1 / b), 0.0)
     rate = np.where(precip[:, :, None], rate, 0.0)
     zf_out = np.where(np.isfinite(zf_db) & precip[:, :, None], zf_db, F_FILL)
     zf_out[:, :, -1] = F_FILL
@@ -399,16 +558,15 @@ def _standard_product(
     zns = np.where(precip, near, F_FILL)
     zns = np.where(np.isfinite(zns), zns, F_FILL)
     top_bin = np.where(precip, np.argmax(np.isfinite(signal), axis=2), -1)
-    h = prof.height_m
     storm_top = np.where(
         precip,
         np.take_along_axis(h, np.clip(top_bin, 0, None)[:, :, None], axis=2)[:, :, 0],
         F_FILL,
     )
-    fl = prof.cols.freezing_level_m
     bb = precip & ~conv & (cf < 0.3)
-    hbb = np.where(bb, fl - 200.0 + rng.normal(0, 120.0, fl.shape), 0.0)
-    hbb = np.where(precip, hbb, -1111.1)
+    hbb = np.where(bb, fl - 200.0 + rng.normal(0, 120.0, fl.shape), NO_BB)
+    wbb = MELTING_LAYER_DEPTH_M + rng.normal(0.0, 60.0, fl.shape)
+    wbb = np.where(bb, np.clip(wbb, 2 * BIN_M, None), NO_BB)
     typ = np.where(precip, np.where(conv, 20000000, np.where(bb, 10100000, 10000000)), -1111)
     return {
         "SLV/zFactorFinal": zf_out.astype(np.float32),
@@ -417,11 +575,17 @@ def _standard_product(
         "SLV/zFactorFinalNearSurface": zns.astype(np.float32),
         "SLV/piaFinal": np.where(precip, pia_est, 0.0).astype(np.float32),
         "SLV/binEchoBottom": np.where(precip, cfb0 + 1, I_FILL).astype(np.int16),
+        "SRT/pathAtten": np.where(precip & np.isfinite(pia_srt), pia_srt, F_FILL).astype(
+            np.float32
+        ),
+        "SRT/reliabFlag": reliab.astype(np.int16),
         "PRE/flagPrecip": precip.astype(np.int32),
         "PRE/heightStormTop": storm_top.astype(np.float32),
         "PRE/binStormTop": np.where(precip, top_bin + 1, I_FILL).astype(np.int16),
         "CSF/typePrecip": typ.astype(np.int32),
         "CSF/heightBB": hbb.astype(np.float32),
+        "CSF/widthBB": wbb.astype(np.float32),
+        "CSF/qualityBB": np.where(bb, 1, NO_BB_INT).astype(np.int32),
         "CSF/flagBB": np.where(precip, bb.astype(np.int32), -1111).astype(np.int32),
         "VER/heightZeroDeg": fl.astype(np.float32),
         "_ns": np.array(ns),
@@ -441,7 +605,9 @@ _UNITS = {
     "SLV/precipRate": "mm/hr",
     "SLV/precipRateNearSurface": "mm/hr",
     "SLV/piaFinal": "dB",
+    "SRT/pathAtten": "dB",
     "CSF/heightBB": "m",
+    "CSF/widthBB": "m",
     "VER/heightZeroDeg": "m",
     "ScanTime/Year": "years",
     "ScanTime/Month": "months",
@@ -541,7 +707,7 @@ def write_gpm_2a(
                 [t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6 for t in times]
             ),
         )
-        for grp in ("PRE", "SLV", "CSF", "VER", "navigation"):
+        for grp in ("PRE", "SLV", "SRT", "CSF", "VER", "navigation"):
             g.create_group(grp)
         _put(g, "PRE/zFactorMeasured", prof.z_measured)
         _put(g, "PRE/height", prof.height_m)

@@ -6,11 +6,15 @@ every estimator over the days on which its model was a trained network (a day se
 fallback is not a held-out test of the network and is left out, with its baselines). Prints a
 table, then as its last line one JSON object::
 
-    {"mlp1": S, "zr_200_1.6": S, "zr_300_1.4": S, "zr_250_1.2": S,
-     "mlp2": S, "sr_standard": S, "mlp3": S, "tb_curve": S}
+    {"mlp1": S, "zr_200_1.6": S, "zr_300_1.4": S, "zr_250_1.2": S, "zr_mfb": S,
+     "dualpol_blend": S, "mlp2": S, "sr_standard": S, "mlp3": S, "tb_curve": S,
+     "mlp1_vs_best_baseline": {"ratio": x, "ci95": [lo, hi], "baseline": name, "n": pairs}}
 
 with ``S = {"rmse": mm/h, "corr": r, "nbias": fraction, "n": samples}`` (``null`` where a score
-cannot be computed).
+cannot be computed). ``mlp1_vs_best_baseline`` is MLP-1's RMSE over that of the stronger of
+``zr_mfb`` and ``dualpol_blend`` on the pooled held-out gauge hours they share, with a 95 %
+paired bootstrap interval over those hours (fixed seed;
+:func:`fusion_ops.calibration.evaluation.versus_best_baseline`).
 """
 
 from __future__ import annotations
@@ -21,21 +25,20 @@ import math
 import sys
 from collections.abc import Sequence
 
-from fusion_ops.calibration.evaluation import ESTIMATORS
+import numpy as np
+
+from fusion_ops.calibration.evaluation import (
+    ESTIMATORS,
+    MLP1_BASELINES,
+    OWNERS,
+    pairs_array,
+    versus_best_baseline,
+)
 from fusion_ops.scores import pool, score_from_stats
 from orchestration.commands.common import day_range, demo_days, parse_day
 
 ASSET_KEY = "calibration_evaluation"
-OWNER = {
-    "mlp1": "mlp1",
-    "zr_200_1.6": "mlp1",
-    "zr_300_1.4": "mlp1",
-    "zr_250_1.2": "mlp1",
-    "mlp2": "mlp2",
-    "sr_standard": "mlp2",
-    "mlp3": "mlp3",
-    "tb_curve": "mlp3",
-}
+OWNER = dict(OWNERS)
 REFERENCE = {"mlp1": "gauges (hourly, held-out)", "mlp2": "GR rain", "mlp3": "GR rain"}
 
 
@@ -82,8 +85,25 @@ def pooled_scores(records: dict[str, dict]) -> tuple[dict[str, dict], dict[str, 
     scores = {}
     for est in ESTIMATORS:
         days = used[OWNER[est]]
-        scores[est] = score_from_stats(pool(records[d][est]["stats"] for d in days))
+        # records stored before a baseline existed do not carry it
+        stats = (records[d][est]["stats"] for d in days if est in records[d])
+        scores[est] = score_from_stats(pool(stats))
     return scores, used
+
+
+def pooled_versus_best(records: dict[str, dict], days: Sequence[str]) -> dict:
+    """MLP-1 against its stronger operational baseline over the held-out gauge hours of
+    ``days`` pooled (:func:`~fusion_ops.calibration.evaluation.versus_best_baseline`)."""
+    keys = ("gauge", "mlp1", *MLP1_BASELINES)
+    series: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+    for day in days:
+        stored = records[day].get("mlp1_pairs") or {}
+        if not all(k in stored for k in keys):
+            continue
+        for k in keys:
+            series[k].append(pairs_array(stored[k]))
+    pooled = {k: np.concatenate(v) if v else np.zeros(0) for k, v in series.items()}
+    return versus_best_baseline(pooled)
 
 
 def _clean(value: float | int) -> float | int | None:
@@ -103,9 +123,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     days = _days(args)
     records = load_evaluations(days)
     scores, used = pooled_scores(records)
-    result = {
+    result: dict = {
         est: {k: _clean(scores[est][k]) for k in ("rmse", "corr", "nbias", "n")}
         for est in ESTIMATORS
+    }
+    versus = pooled_versus_best(records, used["mlp1"])
+    result["mlp1_vs_best_baseline"] = {
+        "ratio": _clean(versus["ratio"]),
+        "ci95": [_clean(v) for v in versus["ci95"]],
+        "baseline": versus["baseline"],
+        "n": versus["n"],
     }
     print(f"rainfuse evaluate: {days[0]} .. {days[-1]} ({len(records)} day(s) with evaluations)")
     for model, ref in REFERENCE.items():
@@ -125,6 +152,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if best_zr and result["mlp1"]["rmse"]:
         gain = 1 - result["mlp1"]["rmse"] / best_zr
         print(f"MLP-1 RMSE vs best fixed Z-R: {100 * gain:+.1f} % lower")
+    best = result["mlp1_vs_best_baseline"]
+    if best["ratio"] is not None:
+        lo, hi = best["ci95"]
+        interval = f" (95 % {lo:.3f} .. {hi:.3f})" if lo is not None and hi is not None else ""
+        print(
+            f"MLP-1 RMSE / best baseline ({best['baseline']}): {best['ratio']:.3f}{interval}, "
+            f"{best['n']} gauge hours"
+        )
     print(json.dumps(result))
     return 0 if records else 1
 

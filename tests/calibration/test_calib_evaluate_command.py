@@ -10,7 +10,18 @@ from fusion_ops.scores import score_from_stats, sufficient_stats
 from orchestration.commands import evaluate
 from orchestration.runtime.io_managers import atomic_write
 
-KEYS = ["mlp1", "zr_200_1.6", "zr_300_1.4", "zr_250_1.2", "mlp2", "sr_standard", "mlp3", "tb_curve"]
+KEYS = [
+    "mlp1",
+    "zr_200_1.6",
+    "zr_300_1.4",
+    "zr_250_1.2",
+    "zr_mfb",
+    "dualpol_blend",
+    "mlp2",
+    "sr_standard",
+    "mlp3",
+    "tb_curve",
+]
 
 
 def _record(day, rng, fallback=None):
@@ -53,7 +64,7 @@ def test_last_line_is_the_exact_json_and_pools_held_out_days(stored, capsys):
     out = capsys.readouterr().out.strip().splitlines()
     assert code == 0
     result = json.loads(out[-1])
-    assert list(result) == KEYS
+    assert list(result) == [*KEYS, "mlp1_vs_best_baseline"]
     assert all(set(result[k]) == {"rmse", "corr", "nbias", "n"} for k in KEYS)
     # MLP-1 (and its Z-R baselines) fell back on 05-20: pooled over 05-21 and 05-22 only
     assert result["mlp1"]["n"] == 100 and result["zr_300_1.4"]["n"] == 100

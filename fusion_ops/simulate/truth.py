@@ -10,10 +10,17 @@ The world is built from analytic objects in the local radar frame (km east/north
 * shallow cumulus (daytime, no rain) from a second texture.
 
 Every day has its own regime drawn from ``(seed, day)``: steering wind, number of cells,
-freezing level, cloud base, sub-cloud evaporation and the drop-size distribution (the Z-R
-coefficients of convective and stratiform rain drift from day to day; each cell also has its
-own). The truth therefore carries the per-pixel Z = a R^b so any product can be scored against
-the relation that really holds.
+freezing level, cloud base, sub-cloud evaporation and the mean drop-size distribution of each
+rain type (the mean Z-R coefficients of convective and stratiform rain drift from day to day;
+each cell also has its own, and a mesoscale texture modulates the stratiform one).
+
+Rain is carried by drops (:mod:`fusion_ops.simulate.dsd`): every wet pixel has a normalised
+gamma DSD (Nw, D0, mu) plus a small-drop mode. D0 scatters around the mean D0 of the pixel's
+mean Z-R relation, mu follows D0 with scatter, the small mode's share is random (smooth random
+fields that drift with the wind and evolve), and Nw is solved so that the DSD's rain rate is the
+truth rain. Z, ZDR and KDP are integrals over that DSD, so no formula of the moments returns the
+rain exactly. The state carries both the pixel's mean relation (``zr_a``, ``zr_b``) and its
+DSD.
 
 Fields are generated on demand for a time ``t``: a 2-D column state on a grid
 (:meth:`TruthModel.state`), surface rain at points (:meth:`TruthModel.rain_at_points`) and the
@@ -25,12 +32,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Self
 
 import numpy as np
 
 from fusion_ops.simulate.domain import Domain, Grid
+from fusion_ops.simulate.dsd import DsdClimatology, dsd_from_rain
 
 __all__ = [
     "ColumnState",
@@ -44,8 +52,31 @@ __all__ = [
 LAPSE_RATE_K_PER_KM = 6.0
 TROPOPAUSE_M = 16000.0
 MELTING_LAYER_DEPTH_M = 500.0
+#: Mean Z-R coefficient a of convective and stratiform rain (the day's drifts +-25 % around).
+ZR_A_CONVECTIVE = 290.0
+ZR_A_STRATIFORM = 240.0
+#: Mean Z-R exponent b of convective and stratiform rain (the day's drifts sd 0.05 around).
+ZR_B_CONVECTIVE = 1.15
+ZR_B_STRATIFORM = 1.4
+#: Log-normal scatter of a between convective cells and across stratiform shields.
+CELL_ZR_A_LN_SD = 0.15
+STRATIFORM_ZR_A_LN_SD = 0.3
 _TEXTURE_N = 512
 _TEXTURE_DX_KM = 2.0
+#: Point-scale DSD noise: textures on a 1 km lattice (periodic over 512 km), feature size and
+#: the period over which each field turns into an independent one (rotating blend of two).
+_DSD_TEXTURE_DX_KM = 1.0
+_DSD_TEXTURE_SCALE_KM = 3.0
+_DSD_EVOLUTION_PERIOD_S = 2 * 3600.0
+_DSD_FIELDS = (
+    "d0_mm",
+    "mu",
+    "log10_nw",
+    "small_share",
+    "z_per_rain",
+    "zdr_rain_db",
+    "kdp_per_rain",
+)
 
 
 @dataclass(frozen=True)
@@ -59,12 +90,14 @@ class TruthConfig:
     cells_per_day : mean number of convective cells born per day over the simulated box
         (domain plus margin) on a day of average wetness.
     stratiform_per_day : mean number of stratiform systems per day.
+    dsd : the drop-size-distribution model (:class:`~fusion_ops.simulate.dsd.DsdClimatology`).
     """
 
     seed: int = 0
     domain: Domain = field(default_factory=Domain)
     cells_per_day: float = 260.0
     stratiform_per_day: float = 2.5
+    dsd: DsdClimatology = field(default_factory=DsdClimatology)
 
 
 @dataclass(frozen=True)
@@ -95,13 +128,24 @@ class ColumnState:
     ----------
     rain_mm_h : surface rain rate.
     convective_fraction : share of the surface rain from convective cores (0..1).
-    zr_a, zr_b : per-pixel truth Z = a R^b (Z in mm^6 m^-3, R in mm/h) at the surface.
+    zr_a, zr_b : the pixel's mean Z = a R^b (Z in mm^6 m^-3, R in mm/h): the relation its drop
+        population follows on average (regime of the day, the cell's own, the stratiform
+        mesoscale texture). The pixel's own DSD scatters around it (below).
     freezing_level_m, cloud_base_m : heights above mean sea level.
     evaporation_per_km : rain at height z below cloud base is ``R_s exp(e z_km)``.
     echo_top_m : top of the precipitation echo (0 where no precipitation aloft).
     cloud_top_height_m : NaN where clear.
     cloud_top_temperature_k : surface skin temperature where clear.
     cloud_optical_depth : visible optical depth (0 where clear).
+    d0_mm, mu, log10_nw : the pixel's normalised gamma DSD at the surface (median-volume
+        diameter, shape, log10 of Nw in mm^-1 m^-3); NaN where dry or with ``rain_only``.
+    small_share : share of the rain in the small-drop mode of the DSD.
+    z_per_rain : surface Z / R of the DSD (mm^6 m^-3 per mm/h).
+    zdr_rain_db : ZDR of the DSD (dB).
+    kdp_per_rain : KDP / R of the DSD (deg/km per mm/h).
+
+    Below cloud base evaporation changes the rain rate but not D0 and mu (only Nw), so Z and
+    KDP scale with the liquid rain rate at every height and ZDR is constant in the rain column.
     """
 
     rain_mm_h: np.ndarray
@@ -115,6 +159,13 @@ class ColumnState:
     cloud_top_height_m: np.ndarray
     cloud_top_temperature_k: np.ndarray
     cloud_optical_depth: np.ndarray
+    d0_mm: np.ndarray
+    mu: np.ndarray
+    log10_nw: np.ndarray
+    small_share: np.ndarray
+    z_per_rain: np.ndarray
+    zdr_rain_db: np.ndarray
+    kdp_per_rain: np.ndarray
 
     def take(self, index: tuple[np.ndarray, ...] | np.ndarray) -> ColumnState:
         """Columns at an index (e.g. the grid cells under radar gates)."""
@@ -139,10 +190,12 @@ def _epoch_s(t: datetime) -> float:
     return _utc(t).timestamp()
 
 
-def _periodic_texture(rng: np.random.Generator, scale_km: float) -> np.ndarray:
+def _periodic_texture(
+    rng: np.random.Generator, scale_km: float, dx_km: float = _TEXTURE_DX_KM
+) -> np.ndarray:
     """Zero-mean, unit-variance periodic Gaussian random field (Gaussian spectrum)."""
     n = _TEXTURE_N
-    k = np.fft.fftfreq(n, d=_TEXTURE_DX_KM)
+    k = np.fft.fftfreq(n, d=dx_km)
     k2 = k[:, None] ** 2 + k[None, :] ** 2
     spec = np.exp(-0.5 * k2 * (2 * np.pi * scale_km) ** 2 / 4.0)
     noise = rng.standard_normal((n, n))
@@ -271,10 +324,20 @@ class TruthModel:
             freezing_level_m=float(fl),
             cloud_base_m=float(rng.uniform(800.0, 1500.0)),
             evaporation_per_km=float(rng.uniform(0.05, 0.22)),
-            zr_a_convective=float(250.0 * np.exp(rng.normal(0, 0.25))),
-            zr_b_convective=float(np.clip(rng.normal(1.25, 0.05), 1.1, 1.4)),
-            zr_a_stratiform=float(200.0 * np.exp(rng.normal(0, 0.25))),
-            zr_b_stratiform=float(np.clip(rng.normal(1.6, 0.05), 1.5, 1.75)),
+            zr_a_convective=float(ZR_A_CONVECTIVE * np.exp(rng.normal(0, 0.25))),
+            zr_b_convective=float(
+                np.clip(
+                    rng.normal(ZR_B_CONVECTIVE, 0.05),
+                    ZR_B_CONVECTIVE - 0.15,
+                    ZR_B_CONVECTIVE + 0.15,
+                )
+            ),
+            zr_a_stratiform=float(ZR_A_STRATIFORM * np.exp(rng.normal(0, 0.25))),
+            zr_b_stratiform=float(
+                np.clip(
+                    rng.normal(ZR_B_STRATIFORM, 0.05), ZR_B_STRATIFORM - 0.1, ZR_B_STRATIFORM + 0.15
+                )
+            ),
             surface_temperature_k=float(273.15 + LAPSE_RATE_K_PER_KM * fl / 1000.0),
         )
 
@@ -327,8 +390,12 @@ class TruthModel:
             sig_b_km=sig_a * rng.uniform(0.5, 1.0, n),
             theta_rad=rng.uniform(0, np.pi, n),
             top_m=rng.uniform(10500.0, 15800.0, n),
-            log_a=np.log(reg.zr_a_convective) + rng.normal(0, 0.45, n),
-            b=np.clip(reg.zr_b_convective + rng.normal(0, 0.05, n), 1.1, 1.6),
+            log_a=np.log(reg.zr_a_convective) + rng.normal(0, CELL_ZR_A_LN_SD, n),
+            b=np.clip(
+                reg.zr_b_convective + rng.normal(0, 0.05, n),
+                ZR_B_CONVECTIVE - 0.15,
+                ZR_B_CONVECTIVE + 0.35,
+            ),
             anvil_u_kms=(reg.upper_u_ms - reg.steering_u_ms) / 1000.0 + 0 * u,
             anvil_v_kms=(reg.upper_v_ms - reg.steering_v_ms) / 1000.0 + 0 * v,
             anvil_sig_km=rng.uniform(12.0, 30.0, n),
@@ -531,7 +598,7 @@ class TruthModel:
             drift_y = reg.steering_v_ms / 1000.0 * (t_s % 86400.0)
             gx = 0.5 * (xs[ii] - drift_x) + 333.0
             gy = 0.5 * (ys[jj] - drift_y) + 333.0
-            log_a_s[jj, ii] += 0.45 * _texture_lookup(self._tex_strat_b, gx, gy)
+            log_a_s[jj, ii] += STRATIFORM_ZR_A_LN_SD * _texture_lookup(self._tex_strat_b, gx, gy)
         log_a = cf * log_a_c + (1 - cf) * log_a_s
         b = cf * b_c + (1 - cf) * reg.zr_b_stratiform
         xx_all = xs[None, :]
@@ -545,8 +612,20 @@ class TruthModel:
         if rain_only:
             nan = np.full(shape, np.nan)
             return ColumnState(
-                rain.astype(np.float32), cf, np.exp(log_a), b, fl, cb, evap, echo, nan, nan, nan
+                rain_mm_h=rain.astype(np.float32),
+                convective_fraction=cf,
+                zr_a=np.exp(log_a),
+                zr_b=b,
+                freezing_level_m=fl,
+                cloud_base_m=cb,
+                evaporation_per_km=evap,
+                echo_top_m=echo,
+                cloud_top_height_m=nan,
+                cloud_top_temperature_k=nan,
+                cloud_optical_depth=nan,
+                **dict.fromkeys(_DSD_FIELDS, nan),
             )
+        drops = self._dsd_state(rain, cf, log_a, b, xs, ys, t_s, reg)
         # Shallow fair-weather cumulus in daytime (no rain): tops at 1.5-3 km.
         local_hour = (datetime.fromtimestamp(t_s, UTC).hour + 19) % 24 + 0.5
         day_factor = np.clip(np.sin(np.pi * (local_hour - 9.0) / 10.0), 0.0, None)
@@ -573,6 +652,7 @@ class TruthModel:
             cloud_top_height_m=cth.astype(np.float32),
             cloud_top_temperature_k=ctt.astype(np.float32),
             cloud_optical_depth=np.where(cloudy, od, 0.0).astype(np.float32),
+            **drops,
         )
 
     def columns_at_points(self, x_km: np.ndarray, y_km: np.ndarray, t: datetime) -> ColumnState:
@@ -595,6 +675,78 @@ class TruthModel:
         cols = self.state(t).take((j, i))
         cols.rain_mm_h = np.where(inside, cols.rain_mm_h, 0.0).astype(np.float32)
         return column_profile(cols, z)
+
+    # ------------------------------------------------------------------ drop sizes
+    @cached_property
+    def _dsd_textures(self) -> np.ndarray:
+        """Six unit-variance textures on a 1 km lattice, flattened: (6, 512 * 512)."""
+        rng = np.random.default_rng([self.config.seed, 7919, 19])
+        tex = [_periodic_texture(rng, _DSD_TEXTURE_SCALE_KM, _DSD_TEXTURE_DX_KM) for _ in range(6)]
+        return np.stack(tex).reshape(6, -1)
+
+    def _dsd_noise(
+        self, xs: np.ndarray, ys: np.ndarray, flat: np.ndarray, t_s: float, reg: DayRegime
+    ) -> np.ndarray:
+        """Standard-normal fields (3, n) at wet cells (flat indices into the ``(ys, xs)`` grid):
+        ln D0, mu and the small-drop share.
+
+        The textures drift with the steering wind (nearest 1 km node) and evolve: each field is
+        ``cos(p) A + sin(p) B`` with the phase ``p`` turning once per two hours.
+        """
+        n = _TEXTURE_N
+        sec = t_s % 86400.0
+        ix = np.rint((xs - reg.steering_u_ms / 1000.0 * sec) / _DSD_TEXTURE_DX_KM).astype(np.int64)
+        iy = np.rint((ys - reg.steering_v_ms / 1000.0 * sec) / _DSD_TEXTURE_DX_KM).astype(np.int64)
+        jj, ii = np.divmod(flat, xs.size)
+        tex = self._dsd_textures[:, (iy % n)[jj] * n + (ix % n)[ii]]
+        phase = 2 * np.pi * t_s / _DSD_EVOLUTION_PERIOD_S
+        return float(np.cos(phase)) * tex[:3] + float(np.sin(phase)) * tex[3:]
+
+    def _dsd_state(
+        self,
+        rain: np.ndarray,
+        cf: np.ndarray,
+        log_a: np.ndarray,
+        b: np.ndarray,
+        xs: np.ndarray,
+        ys: np.ndarray,
+        t_s: float,
+        reg: DayRegime,
+    ) -> dict[str, np.ndarray]:
+        """The DSD of every wet cell (:func:`~fusion_ops.simulate.dsd.dsd_from_rain`).
+
+        Its mean D0 follows the cell's mean Z-R relation; D0, mu and the small-drop share
+        scatter around it with smooth random fields; Nw makes the DSD's rain rate the truth's.
+        """
+        block = np.full((len(_DSD_FIELDS), *rain.shape), np.nan, np.float32)
+        out = dict(zip(_DSD_FIELDS, block, strict=True))
+        flat = np.flatnonzero(rain > 0)
+        if flat.size == 0:
+            return out
+        eps = self._dsd_noise(xs, ys, flat, t_s, reg)
+        r = rain.ravel()[flat].astype(np.float32)
+        f = dsd_from_rain(
+            r,
+            cf.ravel()[flat].astype(np.float32),
+            np.exp(log_a.ravel()[flat].astype(np.float32)),
+            b.ravel()[flat].astype(np.float32),
+            eps[0],
+            eps[1],
+            eps[2],
+            self.config.dsd,
+        )
+        values = {
+            "d0_mm": f.d0_mm,
+            "mu": f.mu,
+            "log10_nw": f.log10_nw,
+            "small_share": f.small_share,
+            "z_per_rain": f.z_h_mm6_m3 / r,
+            "zdr_rain_db": f.zdr_db,
+            "kdp_per_rain": f.kdp_deg_km / r,
+        }
+        for k, v in values.items():
+            out[k].reshape(-1)[flat] = v
+        return out
 
     # ------------------------------------------------------------------ object shapes
     @staticmethod
@@ -664,7 +816,6 @@ def column_profile(cols: ColumnState, height_m: np.ndarray) -> dict[str, np.ndar
     if z.ndim == cols.rain_mm_h.ndim + 1:
         cols = ColumnState(**{k: v[..., None] for k, v in cols.__dict__.items()})
     rs = cols.rain_mm_h
-    a, b = cols.zr_a, cols.zr_b
     cf = cols.convective_fraction
     fl = cols.freezing_level_m
     cb = cols.cloud_base_m
@@ -674,10 +825,12 @@ def column_profile(cols: ColumnState, height_m: np.ndarray) -> dict[str, np.ndar
     z_rain = np.clip(z, 0.0, cb)
     rain_z = rs * np.exp(e * z_rain / 1000.0)
     has = rs > 0
+    # The DSD's D0 and mu are constant in the rain column; Nw follows the rain rate.
+    zpr = np.where(has, cols.z_per_rain, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        zr_db = np.where(has, 10 * np.log10(a * np.maximum(rain_z, 1e-6) ** b), -99.0)
+        zr_db = np.where(has, 10 * np.log10(zpr * np.maximum(rain_z, 1e-6)), -99.0)
         zr_top = np.where(
-            has, 10 * np.log10(a * np.maximum(rs * np.exp(e * cb / 1000.0), 1e-6) ** b), -99.0
+            has, 10 * np.log10(zpr * np.maximum(rs * np.exp(e * cb / 1000.0), 1e-6)), -99.0
         )
     # Ice above the freezing level: weaker in stratiform snow, slow decrease in convective cores.
     offset = -3.0 + 4.0 * cf
@@ -695,16 +848,12 @@ def column_profile(cols: ColumnState, height_m: np.ndarray) -> dict[str, np.ndar
     dbz = np.where(echo, dbz, -99.0)
     z_lin = np.where(echo, 10.0 ** (dbz / 10.0), 0.0)
 
-    # Median volume diameter from Z/R (gamma DSD, mu ~ 3): D0 ~ (Z/R)^(1/2.33), 1.45 mm for MP at 10 mm/h.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        d0 = 1.45 * ((a * np.maximum(rain_z, 1e-3) ** (b - 1.0)) / 796.0) ** (1 / 2.33)
-    d0 = np.clip(d0, 0.5, 4.0)
-    zdr_rain = 0.48 * d0**1.6
+    # ZDR and KDP of the pixel's DSD (fusion_ops.simulate.dsd); melting drops keep 30 % of KDP.
+    zdr_rain = np.where(has, cols.zdr_rain_db, 0.0)
+    kdp_rain = np.where(has, cols.kdp_per_rain, 0.0) * rain_z
     zdr = np.where(liquid, zdr_rain, np.where(melting, zdr_rain * (1 - frac) + 0.3 * frac, 0.25))
     zdr = zdr + 1.2 * bump * melting
-    kdp = np.where(
-        liquid, (rain_z / 40.5) ** (1 / 0.85), np.where(melting, 0.3 * (rain_z / 40.5), 0.02)
-    )
+    kdp = np.where(liquid, kdp_rain, np.where(melting, 0.3 * kdp_rain, 0.02))
     rho = np.where(
         liquid, 0.995 - 0.006 * zdr_rain, np.where(melting, 0.985 - 0.085 * bump, 0.99 - 0.02 * cf)
     )

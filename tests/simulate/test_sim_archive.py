@@ -411,7 +411,8 @@ def test_truth_netcdf(archive):
     assert float(ds.rain_daily_mm.max()) > 5.0
     assert np.all(np.diff(ds.lat) > 0) and np.all(np.diff(ds.lon) > 0)
     b = ds.zr_b.values[np.isfinite(ds.zr_b.values)]
-    assert b.min() < 1.4 and b.max() > 1.45
+    # Convective (Z-R exponent about 1.15) and stratiform (about 1.4) rain are both there.
+    assert b.min() < 1.25 and b.max() > 1.35
 
 
 def test_imagery_scene_uses_truth_clouds(archive):

@@ -28,11 +28,14 @@ def _rmse_log(est: np.ndarray, obs: np.ndarray) -> float:
 
 
 def test_truth_aware_zr_beats_best_fixed_zr_on_gauges(truth):
-    """Hourly rain from the lowest sweep above each gauge, two ways, scored against the gauges.
+    """Hourly rain from the lowest sweep above each gauge, three ways, scored against the gauges.
 
-    The truth-aware estimate inverts the per-pixel truth Z = a R^b at the beam and removes the
-    known sub-cloud evaporation between the beam and the ground; the fixed relation is the
-    best (a, b) on a grid search, fitted on the very samples it is scored on.
+    The truth-aware estimate divides Z at the beam by the pixel's true Z/R (its drop-size
+    distribution; Z/R is constant in the rain column) and removes the known sub-cloud
+    evaporation between the beam and the ground; the mean-relation estimate inverts the pixel's
+    mean Z = a R^b instead (it knows the regime, the cell and the mesoscale texture but not the
+    point-scale DSD); the fixed relation is the best (a, b) on a grid search, fitted on the very
+    samples it is scored on.
     """
     stations = make_stations(truth, seed=0)
     gauges = simulate_gauge_day(truth, stations, DAY, seed=0)
@@ -47,7 +50,7 @@ def test_truth_aware_zr_beats_best_fixed_zr_on_gauges(truth):
     j, i, _ = truth.grid.index(sx, sy)
     day0 = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
     rainy = [h for h in range(1, 24) if np.nanmax(gauges.reported_hourly_mm[:, h]) >= 0.5]
-    z, a_t, b_t, evap, obs = [], [], [], [], []
+    z, a_t, b_t, zpr, evap, obs = [], [], [], [], [], []
     for h in rainy:
         for m in range(0, 60, 5):  # hour ending at h: volumes in (h-1, h]
             t = day0 + timedelta(hours=h - 1, minutes=m)
@@ -56,11 +59,12 @@ def test_truth_aware_zr_beats_best_fixed_zr_on_gauges(truth):
             z.append(np.where(np.isfinite(ref), 10 ** (ref / 10), 0.0))
             a_t.append(st.zr_a[j, i])
             b_t.append(st.zr_b[j, i])
+            zpr.append(np.nan_to_num(st.z_per_rain[j, i], nan=1.0))
             below = np.minimum(beam_m, st.cloud_base_m[j, i]) / 1000.0
             evap.append(np.exp(-st.evaporation_per_km[j, i] * below))
         obs.append(gauges.reported_hourly_mm[:, h])
     shape = (len(rainy), 12, len(stations))
-    z, a_t, b_t, evap = (np.reshape(v, shape) for v in (z, a_t, b_t, evap))
+    z, a_t, b_t, zpr, evap = (np.reshape(v, shape) for v in (z, a_t, b_t, zpr, evap))
     g = np.stack(obs)
     # Gauges within 100 km, where the lowest beam stays below the melting layer (the bright band
     # would add an error that neither relation can remove).
@@ -71,14 +75,18 @@ def test_truth_aware_zr_beats_best_fixed_zr_on_gauges(truth):
     def hourly(a, b, factor=1.0):
         return (np.where(z > 0, (z / a) ** (1.0 / b), 0.0) * factor).mean(axis=1)
 
-    err_aware = _rmse_log(hourly(a_t, b_t, evap)[ok], g[ok])
+    err_aware = _rmse_log(hourly(zpr, 1.0, evap)[ok], g[ok])
+    err_mean = _rmse_log(hourly(a_t, b_t, evap)[ok], g[ok])
     best = min(
         _rmse_log(hourly(a, b)[ok], g[ok])
         for a in np.geomspace(50, 1000, 25)
         for b in np.arange(1.1, 2.01, 0.05)
     )
-    # Measured: 0.28 vs 0.40 (log-ratio RMS) on about 350 gauge-hours.
-    assert err_aware < 0.8 * best, (err_aware, best)
+    # Measured: 0.354 (true Z/R), 0.398 (mean relation) vs 0.441 (best fixed) on about 350
+    # gauge-hours (0.28 vs 0.40 before the DSD model: the drop sizes now vary on a 3 km scale, so
+    # the gate next to the gauge and the volume's minute see a slightly different Z/R).
+    assert err_aware < 0.85 * best, (err_aware, err_mean, best)
+    assert err_mean < best, (err_aware, err_mean, best)
 
 
 def test_spaceborne_near_surface_is_attenuated_in_heavy_rain(truth):

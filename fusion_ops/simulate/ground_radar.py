@@ -8,12 +8,15 @@ static ground clutter near the radar, partial beam blockage in one sector and th
 (ZDR, PHIDP as twice the range-integrated KDP plus a system phase, RHOHV) of a dual-pol radar
 (:attr:`ScanStrategy.dual_pol`; a single-pol WSR-88D, before its 2011-2013 upgrade, records
 reflectivity, velocity and spectrum width only). Radial velocity comes
-from a sheared steering wind. The result is a :class:`~fusion_ops.simulate.formats.nexrad_level2.RadarVolume`
-that the Level II encoder writes.
+from a sheared steering wind. Calibration errors (:class:`RadarCalibration`: a fixed or slowly
+drifting reflectivity offset and a ZDR offset per radar) are zero unless the scenario sets them.
+The result is a :class:`~fusion_ops.simulate.formats.nexrad_level2.RadarVolume` that the Level II
+encoder writes.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -27,6 +30,7 @@ from fusion_ops.simulate.truth import ColumnState, TruthModel, column_profile
 __all__ = [
     "SINGLE_POL_MOMENTS",
     "VCP21_ELEVATIONS_DEG",
+    "RadarCalibration",
     "RadarObserver",
     "ScanStrategy",
     "gate_geometry",
@@ -74,6 +78,59 @@ class ScanStrategy:
 SINGLE_POL_MOMENTS = ("REF", "VEL", "SW")
 
 
+@dataclass(frozen=True)
+class RadarCalibration:
+    """Calibration errors of a simulated radar; all zero (a perfect radar) by default.
+
+    Real radars carry both: SR-GR comparisons find ground-radar reflectivity offsets of a few dB
+    that drift over weeks (e.g. Warren et al. 2018, J. Atmos. Oceanic Technol. 35, 323-346),
+    and ZDR needs a calibration of a few tenths of a dB; issue 19 asks for a Z offset with sigma
+    about 1.5 dB drifting slowly and a ZDR offset with sigma about 0.2 dB per radar.
+
+    Parameters
+    ----------
+    z_bias_db : fixed offset added to every reflectivity (dB).
+    z_drift_sigma_db : standard deviation of a random, slowly drifting reflectivity offset
+        (about 1.5 dB for a realistic radar); it adds to ``z_bias_db``.
+    z_drift_days : the drift's time scale: independent values every ``z_drift_days`` (knots
+        at multiples of it since 1970-01-01), interpolated in between with constant variance.
+    zdr_bias_db : fixed offset added to every ZDR (dB).
+    zdr_sigma_db : standard deviation of the radar's own random ZDR offset (about 0.2 dB),
+        constant in time; it adds to ``zdr_bias_db``.
+
+    The random parts come from the observer's seed and the radar's site, so a scenario is
+    reproducible; a calibration error shifts the measured power, not the signal-to-noise
+    ratio, so it leaves the detected gates unchanged.
+    """
+
+    z_bias_db: float = 0.0
+    z_drift_sigma_db: float = 0.0
+    z_drift_days: float = 20.0
+    zdr_bias_db: float = 0.0
+    zdr_sigma_db: float = 0.0
+
+    def biases_db(self, site: str, t: datetime, seed: int = 0) -> tuple[float, float]:
+        """The (Z, ZDR) offsets in dB of radar ``site`` at time ``t`` (timezone-aware)."""
+        key = zlib.crc32(site.encode())
+        z = self.z_bias_db
+        if self.z_drift_sigma_db > 0:
+            x = t.timestamp() / (86400.0 * self.z_drift_days)
+            k = int(np.floor(x))
+            w1 = x - k
+            w0 = 1.0 - w1
+            knots = [
+                np.random.default_rng([seed, key, 1902, k + j]).standard_normal() for j in (0, 1)
+            ]
+            unit = (w0 * knots[0] + w1 * knots[1]) / np.hypot(w0, w1)
+            z += self.z_drift_sigma_db * float(unit)
+        zdr = self.zdr_bias_db
+        if self.zdr_sigma_db > 0:
+            zdr += self.zdr_sigma_db * float(
+                np.random.default_rng([seed, key, 1901]).standard_normal()
+            )
+        return float(z), float(zdr)
+
+
 @dataclass
 class _SweepGeometry:
     elevation_deg: float
@@ -102,6 +159,7 @@ class RadarObserver:
     clutter_radius_km : ground clutter appears on the lowest sweeps within this range.
     system_phase_deg : PHIDP offset of the system.
     seed : noise seed (combined with the volume time, so each volume is reproducible).
+    calibration : reflectivity and ZDR calibration errors (none by default).
     """
 
     truth: TruthModel
@@ -113,6 +171,7 @@ class RadarObserver:
     clutter_radius_km: float = 40.0
     system_phase_deg: float = 60.0
     seed: int = 0
+    calibration: RadarCalibration = field(default_factory=RadarCalibration)
 
     @cached_property
     def geometry(self) -> list[_SweepGeometry]:
@@ -183,10 +242,11 @@ class RadarObserver:
         flat_state = ColumnState(**{k: v.reshape(-1) for k, v in state.__dict__.items()})
         reg = self.truth.regime(t_mid.date())
         rng = np.random.default_rng([self.seed, int(start.timestamp())])
+        bias = self.calibration.biases_db(dom.site, t_mid, self.seed)
         n_sw = len(self.geometry)
         sweeps = []
         for k, g in enumerate(self.geometry):
-            fields = self._sample_sweep(g, flat_state, reg, rng)
+            fields = self._sample_sweep(g, flat_state, reg, rng, bias)
             n_rays = g.azimuth_deg.size
             t0 = k * duration_s / n_sw
             times = t0 + (np.arange(n_rays) + 0.5) * (duration_s / n_sw) / n_rays
@@ -213,7 +273,12 @@ class RadarObserver:
         )
 
     def _sample_sweep(
-        self, g: _SweepGeometry, cols: ColumnState, reg, rng
+        self,
+        g: _SweepGeometry,
+        cols: ColumnState,
+        reg,
+        rng,
+        bias_db: tuple[float, float] = (0.0, 0.0),
     ) -> dict[str, np.ndarray]:
         n_rays, n_gates = g.flat_index.shape
         valid = g.flat_index >= 0
@@ -250,14 +315,14 @@ class RadarObserver:
         z_est = z_tot + n_meas - noise
         snr_db = 10 * np.log10(np.maximum(z_est, 1e-10) / noise)
         detected = snr_db > self.snr_threshold_db
-        dbz = 10 * np.log10(np.maximum(z_est, 1e-10)) + rng.normal(0, 1.0, m)
+        dbz = 10 * np.log10(np.maximum(z_est, 1e-10)) + rng.normal(0, 1.0, m) + bias_db[0]
 
         clut_share = clutter / np.maximum(z_tot, 1e-10)
         zdr_rain = 10 * np.log10(np.where(zs > 0, zdr_w[cand] / np.maximum(zs, 1e-10), 1.0))
         rho_rain = np.where(zs > 0, rho_w[cand] / np.maximum(zs, 1e-10), 0.0)
         lo_snr = 1.0 / (1.0 + 10 ** (snr_db / 10.0))
         zdr = (1 - clut_share) * zdr_rain + clut_share * rng.normal(0, 3.0, m)
-        zdr = zdr + rng.normal(0, 0.2, m) + lo_snr * rng.normal(0, 2.0, m)
+        zdr = zdr + rng.normal(0, 0.2, m) + lo_snr * rng.normal(0, 2.0, m) + bias_db[1]
         rho = (1 - clut_share) * rho_rain + clut_share * rng.uniform(0.5, 0.85, m)
         rho = np.clip(rho * (1 - 0.3 * lo_snr) + rng.normal(0, 0.005, m), 0.21, 1.05)
         dr_km = (g.range_m[1] - g.range_m[0]) / 1000.0 if g.range_m.size > 1 else 1.0

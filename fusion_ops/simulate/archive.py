@@ -54,7 +54,7 @@ from fusion_ops.simulate.gauges import (
     station_csv,
 )
 from fusion_ops.simulate.geostationary import DEFAULT_ABI_BANDS, GeoImager
-from fusion_ops.simulate.ground_radar import RadarObserver, ScanStrategy
+from fusion_ops.simulate.ground_radar import RadarCalibration, RadarObserver, ScanStrategy
 from fusion_ops.simulate.spaceborne import (
     SpaceborneConfig,
     find_overpasses,
@@ -100,6 +100,9 @@ class SimulationConfig:
         integrate 1-min rain).
     observers : which archives to write (all by default; tests write subsets).
     storage_options : passed to fsspec (e.g. an S3 endpoint).
+    radar_calibration : the ground radar's reflectivity and ZDR calibration errors (none by
+        default); the manifest records each day's offsets, the answer the pipeline's
+        calibration monitoring should find.
     """
 
     out_url: str
@@ -118,6 +121,7 @@ class SimulationConfig:
     storage_options: dict = field(default_factory=dict)
     write_imagery: bool = True
     observers: tuple[str, ...] = ("gauges", "nexrad", "spaceborne", "goes", "imagery", "truth")
+    radar_calibration: RadarCalibration = field(default_factory=RadarCalibration)
 
 
 Progress = Callable[[str], None]
@@ -437,7 +441,7 @@ def simulate_day(
             super_res_lowest=cfg.super_res_lowest and plan.level2_message_type == 31,
             dual_pol=plan.dual_pol,
         )
-        radar = RadarObserver(truth, strategy, seed=cfg.seed)
+        radar = RadarObserver(truth, strategy, seed=cfg.seed, calibration=cfg.radar_calibration)
         cadence_s = cfg.radar_cadence_min * 60.0
         times = radar.scan_times(day0, cfg.radar_cadence_min)
         for n, t in enumerate(times):
@@ -542,6 +546,7 @@ def simulate_day(
             k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(reg).items()
         },
         "era": plan.manifest(),
+        "radar_calibration_db": _calibration_of_day(cfg, day0 + timedelta(hours=12)),
         "absent": {k: v for k, v in plan.absent.items() if k in on},
         "timings": {k: round(v, 2) for k, v in timings.items()},
         "counts": _count(w.written),
@@ -648,3 +653,12 @@ def simulate(
             progress(f"day {k + 1}/{cfg.days}: {day}")
         out.append(simulate_day(cfg, day, truth, progress))
     return out
+
+
+def _calibration_of_day(cfg: SimulationConfig, noon: datetime) -> dict[str, float]:
+    """The radar's reflectivity and ZDR offsets at the day's noon (dB; 0 for a perfect radar)."""
+    z_db, zdr_db = cfg.radar_calibration.biases_db(cfg.domain.site, noon, cfg.seed)
+    return {
+        "reflectivity": round(float(z_db), 3),
+        "differential_reflectivity": round(float(zdr_db), 3),
+    }

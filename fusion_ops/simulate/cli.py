@@ -29,6 +29,7 @@ from fusion_ops.simulate.archive import (
     simulate,
     stderr_progress,
 )
+from fusion_ops.simulate.ground_radar import RadarCalibration
 
 __all__ = ["build_parser", "day_summary_line", "main"]
 
@@ -76,6 +77,21 @@ def build_parser(prog: str = "rainfuse simulate") -> argparse.ArgumentParser:
         help="GOES-R platform of the ABI files on every day (default: the era table's GOES-East)",
     )
     p.add_argument("--no-imagery", action="store_true", help="skip the daily imagery scenes")
+    cal = p.add_argument_group("ground-radar calibration errors (none by default)")
+    cal.add_argument("--radar-z-bias-db", type=float, default=0.0, help="fixed Z offset (dB)")
+    cal.add_argument(
+        "--radar-z-drift-sigma-db",
+        type=float,
+        default=0.0,
+        help="sd of a slowly drifting Z offset (dB; about 1.5 for a real radar)",
+    )
+    cal.add_argument("--radar-zdr-bias-db", type=float, default=0.0, help="fixed ZDR offset (dB)")
+    cal.add_argument(
+        "--radar-zdr-sigma-db",
+        type=float,
+        default=0.0,
+        help="sd of the radar's own ZDR offset (dB; about 0.2 for a real radar)",
+    )
     p.add_argument("--workers", type=int, default=1, help="processes simulating days in parallel")
     quiet = p.add_mutually_exclusive_group()
     quiet.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -112,6 +128,12 @@ def main(argv: list[str] | None = None) -> int:
         platform=args.platform,
         satellite_platform=args.satellite_platform,
         write_imagery=not args.no_imagery,
+        radar_calibration=RadarCalibration(
+            z_bias_db=args.radar_z_bias_db,
+            z_drift_sigma_db=args.radar_z_drift_sigma_db,
+            zdr_bias_db=args.radar_zdr_bias_db,
+            zdr_sigma_db=args.radar_zdr_sigma_db,
+        ),
     )
     try:
         quiet = args.quiet or args.summary

@@ -76,3 +76,49 @@ def test_random_biases_per_radar_and_drifting_reflectivity():
     zb, zdrb = both.biases_db("KMLB", days[7], seed=3)
     z0, zdr0 = cal.biases_db("KMLB", days[7], seed=3)
     assert zb == pytest.approx(z0 - 2.0) and zdrb == pytest.approx(zdr0 + 0.3)
+
+
+def test_archive_carries_the_configured_calibration_into_level2_and_manifest(tmp_path):
+    """SimulationConfig.radar_calibration reaches the written Level II files and the manifest."""
+    import json
+
+    from fusion_ops.readers.ground_radar import read_volume
+    from fusion_ops.simulate.archive import SimulationConfig, simulate_day
+
+    day = T.date()
+    domain = Domain(width_km=200.0, height_km=200.0)
+    volumes = {}
+    for name, cal in (
+        ("perfect", RadarCalibration()),
+        ("biased", RadarCalibration(-2.0, 0, 20, 0.3)),
+    ):
+        cfg = SimulationConfig(
+            out_url=str(tmp_path / name),
+            start=day,
+            seed=1,
+            radar_cadence_min=720.0,
+            gate_spacing_m=2000.0,
+            domain=domain,
+            observers=("nexrad",),
+            radar_calibration=cal,
+        )
+        manifest = simulate_day(cfg, day, TruthModel(TruthConfig(seed=1, domain=domain)), None)
+        stored = json.loads((tmp_path / name / "manifest/2021/05/20/manifest.json").read_text())
+        assert stored["radar_calibration_db"] == manifest["radar_calibration_db"]
+        key = sorted(f["key"] for f in manifest["files"] if f["kind"] == "nexrad_level2")[-1]
+        volumes[name] = (manifest, read_volume(str(tmp_path / name / key)))
+    assert volumes["perfect"][0]["radar_calibration_db"] == {
+        "reflectivity": 0.0,
+        "differential_reflectivity": 0.0,
+    }
+    assert volumes["biased"][0]["radar_calibration_db"] == {
+        "reflectivity": -2.0,
+        "differential_reflectivity": 0.3,
+    }
+    a, b = volumes["perfect"][1].sweeps[0].fields, volumes["biased"][1].sweeps[0].fields
+    both = np.isfinite(a["reflectivity"]) & np.isfinite(b["reflectivity"])
+    assert both.sum() > 100
+    assert np.median((b["reflectivity"] - a["reflectivity"])[both]) == pytest.approx(-2.0, abs=0.01)
+    dual = np.isfinite(a["differential_reflectivity"]) & np.isfinite(b["differential_reflectivity"])
+    shift = np.median((b["differential_reflectivity"] - a["differential_reflectivity"])[dual])
+    assert shift == pytest.approx(0.3, abs=0.07)  # Level II ZDR is quantised to 1/16 dB

@@ -34,9 +34,11 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 # pytest exits 5 when it collected no test: make treats that as the failure it is.
+# Two workers (the machine's two cores); --dist loadfile keeps a module's tests, and the services
+# and simulated days its fixtures start, on one worker. Every service port is picked free.
 test: lint
 	$(BIN)/dagster definitions validate -w workspace.yaml
-	$(BIN)/pytest -q --durations=15
+	$(BIN)/pytest -q -n 2 --dist loadfile --durations=15
 
 demo: $(STAMP)
 	mkdir -p $(DAGSTER_HOME)

@@ -22,12 +22,15 @@ from dagster import (
     AssetExecutionContext,
     AssetOut,
     AssetsDefinition,
+    Backoff,
     Config,
+    Jitter,
     MetadataValue,
     OpDefinition,
     OpExecutionContext,
     Out,
     Output,
+    RetryPolicy,
     asset,
     asset_check,
     config_mapping,
@@ -59,6 +62,13 @@ from orchestration.runtime.tags import critical_path_op_tags
 
 GROUP = "ingest"
 WARN = AssetCheckSeverity.WARN
+#: The steps that read an archive run again when they fail: archive reads fail transiently (an
+#: S3 503 or dropped connection past the client's own retries, a listing that timed out). Twice at
+#: most, after about 5 s then 10 s, +-50 % so that the steps of a backfill do not retry in step.
+#: Unreadable files are not failures (they are quarantined), so a retry repeats a whole read only.
+ARCHIVE_RETRY = RetryPolicy(
+    max_retries=2, delay=5, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
+)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -120,6 +130,7 @@ def _check_results(
     partitions_def=daily_partitions,
     kinds={"pandas", "parquet"},
     check_specs=_checks("gauge_observations"),
+    retry_policy=ARCHIVE_RETRY,
     # heads the day's critical path (gauges -> ground radar -> calibration): first in the queue
     op_tags=critical_path_op_tags(),
     description="QC-flagged gauge accumulations of the day at native resolution (ISD, GHCN-Daily, "
@@ -212,6 +223,7 @@ def _block_op(index: int, n_blocks: int) -> OpDefinition:
         name=f"ingest_ground_radar_block_{index}",
         required_resource_keys={"radar_archive", "gauge_archive", "domain", "io_manager"},
         tags=critical_path_op_tags(),
+        retry_policy=ARCHIVE_RETRY,
         description=f"Ingest block {index + 1} of {n_blocks} of the day's ground-radar volumes "
         "(read, QC, gauge and grid profiles) into block files.",
     )
@@ -336,6 +348,7 @@ def ground_radar_has_data(ground_radar_volumes: pd.DataFrame) -> AssetCheckResul
     partitions_def=daily_partitions,
     kinds={"xarray", "netcdf"},
     check_specs=_checks("spaceborne_profiles"),
+    retry_policy=ARCHIVE_RETRY,
     description="GPM/TRMM 2A footprints inside the domain: reflectivity profiles on the ground-"
     "radar height levels, precipitation type, bright band, clutter-free bottom, surface rain.",
 )
@@ -384,6 +397,7 @@ def _plan_metadata(not_planned: str) -> dict:
     partitions_def=daily_partitions,
     kinds={"xarray", "netcdf"},
     check_specs=_checks("satellite_features"),
+    retry_policy=ARCHIVE_RETRY,
     # feeds MLP-3 on the day's chain; when the run starts it is the only long step a free worker
     # could take instead of a ground-radar block, which then waits for it (see docs/operations.md)
     op_tags=critical_path_op_tags(),
@@ -425,6 +439,7 @@ class NativeSceneConfig(Config):
     partitions_def=daily_partitions,
     kinds={"xarray", "netcdf"},
     check_specs=_checks("satellite_native_scene"),
+    retry_policy=ARCHIVE_RETRY,
     description="One ABI scan of the day with every band at its native resolution (0.5/1/2 km), "
     "calibrated; the multi-resolution input of the imagery fusion products.",
 )

@@ -13,7 +13,10 @@ cannot be measured yet:
                (``bench.celery_scale``);
 ``fusion``     fusion networks: training step, inference MPix/s, CPU and CUDA when present;
 ``mlp``        MLP calibration networks: training and inference samples/s
-               (both ``bench.models``).
+               (both ``bench.models``);
+``backfill``   ``rainfuse backfill`` of 3 simulated days through a real ``dagster-daemon``, local
+               and PostgreSQL profiles: seconds per day next to the same days in process, the
+               year it projects (``bench.backfill``; BENCHMARKS.md section 7).
 
 Writes BENCHMARKS.md (project root) and ``benchmarks/results.json`` and prints, as its last line,
 one JSON object with the headline keys (:data:`bench._report.HEADLINE_KEYS`).
@@ -41,14 +44,32 @@ from bench._report import not_measured, say
 from orchestration.runtime.config import PROJECT_ROOT
 
 REAL_VOLUME = PROJECT_ROOT.parent / "shared" / "data" / "radar" / "KLBB20160601_150025_V06"
-SECTIONS: tuple[str, ...] = ("ingest", "radar_day", "celery", "fusion", "mlp")
+SECTIONS: tuple[str, ...] = ("ingest", "radar_day", "celery", "fusion", "mlp", "backfill")
 #: Sections measured on another machine (a GPU worker) and imported with ``--import-gpu``; a
 #: run keeps them from the previous ``results.json``.
 GPU_SECTIONS: tuple[str, ...] = ("fusion_gpu", "mlp_gpu")
-#: Run order: the Celery section last, so that its time-budget check knows what is left.
-RUN_ORDER: tuple[str, ...] = ("ingest", "radar_day", "fusion", "mlp", "celery")
+#: Run order: the Celery section after the others, so that its time-budget check knows what is
+#: left; the backfill (the longest, over its own days) at the very end.
+RUN_ORDER: tuple[str, ...] = ("ingest", "radar_day", "fusion", "mlp", "celery", "backfill")
 #: Per-section time limits (s) of a full run; ``celery`` is also bounded by the day's wall time.
-TIMEOUTS_S = {"ingest": 600, "radar_day": 1800, "celery": 2400, "fusion": 600, "mlp": 600}
+TIMEOUTS_S = {
+    "ingest": 600,
+    "radar_day": 1800,
+    "celery": 2400,
+    "fusion": 600,
+    "mlp": 600,
+    "backfill": 7200,
+}
+#: Keys of the backfill section added to the summary line (``profile`` figure -> key).
+BACKFILL_SUMMARY = {
+    ("in_process", "s_per_day"): "backfill_in_process_s_per_day",
+    ("local", "s_per_day"): "backfill_local_s_per_day",
+    ("local", "over_in_process"): "backfill_local_over_in_process",
+    ("local", "year_projected_h"): "backfill_local_year_h",
+    ("postgres", "s_per_day"): "backfill_postgres_s_per_day",
+    ("postgres", "over_in_process"): "backfill_postgres_over_in_process",
+    ("postgres", "year_projected_h"): "backfill_postgres_year_h",
+}
 INGEST_RUNS, INGEST_RUNS_QUICK = 5, 2
 GRID = {"spacing_m": 1000.0, "half_width_m": 150_000.0, "top_m": 8000.0}
 
@@ -214,6 +235,17 @@ def read_gpu_result(path: Path) -> tuple[str, dict[str, Any]]:
     return f"{part}_gpu", data
 
 
+def backfill_summary(section: dict[str, Any] | None) -> dict[str, float | None]:
+    """The backfill section's figures for the summary line (``None`` where not measured)."""
+    out: dict[str, float | None] = dict.fromkeys(BACKFILL_SUMMARY.values())
+    if not section or section.get("status", "ok") != "ok":
+        return out
+    for (part, figure), key in BACKFILL_SUMMARY.items():
+        value = (section.get(part) or {}).get(figure)
+        out[key] = value if isinstance(value, int | float) else None
+    return out
+
+
 def parse_only(values: list[str] | None) -> list[str]:
     """``--only a,b --only c`` -> ordered section names; unknown names fail."""
     if not values:
@@ -312,6 +344,8 @@ def main(argv: list[str] | None = None) -> int:
                     [*quick, *arch, "--timeout-s", str(per_run)],
                     min(TIMEOUTS_S["celery"], 2 * per_run + 300),
                 )
+        elif name == "backfill":
+            res = run_child("bench.backfill", quick, TIMEOUTS_S["backfill"])
         else:
             res = run_child("bench.models", ["--part", name, *quick], TIMEOUTS_S[name])
         res["quick"] = args.quick
@@ -350,9 +384,17 @@ def main(argv: list[str] | None = None) -> int:
             sections, machine, options, time.perf_counter() - t0, started_utc=started
         )
     _report.write_report(payload, md_path, json_path)
+    backfill = sections.get("backfill")
+    if backfill:
+        # the report renders sections 1-6; the backfill's own renderer adds section 7
+        from bench.backfill import render_markdown as backfill_markdown
+
+        with md_path.open("a") as handle:
+            handle.write("\n" + backfill_markdown(backfill))
     say(f"wrote {md_path} and {json_path}")
     line = {
         **payload["summary"],
+        **backfill_summary(backfill),
         "machine_busy": payload["machine_busy"],
         "quick": args.quick,
         "results_json": str(json_path),

@@ -34,7 +34,7 @@ DELEGATED: dict[str, tuple[str, str]] = {
     ),
     "srgr": ("orchestration.commands.srgr", "GR calibration offset against GPM/TRMM (SR-GR match)"),
 }
-BENCH_TARGETS = ("ingest", "imagery", "all")
+BENCH_TARGETS = ("ingest", "imagery", "backfill", "all")
 #: The benchmarks live in the source checkout (the top-level ``bench`` package), not in the wheel.
 BENCH_DIR = PROJECT_ROOT / "bench"
 

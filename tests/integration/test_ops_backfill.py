@@ -1,10 +1,11 @@
 """A one-month backfill through the daemon on the production profile (PostgreSQL instance).
 
-``rainfuse backfill --start 2024-01-01 --end 2024-01-31 --gpu-slots 1 --wait`` submits the backfill;
-a real ``dagster-daemon`` launches its runs through the run queue; the test then reads the instance:
-every partition of every asset materialized, runs tagged ``dagster/backfill``, the backfill policy's
-partitions per run honoured, and no two GPU steps ever held the ``gpu`` pool at the same time even
-though the backfill's runs overlapped. The same daemon runs the archive sensor on a NEXRAD-layout
+``rainfuse backfill --start 2024-01-01 --end 2024-01-31 --gpu-slots 1 --wait`` submits the backfill
+(a job backfill: every run holds the whole job); a real ``dagster-daemon`` launches its runs through
+the run queue; the test then reads the instance: every partition of every asset materialized, runs
+tagged ``dagster/backfill``, the backfill policy's partitions per run honoured, and no two GPU steps
+ever held the ``gpu`` pool at the same time even though the backfill's runs overlapped (the stand-in
+job reads no other day, so its runs need no date order). The same daemon runs the archive sensor on a NEXRAD-layout
 folder: it requests exactly the days whose volumes arrived, and the run-failure sensor posts the
 alert of the day whose volume is truncated to a webhook receiver.
 """
@@ -133,7 +134,8 @@ def backfilled(postgres_server, tmp_path_factory):
             [
                 str(BIN / "rainfuse"), "backfill", "--start", START, "--end", END,
                 "--job", "ops_daily_job", "--definitions", "ops_location:defs",
-                "--gpu-slots", "1", "--wait", "--timeout", "240", "--poll", "2",
+                "--workspace", str(workspace), "--gpu-slots", "1",
+                "--wait", "--timeout", "240", "--poll", "2",
             ],
             env=env, capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT,
         )  # fmt: skip
@@ -185,6 +187,8 @@ def test_backfill_runs_follow_policy_and_queue_tag(backfilled):
     runs = instance.get_runs(filters=RunsFilter(tags={"dagster/backfill": backfill_id}))
     # 31 days at 8 partitions per run (BackfillPolicy.multi_run(8)): 8 + 8 + 8 + 7
     assert len(runs) == 4
+    # each run is the whole job over its days
+    assert all(run.job_name == "ops_daily_job" and run.asset_selection is None for run in runs)
     assert all(run.status == DagsterRunStatus.SUCCESS for run in runs)
     spans = sorted(
         (
